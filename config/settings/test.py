@@ -1,0 +1,12 @@
+from .base import *  # noqa: F401,F403
+
+SECRET_KEY = "test-secret-key"
+DEBUG = False
+# The default hasher costs ~0.3 s per login; tests log in a lot.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_AUTOREFRESH = True
+WHITENOISE_USE_FINDERS = True

@@ -1,0 +1,100 @@
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from core.actor import Actor
+from orgs import services
+from orgs.models import Membership, Organization, User
+
+PASSWORD = "demo-pass-2026"
+
+# name, plan, lock reason, legacy flag, [(email, full name, role)], [(workspace, residency)]
+ORGS = [
+    ("Acme Analytics", "enterprise_usage", None, False, [
+        ("ana@acme.test", "Ana Ruiz", "primary_owner"),
+        ("omar@acme.test", "Omar Haddad", "owner"),
+        ("ada@acme.test", "Ada Byrne", "admin"),
+        ("uma@acme.test", "Uma Patel", "user"),
+        ("priya@acme.test", "Priya Shah", "Privacy manager"),
+        ("victor@acme.test", "Victor Lee", "Privacy viewer"),
+        ("nina@acme.test", "Nina Berg", "Billing analyst"),
+        ("audrey@acme.test", "Audrey Kim", "Auditor"),
+    ], [
+        ("Production", {"allowed_inference_geos": ["us"], "default_inference_geo": "us"}),
+        ("Staging", {}),
+        ("Research", {"allowed_inference_geos": ["global", "us"], "default_inference_geo": "global"}),
+    ]),
+    ("Borealis Health", "enterprise_usage", "contract", False, [
+        ("bea@borealis.test", "Bea Novak", "primary_owner"),
+        ("ana@acme.test", "Ana Ruiz", "owner"),
+    ], [("Clinical", {"allowed_inference_geos": ["us"], "default_inference_geo": "us"})]),
+    ("Cedar Legal", "enterprise_usage", "legacy_opt_out", True, [
+        ("carl@cedar.test", "Carl Stone", "primary_owner"),
+    ], [("Contracts", {"allowed_inference_geos": ["us"], "default_inference_geo": "us"})]),
+    ("Delta Retail", "enterprise_seat", None, False, [
+        ("dana@delta.test", "Dana Cole", "primary_owner"),
+        ("dev@delta.test", "Dev Rao", "user"),
+    ], [("Storefront", {})]),
+    ("Echo Studio", "team", None, False, [
+        ("eli@echo.test", "Eli Park", "primary_owner"),
+        ("emma@echo.test", "Emma Wu", "user"),
+    ], [("Default", {})]),
+]
+CUSTOM_ROLES = {
+    "Privacy manager": {"privacy": "manage"},
+    "Privacy viewer": {"privacy": "view"},
+    "Billing analyst": {"billing": "view", "analytics": "view"},
+    "Auditor": {"audit_log": "view", "privacy": "view"},
+}
+
+
+class Command(BaseCommand):
+    help = "Create demo organizations (one per plan, plus locked ones) with members in every role."
+
+    def handle(self, *args, **opts):
+        system = Actor.system("seed_demo command")
+        created = []
+        with transaction.atomic():
+            for name, plan, lock, legacy, members, workspaces in ORGS:
+                if Organization.objects.filter(name=name).exists():
+                    continue
+                primary_email, primary_name, _ = members[0]
+                org, primary = services.organization_create(
+                    actor=system, name=name, plan=plan, owner_email=primary_email, owner_password=PASSWORD,
+                    lock_reason=lock, legacy_opt_out=legacy,
+                )
+                owner = Actor(user=primary.user, source="command")
+                role_ids = {}
+                if org.is_enterprise:
+                    for role_name, levels in CUSTOM_ROLES.items():
+                        if any(r == role_name for _, _, r in members):
+                            role_ids[role_name] = services.role_create(
+                                actor=owner, organization=org, name=role_name, permissions=levels).pk
+                for email, _full_name, role in members[1:]:
+                    services.member_add(actor=owner, organization=org, email=email,
+                                        role_id=role_ids.get(role, role))
+                for email, full_name, _ in members:
+                    first, last = full_name.split(" ", 1)
+                    user = User.objects.get(email=email)
+                    if not user.has_usable_password() or user.first_name != first:
+                        user.first_name, user.last_name = first, last
+                        user.set_password(PASSWORD)
+                        user.save()
+                for ws_name, residency in workspaces:
+                    services.workspace_create(actor=owner, organization=org, name=ws_name, data_residency=residency)
+                created.append(org)
+            if not User.objects.filter(email="staff@residency.test").exists():
+                User.objects.create_superuser(email="staff@residency.test", password=PASSWORD,
+                                              first_name="Platform", last_name="Staff")
+        self.stdout.write(self.style.SUCCESS(
+            f"Demo data ready ({len(created)} organizations created now)." if created else "Demo data already present."
+        ))
+        self.stdout.write(f"\nEvery demo login uses the password: {PASSWORD}\n")
+        for org in Organization.objects.filter(name__in=[o[0] for o in ORGS]).order_by("name"):
+            lock = f", locked: {org.lock_reason}" if org.lock_reason else ""
+            self.stdout.write(f"{org.name} ({org.get_plan_display()}{lock})")
+            for m in Membership.objects.filter(organization=org).select_related("user", "role").order_by("created_at"):
+                self.stdout.write(f"    {m.user.email:<24} {m.role.name}")
+        self.stdout.write("Django admin (platform staff): staff@residency.test")
+        if settings.DEBUG:
+            self.stdout.write("")

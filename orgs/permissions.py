@@ -1,0 +1,199 @@
+"""The only place that decides who may do what in an organization (SPEC §2 Roles).
+
+Role levels are materialized as django-guardian object permissions on the Organization
+(`view_privacy`, `manage_privacy`, ...) and, for per-workspace delegation, on the Workspace
+(`admin_workspace`). Services grant and revoke them in the same transaction as the role
+change; checks read them fresh on every request, so no process can hold a stale answer.
+
+Another organization's objects answer 404 (Http404), never 403.
+"""
+
+from django.contrib.auth.models import Permission
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from guardian.core import ObjectPermissionChecker
+
+from .models import (
+    AREA_LABELS,
+    AREAS,
+    LEVEL_MANAGE,
+    LEVEL_NONE,
+    LEVEL_RANK,
+    LEVEL_VIEW,
+    Membership,
+    Organization,
+    OrganizationUserObjectPermission,
+    Workspace,
+    WorkspaceUserObjectPermission,
+)
+
+WORKSPACE_ADMIN_PERM = "admin_workspace"
+
+
+def codenames_for_role(role):
+    """Object permission codenames a role's levels imply (manage implies view)."""
+    names = set()
+    for area in AREAS:
+        level = role.level(area)
+        if level in (LEVEL_VIEW, LEVEL_MANAGE):
+            names.add(f"{LEVEL_VIEW}_{area}")
+        if level == LEVEL_MANAGE:
+            names.add(f"{LEVEL_MANAGE}_{area}")
+    return names
+
+
+def sync_member_permissions(membership):
+    """Make the member's object permissions on their organization match their role."""
+    OrganizationUserObjectPermission.objects.filter(
+        user_id=membership.user_id, content_object_id=membership.organization_id
+    ).delete()
+    wanted = codenames_for_role(membership.role)
+    if not wanted:
+        return
+    ct = ContentType.objects.get_for_model(Organization)
+    perms = Permission.objects.filter(content_type=ct, codename__in=wanted)
+    OrganizationUserObjectPermission.objects.bulk_create(
+        OrganizationUserObjectPermission(
+            user_id=membership.user_id, content_object_id=membership.organization_id, permission=p
+        )
+        for p in perms
+    )
+
+
+def revoke_member_permissions(membership):
+    OrganizationUserObjectPermission.objects.filter(
+        user_id=membership.user_id, content_object_id=membership.organization_id
+    ).delete()
+    WorkspaceUserObjectPermission.objects.filter(
+        user_id=membership.user_id, content_object__organization_id=membership.organization_id
+    ).delete()
+
+
+class Access:
+    """One request's view of what the actor may do in one organization.
+
+    Loads the actor's guardian permissions on the organization once (one query) and
+    answers every area check from them.
+    """
+
+    def __init__(self, user, organization, membership):
+        self.user = user
+        self.organization = organization
+        self.membership = membership
+        self._checker = ObjectPermissionChecker(user)
+        self._perms = None
+
+    @property
+    def perms(self):
+        if self._perms is None:
+            self._perms = set(self._checker.get_user_perms(self.organization))
+        return self._perms
+
+    def level(self, area):
+        if self.membership is None:  # platform staff acting through the Django admin
+            return LEVEL_VIEW if area == "audit_log" else LEVEL_MANAGE
+        perms = self.perms
+        if f"{LEVEL_MANAGE}_{area}" in perms:
+            return LEVEL_MANAGE
+        if f"{LEVEL_VIEW}_{area}" in perms:
+            return LEVEL_VIEW
+        return LEVEL_NONE
+
+    def can(self, area, need=LEVEL_VIEW):
+        return LEVEL_RANK[self.level(area)] >= LEVEL_RANK[need]
+
+    def levels(self):
+        return {area: self.level(area) for area in AREAS}
+
+    @property
+    def role_id(self):
+        return self.membership.role_id if self.membership else "staff"
+
+    @property
+    def role_name(self):
+        return self.membership.role.name if self.membership else "Platform staff"
+
+    @property
+    def is_primary_owner(self):
+        return self.membership is not None and self.membership.role_id == "primary_owner"
+
+    def require(self, area, need=LEVEL_VIEW, *, hide=False):
+        """Raise unless the actor holds `need` on `area`; `hide` turns the 403 into a 404."""
+        if self.can(area, need):
+            return
+        if hide and not self.can(area, LEVEL_VIEW):
+            raise Http404("Not found.")
+        raise PermissionDenied(
+            f"This needs {AREA_LABELS[area]}: {need} in {self.organization.name}; "
+            f"your role ({self.role_name}) has {self.level(area)}."
+        )
+
+    def role_fits_within(self, role):
+        """True when every area of `role` is at most what the actor holds (no escalation)."""
+        return all(LEVEL_RANK[role.level(a)] <= LEVEL_RANK[self.level(a)] for a in AREAS)
+
+
+def access_organization(*, actor, id, area=None, need=LEVEL_VIEW, hide=False):
+    """Fetch the organization `id` for a member, optionally requiring `need` on `area`.
+
+    Returns an `Access`. Not a member: 404 (the organization does not exist for them).
+    """
+    if actor.user is None:
+        raise Http404("Not found.")
+    membership = (
+        Membership.objects.select_related("organization", "role")
+        .filter(user_id=actor.user.pk, organization_id=id)
+        .first()
+    )
+    if membership is not None:
+        access = Access(actor.user, membership.organization, membership)
+    elif actor.source == "admin" and actor.user.is_superuser:
+        organization = Organization.objects.filter(pk=id).first()
+        if organization is None:
+            raise Http404("No such organization.")
+        access = Access(actor.user, organization, None)
+    else:
+        raise Http404("No such organization.")
+    if area is not None:
+        access.require(area, need, hide=hide)
+    return access
+
+
+def workspace_level(access, workspace):
+    """`manage`, `view` or `none` for this actor on this workspace's residency."""
+    org_level = access.level("privacy")
+    if org_level == LEVEL_MANAGE:
+        return LEVEL_MANAGE
+    if access.membership is not None and WORKSPACE_ADMIN_PERM in access._checker.get_user_perms(workspace):
+        return LEVEL_MANAGE
+    return org_level
+
+
+def access_workspace(*, actor, id, need=LEVEL_VIEW, organization_id=None):
+    """Fetch workspace `id` if the actor may `need` it; other orgs' workspaces are 404.
+
+    Returns (workspace, access). Can view: privacy view, or workspace admin. Can manage:
+    privacy manage, or workspace admin (delegation, guardian object permission).
+    """
+    if actor.user is None:
+        raise Http404("Not found.")
+    qs = Workspace.objects.select_related("organization").filter(pk=id)
+    if organization_id is not None:
+        qs = qs.filter(organization_id=organization_id)
+    workspace = qs.first()
+    if workspace is None:
+        raise Http404(f"No workspace with id {id!r}.")
+    try:
+        access = access_organization(actor=actor, id=workspace.organization_id)
+    except Http404:
+        raise Http404(f"No workspace with id {id!r}.")
+    level = workspace_level(access, workspace)
+    if LEVEL_RANK[level] < LEVEL_RANK[LEVEL_VIEW]:
+        raise Http404(f"No workspace with id {id!r}.")
+    if LEVEL_RANK[level] < LEVEL_RANK[need]:
+        raise PermissionDenied(
+            f"Changing workspace {workspace.name} needs Privacy: manage or workspace admin; "
+            f"you can only view it."
+        )
+    return workspace, access

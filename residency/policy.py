@@ -1,0 +1,172 @@
+"""Pure rules: where a request runs, at what multiplier, and what tokens cost (SPEC §2).
+
+No ORM and no request objects here: callers load state into the small frozen dataclasses
+below and get plain values back, so every rule is testable from a table.
+"""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+ONE = Decimal("1")
+HALF = Decimal("0.5")
+MILLION = Decimal("1000000")
+ENDPOINTS = ("messages", "batch", "openai_compat")
+NOT_AVAILABLE = "not_available"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    id: str
+    supports_inference_geo: bool
+
+
+@dataclass(frozen=True)
+class WorkspaceInfo:
+    id: str
+    archived: bool
+    allowed_inference_geos: tuple | None  # None = unrestricted
+    default_inference_geo: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    inference_geo: str  # what the usage record will report
+    routing_geo: str  # where the router sends the request
+    price_multiplier: Decimal
+    priority_burndown_multiplier: Decimal
+
+    def as_json(self):
+        return {
+            "inference_geo": self.inference_geo,
+            "routing_geo": self.routing_geo,
+            "price_multiplier": decimal_str(self.price_multiplier),
+            "priority_burndown_multiplier": decimal_str(self.priority_burndown_multiplier),
+        }
+
+
+@dataclass(frozen=True)
+class DecisionError:
+    status: int
+    type: str
+    message: str
+
+    def as_json(self):
+        return {"type": self.type, "message": self.message}
+
+
+def decimal_str(value):
+    """`Decimal("1.100")` -> "1.1", `Decimal("1.0")` -> "1" (no exponent, no trailing zeros)."""
+    text = format(value.normalize(), "f")
+    return text
+
+
+def _names(geos):
+    return ", ".join(f'"{g}"' for g in geos)
+
+
+def decide(*, workspace, model, inference_geo=None, endpoint="messages", geo_multipliers):
+    """Decide one API request, applying SPEC §2's rules in order.
+
+    `workspace` / `model` are None when unknown; `geo_multipliers` maps every known inference
+    geo to its price multiplier (e.g. {"global": 1, "us": 1.1}). Returns Decision or
+    DecisionError.
+    """
+    if model is None:
+        return DecisionError(404, "not_found_error", "Unknown model: check the model id against the model catalog.")
+    if workspace is None:
+        return DecisionError(404, "not_found_error", "Unknown workspace: check workspace_id.")
+    if workspace.archived:
+        return DecisionError(403, "permission_error", f"Workspace {workspace.id} is archived; requests are refused.")
+    if inference_geo is not None:
+        if endpoint == "openai_compat":
+            return DecisionError(400, "invalid_request_error",
+                                 "inference_geo is not available on the OpenAI SDK compatibility endpoint; "
+                                 "remove it, or call the Messages API.")
+        if inference_geo not in geo_multipliers:
+            return DecisionError(400, "invalid_request_error",
+                                 f"inference_geo {inference_geo!r} is not a known geo; valid values are "
+                                 f"{_names(geo_multipliers)}.")
+        if not model.supports_inference_geo:
+            return DecisionError(400, "invalid_request_error",
+                                 f"{model.id} does not support inference_geo (supported from Claude Opus 4.6 on); "
+                                 "remove it or use a newer model.")
+        allowed = workspace.allowed_inference_geos
+        if allowed is not None and inference_geo not in allowed:
+            return DecisionError(400, "invalid_request_error",
+                                 f"inference_geo {inference_geo!r} is not allowed in workspace {workspace.id}; "
+                                 f"allowed geos: {_names(allowed)}.")
+    routing = inference_geo or workspace.default_inference_geo
+    if not model.supports_inference_geo:
+        return Decision(NOT_AVAILABLE, workspace.default_inference_geo, ONE, ONE)
+    multiplier = Decimal(geo_multipliers.get(routing, ONE))
+    return Decision(routing, routing, multiplier, multiplier)
+
+
+def decide_apps(*, us_only, locked, model, geo_multipliers):
+    """Decide a Claude apps request for an organization: `us` if US-only is on, else global.
+
+    Locked organizations (legacy opt-out, contract) keep their existing terms: no uplift.
+    Models before Opus 4.6 are billed at the standard rate wherever they run.
+    """
+    if model is None:
+        return DecisionError(404, "not_found_error", "Unknown model: check the model id against the model catalog.")
+    routing = "us" if us_only else "global"
+    if not model.supports_inference_geo:
+        return Decision(NOT_AVAILABLE, routing, ONE, ONE)
+    multiplier = ONE if locked else Decimal(geo_multipliers.get(routing, ONE))
+    return Decision(routing, routing, multiplier, multiplier)
+
+
+@dataclass(frozen=True)
+class Prices:
+    """USD per million tokens, by category."""
+
+    input: Decimal
+    cache_write_5m: Decimal
+    cache_write_1h: Decimal
+    cache_read: Decimal
+    output: Decimal
+
+
+@dataclass(frozen=True)
+class Tokens:
+    uncached_input: int = 0
+    cache_write_5m: int = 0
+    cache_write_1h: int = 0
+    cache_read: int = 0
+    output: int = 0
+
+
+def residency_multiplier(*, supports_inference_geo, inference_geo, geo_multipliers, surface="api", locked=False):
+    """The residency multiplier for usage that ran in `inference_geo` (SPEC §2 Pricing)."""
+    if not supports_inference_geo or inference_geo not in geo_multipliers:
+        return ONE
+    if surface == "apps" and locked:
+        return ONE
+    return Decimal(geo_multipliers[inference_geo])
+
+
+def price(prices, tokens, *, multiplier=ONE, batch=False):
+    """Exact cost in USD (Decimal) of `tokens` at `prices`.
+
+    The residency multiplier applies to every category; batch halves input and output;
+    multipliers stack.
+    """
+    batch_factor = HALF if batch else ONE
+    total = (
+        tokens.uncached_input * prices.input * batch_factor
+        + tokens.cache_write_5m * prices.cache_write_5m
+        + tokens.cache_write_1h * prices.cache_write_1h
+        + tokens.cache_read * prices.cache_read
+        + tokens.output * prices.output * batch_factor
+    )
+    return total * Decimal(multiplier) / MILLION
+
+
+def priority_burndown(tokens, multiplier):
+    """Tokens drawn from committed Priority Tier TPM: each token counts `multiplier` tokens."""
+    return Decimal(tokens) * Decimal(multiplier)
+
+
+def usd_to_cents(amount):
+    return amount * 100

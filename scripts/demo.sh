@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# README command 1: set up, load demo data into the SQLite database, serve the console.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export DEBUG=${DEBUG:-true}
+PORT=${PORT:-8000}
+.venv/bin/python manage.py migrate --noinput -v0
+.venv/bin/python manage.py seed_demo
+echo
+echo "Residency Console: http://127.0.0.1:${PORT}/   (Django admin: http://127.0.0.1:${PORT}/admin/, API docs: http://127.0.0.1:${PORT}/v1/docs)"
+echo "Sign in with any login above, e.g. ana@acme.test / demo-pass-2026. Ctrl-C stops the server."
+exec .venv/bin/python manage.py runserver "127.0.0.1:${PORT}" --noreload

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# README command 2: set up everything, then lint, check, and run the whole suite on SQLite
+# and on a throwaway PostgreSQL server that this script starts and stops. Browser tests run
+# in Debian's headless Chromium in both passes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh --system
+PY=.venv/bin/python
+export DJANGO_SETTINGS_MODULE=config.settings.test
+
+echo "==> ruff"
+.venv/bin/ruff check .
+echo "==> manage.py check / makemigrations --check"
+$PY manage.py check
+$PY manage.py makemigrations --check --dry-run >/dev/null || { echo "Missing migrations: run makemigrations"; exit 1; }
+
+echo "==> pytest on SQLite"
+unset DATABASE_URL
+$PY -m pytest -q -m "not postgres_only" "$@"
+
+echo "==> pytest on PostgreSQL (throwaway server)"
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)
+PGDIR=$(mktemp -d /tmp/rcpg.XXXXXX)
+chown postgres "$PGDIR"
+PORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+stop_pg() { runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDIR/data" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$PGDIR"; }
+trap stop_pg EXIT
+runuser -u postgres -- "$PGBIN/initdb" -D "$PGDIR/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 --no-sync >/dev/null
+runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDIR/data" -w -l "$PGDIR/log" \
+  -o "-c listen_addresses=127.0.0.1 -p $PORT -k $PGDIR -c fsync=off -c synchronous_commit=off -c full_page_writes=off" start >/dev/null
+export DATABASE_URL="postgres://postgres@127.0.0.1:$PORT/residency"
+$PY -m pytest -q "$@"
