@@ -1,3 +1,5 @@
+import os
+
 from .base import *  # noqa: F401,F403
 
 SECRET_KEY = "test-secret-key"
@@ -10,3 +12,9 @@ STORAGES = {
 }
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, not memory: threads and the live server see one database, as in production.
+    import tempfile
+
+    DATABASES["default"]["TEST"] = {"NAME": f"{tempfile.gettempdir()}/residency-test-{os.getpid()}.sqlite3"}  # noqa: F405
