@@ -1,5 +1,7 @@
 """Invariants the database itself holds, even against code that skips the services."""
 
+from decimal import Decimal
+
 import pytest
 from django.db import IntegrityError, transaction
 
@@ -66,7 +68,8 @@ def test_catalog_and_geos_are_seeded_as_data():
     assert set(Geo.objects.filter(inference=True).values_list("code", flat=True)) == {"global", "us"}
     assert list(Geo.objects.filter(workspace=True).values_list("code", flat=True)) == ["us"]
     opus = CatalogModel.objects.get(pk="claude-opus-4-6")
-    assert (str(opus.input_price), str(opus.cache_write_5m_price), str(opus.output_price)) == ("5.000000", "6.250000", "25.000000")
+    prices = (opus.input_price, opus.cache_write_5m_price, opus.output_price)
+    assert prices == (Decimal("5"), Decimal("6.25"), Decimal("25"))
     assert opus.supports_inference_geo
     assert not CatalogModel.objects.get(pk="claude-haiku-4-5").supports_inference_geo
     assert CatalogModel.objects.count() >= 6
