@@ -16,3 +16,10 @@ def user_memberships(context):
 @register.filter
 def level_label(level):
     return {"none": "No access", "view": "Can view", "manage": "Can manage"}.get(level, level)
+
+
+@register.filter
+def area_label(area):
+    from orgs.models import AREA_LABELS
+
+    return AREA_LABELS.get(area, area)
