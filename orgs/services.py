@@ -673,9 +673,14 @@ def workspace_archive(*, actor, workspace):
 
 
 def workspace_admin_set(*, actor, workspace, membership, admin):
-    """Make a member admin of one workspace (or stop it): they may then manage its residency."""
+    """Make a member admin of one workspace (or stop it): they may then manage its residency.
+
+    Needs Privacy: manage; whoever cannot see the workspace gets a 404, a viewer or the
+    workspace's own admin a 403 (delegation does not delegate further).
+    """
+    workspace, access = access_workspace(actor=actor, id=workspace.pk)
+    access.require("privacy", LEVEL_MANAGE)
     organization = workspace.organization
-    access = access_organization(actor=actor, id=organization.pk, area="privacy", need=LEVEL_MANAGE, hide=True)
     if membership.organization_id != organization.pk:
         raise ValidationError({"user_id": ["That user is not a member of this organization."]})
     from django.contrib.auth.models import Permission
