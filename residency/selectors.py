@@ -119,3 +119,15 @@ def batch_decision_state(*, workspace_ids, model_ids):
     }
     geos = {code: Decimal(m) for code, m in Geo.objects.filter(inference=True).values_list("code", "price_multiplier")}
     return workspaces, models, geos
+
+
+def catalog_prices(model_id):
+    """(ModelInfo, Prices) for a catalog model, read fresh (staff edit the catalog in the admin)."""
+    from .policy import Prices
+
+    row = CatalogModel.objects.filter(pk=model_id).first()
+    if row is None:
+        return None, None
+    prices = Prices(row.input_price, row.cache_write_5m_price, row.cache_write_1h_price, row.cache_read_price,
+                    row.output_price)
+    return ModelInfo(row.pk, row.supports_inference_geo), prices
