@@ -330,3 +330,18 @@ def test_a_model_added_later_with_geo_support_behaves_like_opus_4_6(owner_api, w
     response = decision(owner_api, workspace_id=workspaces["open"].id, model="claude-opus-5", inference_geo="us")
     assert response.json()["price_multiplier"] == "1.1"
 
+
+
+def test_keys_of_removed_members_and_inactive_users_stop_working_at_once(org, owner, member_factory, api, key_for,
+                                                                         workspaces):
+    body = {"workspace_id": workspaces["open"].id, "model": "claude-opus-4-6"}
+    removed, inactive = member_factory(org, "user"), member_factory(org, "user")
+    removed_client, inactive_client = api(key_for(removed)), api(key_for(inactive))
+    assert removed_client.post(URL, body, format="json").status_code == 200
+    assert inactive_client.post(URL, body, format="json").status_code == 200
+    services.member_remove(actor=actor_for(owner.user), membership=removed)
+    inactive.user.is_active = False
+    inactive.user.save(update_fields=["is_active"])
+    assert error_of(removed_client.post(URL, body, format="json"))[:2] == (401, "authentication_error")
+    assert error_of(inactive_client.post(BATCH_URL, {"requests": [{"custom_id": "a", "params": body}]},
+                                         format="json"))[:2] == (401, "authentication_error")
