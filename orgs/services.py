@@ -573,8 +573,9 @@ def workspace_create(*, actor, organization, name, data_residency=None):
     """Create a workspace (Privacy: manage). workspace_geo is fixed from here on.
 
     At most 100 active workspaces per organization (checked under the organization lock).
+    Anyone else gets a 403 (the collection itself is visible to every member).
     """
-    access = access_organization(actor=actor, id=organization.pk, area="privacy", need=LEVEL_MANAGE, hide=True)
+    access = access_organization(actor=actor, id=organization.pk, area="privacy", need=LEVEL_MANAGE)
     name = _clean_workspace_name(name)
     residency = clean_data_residency(data_residency)
     with transaction.atomic():
@@ -650,9 +651,14 @@ def _diff(before, after):
 
 
 def workspace_archive(*, actor, workspace):
-    """Archive a workspace, permanently (Privacy: manage)."""
+    """Archive a workspace, permanently (Privacy: manage).
+
+    Whoever cannot see the workspace gets a 404; a viewer or a delegated workspace admin
+    (who manages its residency, not its life) gets a 403.
+    """
+    workspace, access = access_workspace(actor=actor, id=workspace.pk)
+    access.require("privacy", LEVEL_MANAGE)
     organization = workspace.organization
-    access = access_organization(actor=actor, id=organization.pk, area="privacy", need=LEVEL_MANAGE, hide=True)
     with transaction.atomic():
         _lock_org(organization)
         ws = Workspace.objects.select_for_update().get(pk=workspace.pk)
@@ -667,9 +673,14 @@ def workspace_archive(*, actor, workspace):
 
 
 def workspace_admin_set(*, actor, workspace, membership, admin):
-    """Make a member admin of one workspace (or stop it): they may then manage its residency."""
+    """Make a member admin of one workspace (or stop it): they may then manage its residency.
+
+    Needs Privacy: manage; whoever cannot see the workspace gets a 404, a viewer or the
+    workspace's own admin a 403 (delegation does not delegate further).
+    """
+    workspace, access = access_workspace(actor=actor, id=workspace.pk)
+    access.require("privacy", LEVEL_MANAGE)
     organization = workspace.organization
-    access = access_organization(actor=actor, id=organization.pk, area="privacy", need=LEVEL_MANAGE, hide=True)
     if membership.organization_id != organization.pk:
         raise ValidationError({"user_id": ["That user is not a member of this organization."]})
     from django.contrib.auth.models import Permission

@@ -77,6 +77,9 @@ def decide(*, workspace, model, inference_geo=None, endpoint="messages", geo_mul
         return DecisionError(404, "not_found_error", "Unknown workspace: check workspace_id.")
     if workspace.archived:
         return DecisionError(403, "permission_error", f"Workspace {workspace.id} is archived; requests are refused.")
+    if endpoint not in ENDPOINTS:
+        return DecisionError(400, "invalid_request_error",
+                             f"endpoint {endpoint!r} is not known; valid values are {_names(ENDPOINTS)}.")
     if inference_geo is not None:
         if endpoint == "openai_compat":
             return DecisionError(400, "invalid_request_error",
@@ -128,6 +131,9 @@ class Prices:
     output: Decimal
 
 
+PRICE_FIELDS = ("input", "cache_write_5m", "cache_write_1h", "cache_read", "output")
+
+
 @dataclass(frozen=True)
 class Tokens:
     uncached_input: int = 0
@@ -138,7 +144,11 @@ class Tokens:
 
 
 def residency_multiplier(*, supports_inference_geo, inference_geo, geo_multipliers, surface="api", locked=False):
-    """The residency multiplier for usage that ran in `inference_geo` (SPEC §2 Pricing)."""
+    """The residency multiplier for usage that ran in `inference_geo` (SPEC §2 Pricing).
+
+    Older models (no `inference_geo` support) and apps-surface usage of a locked organization
+    keep standard terms; otherwise the geo's multiplier from the data (us: 1.1, global: 1).
+    """
     if not supports_inference_geo or inference_geo not in geo_multipliers:
         return ONE
     if surface == "apps" and locked:
@@ -150,8 +160,10 @@ def price(prices, tokens, *, multiplier=ONE, batch=False):
     """Exact cost in USD (Decimal) of `tokens` at `prices`.
 
     The residency multiplier applies to every category; batch halves input and output;
-    multipliers stack.
+    multipliers stack. Floats are refused: money is Decimal end to end.
     """
+    if isinstance(multiplier, float) or any(isinstance(getattr(prices, f), float) for f in PRICE_FIELDS):
+        raise TypeError("price() takes Decimal prices and multipliers, never float.")
     batch_factor = HALF if batch else ONE
     total = (
         tokens.uncached_input * prices.input * batch_factor
@@ -165,6 +177,8 @@ def price(prices, tokens, *, multiplier=ONE, batch=False):
 
 def priority_burndown(tokens, multiplier):
     """Tokens drawn from committed Priority Tier TPM: each token counts `multiplier` tokens."""
+    if isinstance(multiplier, float):
+        raise TypeError("priority_burndown() takes a Decimal multiplier, never float.")
     return Decimal(tokens) * Decimal(multiplier)
 
 
