@@ -216,10 +216,15 @@ def require_inference_residency(access, need=LEVEL_VIEW):
     Privacy: none: 404 (the setting does not exist for them). Privacy: view asking to
     manage: 403. Writes still go through `inference_residency_set`, which audits denials.
     """
-    organization = access.organization
+    require_inference_residency_exists(access.organization)
+    access.require("privacy", need, hide=True)
+
+
+def require_inference_residency_exists(organization):
+    """404 naming the plan requirement unless the organization has the US-only setting
+    (usage-based Enterprise, or locked on by contract or a legacy opt-out)."""
     if not organization.residency_available and not organization.locked:
         raise Http404(residency_unavailable_message(organization))
-    access.require("privacy", need, hide=True)
 
 
 def can_change_inference_residency(access):
