@@ -28,7 +28,7 @@ SAVED_MESSAGES = {
 def _models_by_rate():
     """Catalog models that take the 1.1x rate in the US, and those that stay at standard (data, not code)."""
     uplift, standard = [], []
-    for model in CatalogModel.objects.order_by("-created_at", "id").only("id", "display_name", "supports_inference_geo"):
+    for model in CatalogModel.objects.order_by("id").only("id", "display_name", "supports_inference_geo"):
         (uplift if model.supports_inference_geo else standard).append(model.display_name or model.id)
     return uplift, standard
 
