@@ -2,6 +2,7 @@
 selector, shape the output. Permission decisions live in `orgs.permissions` and the services.
 
 Creates answer 200 with the object, like the Anthropic Admin API this contract mirrors.
+Removing a member is not in the contract, so it is console-only: DELETE on a user is 405.
 """
 
 from django.core.exceptions import ValidationError
