@@ -197,3 +197,98 @@ def access_workspace(*, actor, id, need=LEVEL_VIEW, organization_id=None):
             f"you can only view it."
         )
     return workspace, access
+
+
+# --- console and REST access to members, roles, API keys and the US-only setting -------------
+
+
+def residency_unavailable_message(organization):
+    return (
+        "US-only inference is available on usage-based Enterprise plans; "
+        f"this organization is on the {organization.get_plan_display()} plan."
+    )
+
+
+def require_inference_residency(access, need=LEVEL_VIEW):
+    """Raise unless the organization has the US-only setting and the member may `need` it.
+
+    Not on the usage-based plan (and not locked on): 404 naming the plan requirement.
+    Privacy: none: 404 (the setting does not exist for them). Privacy: view asking to
+    manage: 403. Writes still go through `inference_residency_set`, which audits denials.
+    """
+    require_inference_residency_exists(access.organization)
+    access.require("privacy", need, hide=True)
+
+
+def require_inference_residency_exists(organization):
+    """404 naming the plan requirement unless the organization has the US-only setting
+    (usage-based Enterprise, or locked on by contract or a legacy opt-out)."""
+    if not organization.residency_available and not organization.locked:
+        raise Http404(residency_unavailable_message(organization))
+
+
+def can_change_inference_residency(access):
+    return access.can("privacy", LEVEL_MANAGE) and not access.organization.locked
+
+
+def require_roles_view(access):
+    """Roles are listed to those who manage identity (they edit roles) or members (they assign them)."""
+    if access.can("identity_access") or access.can("user_management"):
+        return
+    raise PermissionDenied(
+        "Seeing roles needs Identity & access: view or User management: view; "
+        f"your role ({access.role_name}) has neither."
+    )
+
+
+def access_member(*, access, user_id, need=LEVEL_VIEW):
+    """The membership of user `user_id` in the access's organization (User management: `need`).
+
+    Someone who is not a member here is 404, whoever asks.
+    """
+    access.require("user_management", need)
+    membership = (
+        Membership.objects.select_related("user", "role", "organization")
+        .filter(organization_id=access.organization.pk, user_id=user_id)
+        .first()
+    )
+    if membership is None:
+        raise Http404(f"No user with id {user_id!r} in this organization.")
+    return membership
+
+
+def access_role(*, access, id, need=LEVEL_VIEW):
+    """A custom role of this organization (Identity & access: `need`); built-ins and other
+    organizations' roles are 404 (built-in roles cannot be edited)."""
+    from .models import Role
+
+    if need == LEVEL_MANAGE:
+        access.require("identity_access", LEVEL_MANAGE)
+    else:
+        require_roles_view(access)
+    role = Role.objects.filter(pk=id, organization_id=access.organization.pk, builtin=False).first()
+    if role is None:
+        raise Http404(f"No custom role with id {id!r} in this organization.")
+    return role
+
+
+def sees_all_api_keys(access):
+    return access.can("identity_access")
+
+
+def access_api_key(*, access, id, need=LEVEL_VIEW):
+    """An API key of this organization. Members see and revoke their own keys; Identity &
+    access: view sees everyone's and manage revokes them. A key the member cannot see is 404."""
+    from .models import ApiKey
+
+    key = (
+        ApiKey.objects.select_related("membership__user", "membership__organization")
+        .filter(pk=id, membership__organization_id=access.organization.pk)
+        .first()
+    )
+    own = key is not None and access.membership is not None and key.membership_id == access.membership.pk
+    if key is None or not (own or sees_all_api_keys(access)):
+        raise Http404(f"No API key with id {id!r} in this organization.")
+    if need == LEVEL_MANAGE and not own:
+        access.require("identity_access", LEVEL_MANAGE)
+    return key

@@ -1,9 +1,10 @@
 """Reads for organizations and their members, scoped to the organization."""
 
+from django.db.models import Count, Q
 from guardian.shortcuts import get_objects_for_user
 
-from .models import ApiKey, Membership, Workspace
-from .permissions import WORKSPACE_ADMIN_PERM
+from .models import ROLE_PRIMARY_OWNER, ApiKey, Membership, Role, Workspace
+from .permissions import WORKSPACE_ADMIN_PERM, sees_all_api_keys
 
 
 def api_key_authenticate(raw):
@@ -60,4 +61,69 @@ def workspaces_visible_to(access, *, include_archived=False):
         return qs
     return get_objects_for_user(
         access.user, f"orgs.{WORKSPACE_ADMIN_PERM}", qs, accept_global_perms=False, with_superuser=False
+    )
+
+
+def members_of(organization):
+    """The organization's memberships with user and role, oldest first (one query per page)."""
+    return (
+        Membership.objects.filter(organization_id=organization.pk)
+        .select_related("user", "role")
+        .order_by("created_at", "pk")
+    )
+
+
+def roles_for(organization):
+    """Built-in roles and this organization's custom roles, built-ins first."""
+    return Role.objects.filter(Q(builtin=True) | Q(organization_id=organization.pk))
+
+
+def roles_with_member_counts(organization):
+    return list(
+        roles_for(organization)
+        .annotate(member_count=Count("memberships", filter=Q(memberships__organization_id=organization.pk)))
+        .order_by("-builtin", "created_at", "pk")
+    )
+
+
+def assignable_roles(access):
+    """Roles this member may give others (never more access than their own), for pickers.
+
+    The primary-owner title is transferred, not assigned, so it is never offered.
+    """
+    roles = roles_for(access.organization).exclude(pk=ROLE_PRIMARY_OWNER).order_by("-builtin", "created_at", "pk")
+    return [role for role in roles if access.role_fits_within(role)]
+
+
+def api_keys_visible_to(access):
+    """Everyone's keys for Identity & access: view, otherwise the member's own."""
+    qs = ApiKey.objects.filter(membership__organization_id=access.organization.pk).select_related(
+        "membership__user"
+    )
+    if not sees_all_api_keys(access):
+        qs = qs.filter(membership_id=access.membership.pk if access.membership else None)
+    return qs
+
+
+INFERENCE_RESIDENCY_HISTORY_ACTIONS = (
+    "inference_residency.updated",
+    "inference_residency.change_denied",
+    "inference_residency.legacy_migrated",
+)
+
+
+def inference_residency_history(organization, *, limit=10):
+    """The latest changes (and denied attempts) to the US-only setting, newest first.
+
+    Plan or lock changes by platform staff that moved the setting count too.
+    """
+    from residency.models import AuditEvent
+
+    return list(
+        AuditEvent.objects.filter(organization_id=organization.pk)
+        .filter(
+            Q(action__in=INFERENCE_RESIDENCY_HISTORY_ACTIONS)
+            | Q(action="organization.updated", after__has_key="us_only")
+        )
+        .order_by("-seq")[:limit]
     )

@@ -40,6 +40,7 @@ from .permissions import (
     WORKSPACE_ADMIN_PERM,
     access_organization,
     access_workspace,
+    residency_unavailable_message,
     revoke_member_permissions,
     sync_member_permissions,
 )
@@ -182,10 +183,7 @@ def inference_residency_set(*, actor, organization, us_only):
     if not isinstance(us_only, bool):
         raise ValidationError({"us_only": ["Must be true or false."]})
     if not organization.residency_available and not organization.locked:
-        raise Http404(
-            "US-only inference is available on usage-based Enterprise plans; "
-            f"this organization is on the {organization.get_plan_display()} plan."
-        )
+        raise Http404(residency_unavailable_message(organization))
     access = access_organization(actor=actor, id=organization.pk)
     denial = None
     with transaction.atomic():

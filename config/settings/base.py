@@ -128,7 +128,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "core.errors.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.schema.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
 
@@ -147,6 +147,11 @@ SPECTACULAR_SETTINGS = {
         }
     },
     "SECURITY": [{"ApiKeyAuth": []}],
+    # One name for the access levels every role area shares (else one enum per area).
+    "ENUM_NAME_OVERRIDES": {
+        "AreaLevelEnum": ["none", "view", "manage"],
+        "AuditLogLevelEnum": ["none", "view"],
+    },
 }
 
 LOGGING = {

@@ -75,6 +75,7 @@ class WorkspaceListCreateApi(OrgApi):
         data_residency = DataResidencySerializer(required=False, partial=True)
 
     @extend_schema(
+        operation_id="workspaces_list",
         summary="List workspaces",
         parameters=[
             OpenApiParameter("include_archived", bool, description="Include archived workspaces (default false)."),
@@ -90,7 +91,9 @@ class WorkspaceListCreateApi(OrgApi):
         rows, has_more = keyset_page(qs, request.query_params, order_field="created_at")
         return Response(list_body([workspace_json(ws) for ws in rows], has_more))
 
-    @extend_schema(summary="Create a workspace", request=InputSerializer, responses=WorkspaceOutputSerializer)
+    @extend_schema(
+        operation_id="workspaces_create", summary="Create a workspace",
+        request=InputSerializer, responses=WorkspaceOutputSerializer)
     def post(self, request):
         data = strict_body(request, ("name", "data_residency"))
         if "name" not in data:
@@ -118,11 +121,12 @@ class WorkspaceDetailApi(WorkspaceApiMixin, OrgApi):
             help_text="Partial: fields left out keep their values. workspace_geo cannot be changed (400).",
         )
 
-    @extend_schema(summary="Read a workspace", responses=WorkspaceOutputSerializer)
+    @extend_schema(operation_id="workspaces_retrieve", summary="Read a workspace", responses=WorkspaceOutputSerializer)
     def get(self, request, workspace_id):
         return Response(workspace_json(self.workspace()))
 
-    @extend_schema(summary="Update a workspace's name and/or data residency", request=InputSerializer,
+    @extend_schema(
+        operation_id="workspaces_update", summary="Update a workspace's name and/or data residency", request=InputSerializer,
                    responses=WorkspaceOutputSerializer)
     def post(self, request, workspace_id):
         data = strict_body(request, ("name", "data_residency"))
@@ -134,7 +138,9 @@ class WorkspaceDetailApi(WorkspaceApiMixin, OrgApi):
 
 
 class WorkspaceArchiveApi(WorkspaceApiMixin, OrgApi):
-    @extend_schema(summary="Archive a workspace (permanent)", request=None, responses=WorkspaceOutputSerializer)
+    @extend_schema(
+        operation_id="workspaces_archive", summary="Archive a workspace (permanent)",
+        request=None, responses=WorkspaceOutputSerializer)
     def post(self, request, workspace_id):
         workspace = services.workspace_archive(actor=self.actor, workspace=self.workspace())
         return Response(workspace_json(workspace))

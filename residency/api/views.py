@@ -28,6 +28,9 @@ from .serializers import (
     parse_decision,
 )
 
+# the lean key lookup below is the same `x-api-key` scheme as everywhere else
+DECISION_AUTH = [{"ApiKeyAuth": []}, {"cookieAuth": []}]
+
 
 def _error(request, status, message):
     return Response(error_body(status, message, getattr(request._request, "request_id", "")), status=status)
@@ -85,7 +88,7 @@ class DecisionApi(DecisionApiView):
         description="API surface: `{workspace_id, model, inference_geo?, endpoint?}`. Apps surface: "
         '`{organization_id, surface: "apps", model}` (the key must belong to that organization). '
         "Errors follow SPEC §2's rule order: 404 unknown model, 403 archived workspace, 400 for geo problems.",
-        request=DecisionInputSerializer, responses=DecisionOutputSerializer,
+        request=DecisionInputSerializer, responses=DecisionOutputSerializer, auth=DECISION_AUTH,
     )
 
     def post(self, request):
@@ -114,7 +117,7 @@ class DecisionBatchApi(DecisionApiView):
         summary="Decide a batch of requests",
         description="Up to 10,000 requests; results come back in request order, each `succeeded` with its "
         "decision or `errored` with `{type, message}`. More than 10,000 is a 413.",
-        request=BatchInputSerializer, responses=BatchOutputSerializer,
+        request=BatchInputSerializer, responses=BatchOutputSerializer, auth=DECISION_AUTH,
     )
 
     def post(self, request):

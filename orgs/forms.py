@@ -1,0 +1,107 @@
+"""Console forms: they only shape and check input; the services decide and write."""
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from core.errors import django_validation_detail
+
+from .models import AREA_LABELS, AREA_LEVELS, AREAS, LEVEL_NONE
+
+LEVEL_TEXT = {"none": "No access", "view": "Can view", "manage": "Can manage"}
+
+
+def add_service_errors(form, exc, *, field_map=None):
+    """Show a service's ValidationError next to the matching fields (others at the top)."""
+    field_map = field_map or {}
+    detail = django_validation_detail(exc) if isinstance(exc, ValidationError) else [str(exc)]
+    if isinstance(detail, dict):
+        for name, messages in detail.items():
+            target = field_map.get(name, name)
+            if target not in form.fields:
+                target = None
+            for message in messages:
+                form.add_error(target, message if target or name == "__all__" else f"{name}: {message}")
+    else:
+        for message in detail:
+            form.add_error(None, message)
+
+
+class InferenceResidencyForm(forms.Form):
+    """The US-only toggle: the first POST asks for confirmation, the second (confirmed) saves."""
+
+    us_only = forms.TypedChoiceField(
+        choices=[("true", "On"), ("false", "Off")], coerce=lambda v: v == "true",
+        error_messages={"required": "Choose on or off.", "invalid_choice": "Choose on or off."},
+    )
+    confirmed = forms.BooleanField(required=False)
+
+
+class MemberAddForm(forms.Form):
+    email = forms.EmailField(
+        max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "off"}),
+        help_text="They sign in with this address; a new account is created if needed.",
+        error_messages={"required": "Enter the person's email address.", "invalid": "Enter a valid email address."},
+    )
+    role = forms.ChoiceField(error_messages={"required": "Choose a role."})
+
+    def __init__(self, *args, roles, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["role"].choices = [(r.pk, r.name) for r in roles]
+
+
+class MemberRoleForm(forms.Form):
+    role = forms.ChoiceField(error_messages={"required": "Choose a role."})
+
+    def __init__(self, *args, roles, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["role"].choices = [(r.pk, r.name) for r in roles]
+
+
+class ApiKeyCreateForm(forms.Form):
+    name = forms.CharField(
+        max_length=100, help_text="Say what will use it, e.g. “provisioning script”.",
+        error_messages={"required": "Give the key a name, e.g. the tool that will use it.",
+                        "max_length": "Use at most 100 characters."},
+    )
+    user_id = forms.ChoiceField(label="Owner", required=False,
+                                help_text="The key acts with this member's permissions.")
+
+    def __init__(self, *args, members=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.members = {m.user_id: m for m in members or []}
+        if members is None:
+            del self.fields["user_id"]
+        else:
+            self.fields["user_id"].choices = [(m.user_id, f"{m.user.display_name} ({m.user.email})") for m in members]
+
+    def owner(self, default):
+        """The chosen member (Identity & access: manage only), else `default`."""
+        return self.members.get(self.cleaned_data.get("user_id") or "", default)
+
+
+class RoleForm(forms.Form):
+    """A custom role: a name and one level per area (the audit log is none or view)."""
+
+    name = forms.CharField(max_length=100, error_messages={"required": "Give the role a name."})
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for area in AREAS:
+            self.fields[area] = forms.ChoiceField(
+                label=AREA_LABELS[area], choices=[(level, LEVEL_TEXT[level]) for level in AREA_LEVELS[area]],
+                initial=LEVEL_NONE, widget=forms.RadioSelect,
+                error_messages={"invalid_choice": f"{AREA_LABELS[area]} takes one of: "
+                                + ", ".join(AREA_LEVELS[area]) + "."},
+            )
+
+    def permissions(self):
+        return {area: self.cleaned_data[area] for area in AREAS}
+
+    def matrix(self):
+        """Rows for the template: (area label, bound field, [(level, choice widget or None)])."""
+        rows = []
+        for area in AREAS:
+            bound = self[area]
+            by_level = {sub.data["value"]: sub for sub in bound.subwidgets}
+            rows.append((AREA_LABELS[area], bound, [(level, by_level.get(level)) for level in ("none", "view", "manage")]))
+        return rows
