@@ -20,7 +20,7 @@ from .models import SERVICE_TIERS, CatalogModel, Geo, UsageRecord, UsageRollup
 from .permissions import require_usage_ingest
 from .policy import NOT_AVAILABLE
 
-MAX_RECORDS = 10_000
+MAX_RECORDS = 5_000  # ~2 MB of JSON, under Django's DATA_UPLOAD_MAX_MEMORY_SIZE
 MAX_TOKENS = 10**12  # per category per row; far above any real request
 MAX_ERRORS_LISTED = 20
 INSERT_BATCH = 500

@@ -40,7 +40,7 @@ class UsageRecordIngestApi(OrgApi):
     """Bulk ingest of usage rows (Billing: manage; internal tools use an owner's key).
 
     All or nothing: one invalid row rejects the request with a 400 naming row and field
-    (`records[3].model: ...`) and stores nothing. Idempotent by `id`. Up to 10,000 rows
+    (`records[3].model: ...`) and stores nothing. Idempotent by `id`. Up to 5,000 rows
     per request (413 beyond). Not audited: usage rows are data, not setting changes.
     """
 

@@ -3,6 +3,7 @@
 from types import SimpleNamespace
 
 import pytest
+from django.core.exceptions import PermissionDenied
 
 from core.actor import Actor
 from orgs import services
@@ -47,7 +48,7 @@ def test_denied_attempt_and_role_names(org, owner, member_factory):
     viewer = member_factory(org, "privacy_view")
     viewer.user.first_name, viewer.user.last_name = "Victor", "Lee"
     viewer.user.save()
-    with pytest.raises(Exception):
+    with pytest.raises(PermissionDenied):
         services.inference_residency_set(actor=actor_for(viewer.user), organization=org, us_only=True)
     assert describe(_last(org)) == ("Victor Lee tried to turn US-only inference on and was refused "
                                     "(needs Privacy: manage)")
