@@ -93,10 +93,49 @@ def _iso(dt):
     return dt.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def compute_hash(fields):
+def compute_hash_reference(fields):
+    """The definition of an event's hash: SHA-256 of the canonical JSON of its hashed fields.
+
+    `compute_hash` below produces the same bytes faster; a test holds them equal.
+    """
     payload = {name: fields[name] for name in HASHED_FIELDS}
     payload["created_at"] = _iso(payload["created_at"])
     return hashlib.sha256(canonical_json(payload).encode()).hexdigest()
+
+
+# canonical_json sorts keys; the hashed fields are fixed, so their order and the `"key":`
+# prefixes are computed once. Verification walks millions of events through this.
+SORTED_HASHED_FIELDS = tuple(sorted(HASHED_FIELDS))
+_PREFIXES = tuple(("{" if i == 0 else ",") + json.dumps(name) + ":" for i, name in enumerate(SORTED_HASHED_FIELDS))
+_CREATED_AT_INDEX = SORTED_HASHED_FIELDS.index("created_at")
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default)
+_encode_str = json.encoder.encode_basestring  # what the encoder uses with ensure_ascii=False
+
+
+def _encode(value):
+    kind = type(value)
+    if kind is str:
+        return _encode_str(value)
+    if value is None:
+        return "null"
+    if kind is int:
+        return int.__repr__(value)
+    return _ENCODER.encode(value)
+
+
+def hash_sorted_values(values):
+    """The hash of an event given its hashed fields' values in SORTED_HASHED_FIELDS order."""
+    parts = []
+    for i, value in enumerate(values):
+        if i == _CREATED_AT_INDEX:
+            value = _iso(value)
+        parts.append(_PREFIXES[i] + _encode(value))
+    parts.append("}")
+    return hashlib.sha256("".join(parts).encode()).hexdigest()
+
+
+def compute_hash(fields):
+    return hash_sorted_values([fields[name] for name in SORTED_HASHED_FIELDS])
 
 
 def _actor_role(actor, organization, role):
@@ -184,7 +223,7 @@ class ChainReport:
         return f"{self.organization_id}: {where}: {self.reason}"
 
 
-VERIFY_FIELDS = ("id", "hash", *HASHED_FIELDS)
+VERIFY_FIELDS = ("id", "hash", "seq", "prev_hash", *SORTED_HASHED_FIELDS)
 
 
 def verify_chain(organization, *, chunk_size=5000):
@@ -197,22 +236,21 @@ def verify_chain(organization, *, chunk_size=5000):
     )
     expected_prev, expected_seq, count = GENESIS_HASH, 1, 0
     for row in rows:
-        fields = dict(zip(VERIFY_FIELDS, row, strict=True))
+        pk, stored_hash, seq, prev_hash = row[0], row[1], row[2], row[3]
         count += 1
-        seq, pk = fields["seq"], fields["id"]
         if seq != expected_seq:
             if seq > expected_seq:
                 reason = f"records #{expected_seq}..#{seq - 1} are missing (removed)"
             else:
                 reason = "sequence number repeats or goes backwards (reordered)"
             return ChainReport(organization.pk, count, False, seq, pk, reason)
-        if compute_hash(fields) != fields["hash"]:
+        if hash_sorted_values(row[4:]) != stored_hash:
             return ChainReport(organization.pk, count, False, seq, pk,
                                "content does not match its hash (edited or moved)")
-        if fields["prev_hash"] != expected_prev:
+        if prev_hash != expected_prev:
             return ChainReport(organization.pk, count, False, seq, pk,
                                "does not link to the record before it (removed or reordered)")
-        expected_prev, expected_seq = fields["hash"], seq + 1
+        expected_prev, expected_seq = stored_hash, seq + 1
     head_seq, head_hash = organization.audit_seq, organization.audit_head_hash or GENESIS_HASH
     if (expected_seq - 1, expected_prev) != (head_seq, head_hash):
         if head_seq > expected_seq - 1:
@@ -221,4 +259,3 @@ def verify_chain(organization, *, chunk_size=5000):
             reason = "the chain head does not match the last record"
         return ChainReport(organization.pk, count, False, expected_seq, None, reason)
     return ChainReport(organization.pk, count, True)
-

@@ -155,10 +155,12 @@ class UsageRecord(models.Model):
     idempotent.
     """
 
-    organization = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT, related_name="+")
+    # Only the (organization, external_id) unique index: every extra index is paid on each of
+    # millions of inserts, and reports read UsageRollup, never these rows.
+    organization = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT, related_name="+", db_index=False)
     external_id = models.CharField(max_length=100)
-    workspace = models.ForeignKey("orgs.Workspace", on_delete=models.PROTECT, related_name="+")
-    model = models.ForeignKey(CatalogModel, on_delete=models.PROTECT, related_name="+")
+    workspace = models.ForeignKey("orgs.Workspace", on_delete=models.PROTECT, related_name="+", db_index=False)
+    model = models.ForeignKey(CatalogModel, on_delete=models.PROTECT, related_name="+", db_index=False)
     inference_geo = models.CharField(max_length=20)  # a Geo code or "not_available"
     service_tier = models.CharField(max_length=10)
     occurred_at = models.DateTimeField()
@@ -173,7 +175,6 @@ class UsageRecord(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["organization", "external_id"], name="usage_id_unique_per_org"),
         ]
-        indexes = [models.Index(fields=["organization", "occurred_at"], name="usage_org_occurred")]
 
     def __str__(self):
         return self.external_id
@@ -187,7 +188,7 @@ class UsageRollup(models.Model):
 
     WIDTHS = (("1h", "1h"), ("1d", "1d"))
 
-    organization = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="+", db_index=False)
     width = models.CharField(max_length=2, choices=WIDTHS)
     bucket_start = models.DateTimeField()
     workspace_id = models.CharField(max_length=40)

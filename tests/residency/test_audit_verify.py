@@ -86,3 +86,19 @@ def test_the_console_names_the_first_bad_record(chain, owner, console):
     html = response.content.decode()
     assert "Chain broken at event #4" in html
     assert "content does not match its hash (edited or moved)" in html
+
+
+@pytest.mark.parametrize("before, after, label", [
+    (None, {"us_only": True}, "plain"),
+    ({"name": "Ünïcødé ✓ \"quoted\" \\ back\nslash\t\u0001"}, {"name": "x", "n": 1.5, "ok": False, "list": [1, None]},
+     "Prod \u2028 line sep"),
+    ({"z": {"b": 1, "a": [{"y": 2, "x": 1}]}}, {"a": "é"}, ""),
+])
+def test_fast_hash_is_byte_for_byte_the_reference_hash(before, after, label):
+    from datetime import UTC, datetime
+
+    from residency.audit import HASHED_FIELDS, compute_hash, compute_hash_reference
+
+    fields = {name: f"{name}-value-{label}" for name in HASHED_FIELDS}
+    fields.update(seq=123456789, created_at=datetime(2026, 3, 1, 12, 0, 0, 5, tzinfo=UTC), before=before, after=after)
+    assert compute_hash(fields) == compute_hash_reference(fields)
