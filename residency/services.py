@@ -244,14 +244,23 @@ def store_usage_rows(organization, rows):
     return IngestResult(accepted=len(inserted), duplicates=len(rows) - len(inserted))
 
 
+def _datetime_adapter():
+    """UTC datetimes -> what the backend stores. Same result as Django's
+    `adapt_datetimefield_value` (SQLite keeps naive UTC text), without its per-value checks;
+    validated rows always carry UTC datetimes."""
+    if connection.vendor == "sqlite":
+        return lambda dt: str(dt.replace(tzinfo=None))
+    return connection.ops.adapt_datetimefield_value
+
+
 def _insert_records(org_id, rows):
     """Insert rows whose id is new for this organization; returns the rows inserted."""
     table = UsageRecord._meta.db_table
     cols = ("organization_id", "external_id", "workspace_id", "model_id", "inference_geo", "service_tier",
             "occurred_at", "uncached_input_tokens", "cache_creation_5m_tokens", "cache_creation_1h_tokens",
             "cache_read_input_tokens", "output_tokens", "received_at")
-    adapt = connection.ops.adapt_datetimefield_value
-    received = adapt(timezone.now())
+    adapt = _datetime_adapter()
+    received = adapt(timezone.now().astimezone(UTC))
     placeholder = "(" + ",".join(["%s"] * len(cols)) + ")"
     inserted = []
     with connection.cursor() as cursor:
@@ -307,7 +316,7 @@ def _add_to_rollups(org_id, rows):
     added = cols[7:]
     update = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in added)
     placeholder = "(" + ",".join(["%s"] * len(cols)) + ")"
-    adapt = connection.ops.adapt_datetimefield_value
+    adapt = _datetime_adapter()
     # a fixed order keeps concurrent ingestions from deadlocking on the same rollup rows
     keys = sorted(sums, key=lambda k: (k[0], k[1], k[2], k[3], k[4], k[5]))
     with connection.cursor() as cursor:
