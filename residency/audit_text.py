@@ -85,7 +85,8 @@ def changes(event, names=DEFAULT_NAMES):
     before = _flatten(event.before) if isinstance(event.before, dict) else {}
     after = _flatten(event.after) if isinstance(event.after, dict) else {}
     rows = []
-    for path in list(dict.fromkeys([*before, *after])):
+    # sorted: PostgreSQL's jsonb does not keep key order, and the text must not depend on the database
+    for path in sorted(set(before) | set(after)):
         if path == ():
             continue
         key = path[-1]

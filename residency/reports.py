@@ -174,10 +174,11 @@ def aggregate(organization, *, width, start, end, dims, workspace_ids=(), models
     for row in rows:
         key = (row["bucket_start"], *(row[c] for c in columns))
         group = out[key]
-        tokens = [row[f"{f}_sum"] or 0 for f in TOKEN_FIELDS]
+        # PostgreSQL sums bigints as numeric (Decimal): token counts stay ints
+        tokens = [int(row[f"{f}_sum"] or 0) for f in TOKEN_FIELDS]
         for i, value in enumerate(tokens):
             group.tokens[i] += value
-        group.records += row["records_sum"] or 0
+        group.records += int(row["records_sum"] or 0)
         if book is not None:
             cost, uplift = book.cost(row["model_id"], row["inference_geo"], row["service_tier"], Tokens(*tokens))
             group.cost += cost

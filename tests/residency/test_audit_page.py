@@ -34,22 +34,22 @@ def _seqs(response):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("role, page, verify", [
+@pytest.mark.parametrize("role, log, verify", [
     ("primary_owner", "all", 200), ("owner", "all", 200), ("auditor", "all", 200),
     ("privacy_manage", "residency", 404), ("privacy_view", "residency", 404),
     ("privacy_none", 404, 404), ("admin", 404, 404), ("user", 404, 404),
 ])
-def test_role_matrix(org, history, member_factory, console, role, page, verify):
+def test_role_matrix(org, history, member_factory, console, role, log, verify):
     member = member_factory(org, role)
     client = console(member.user)
     response = client.get(PAGE)
-    if page == 404:
+    if log == 404:
         assert response.status_code == 404
         assert client.get(CSV).status_code == 404
     else:
         assert response.status_code == 200
         actions = {row.event.action for row in response.context["rows"]}
-        if page == "all":
+        if log == "all":
             assert "member.added" in actions
         else:
             assert actions <= set(RESIDENCY_ACTIONS) and "inference_residency.updated" in actions

@@ -33,6 +33,8 @@ def tamper(*statements):
             cursor.execute("DROP TRIGGER IF EXISTS auditevent_no_update")
             cursor.execute("DROP TRIGGER IF EXISTS auditevent_no_delete")
         else:
+            # fire the deferred foreign-key checks first: ALTER TABLE refuses pending trigger events
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute(f"ALTER TABLE {TABLE} DISABLE TRIGGER USER")
         for sql, params in statements:
             cursor.execute(sql, params)

@@ -88,6 +88,8 @@ def test_usage_by_day_and_geo_sums_every_token_category(owner, rows, api, key_fo
         "cache_read_input_tokens": 200_000, "output_tokens": 50_000,
         "workspace_id": None, "model": None, "service_tier": None, "inference_geo": "us",
     }
+    raw = api(key_for(owner)).get(USAGE, {**DAY1, "group_by[]": "inference_geo"}).content.decode()
+    assert '"output_tokens":50000,' in raw  # whole numbers, never 50000.0
     day2 = by(body["data"][1]["results"], "inference_geo")
     na = day2["not_available"]
     assert na["uncached_input_tokens"] == 1_100_000 and na["output_tokens"] == 210_000
