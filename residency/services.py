@@ -22,7 +22,8 @@ from .policy import NOT_AVAILABLE
 MAX_RECORDS = 5_000  # ~2 MB of JSON, under Django's DATA_UPLOAD_MAX_MEMORY_SIZE
 MAX_TOKENS = 10**12  # per category per row; far above any real request
 MAX_ERRORS_LISTED = 20
-INSERT_BATCH = 1000  # rows per INSERT statement (13-14 parameters each)
+INSERT_BATCH = 1000  # SQLite: rows per multi-row INSERT (13-14 parameters each)
+PG_BATCH = 5000  # PostgreSQL: rows per unnest() INSERT (one array parameter per column)
 RECORD_FIELDS = {
     "id", "workspace_id", "model", "inference_geo", "service_tier", "occurred_at",
     "uncached_input_tokens", "cache_creation", "cache_read_input_tokens", "output_tokens",
@@ -253,28 +254,49 @@ def _datetime_adapter():
     return connection.ops.adapt_datetimefield_value
 
 
+RECORD_COLUMNS = ("organization_id", "external_id", "workspace_id", "model_id", "inference_geo", "service_tier",
+                  "occurred_at", "uncached_input_tokens", "cache_creation_5m_tokens", "cache_creation_1h_tokens",
+                  "cache_read_input_tokens", "output_tokens", "received_at")
+ROW_TYPES = ("varchar", "varchar", "varchar", "varchar", "varchar", "timestamptz",
+             "bigint", "bigint", "bigint", "bigint", "bigint")  # a cleaned row's columns, for unnest()
+
+
 def _insert_records(org_id, rows):
-    """Insert rows whose id is new for this organization; returns the rows inserted."""
+    """Insert rows whose id is new for this organization; returns the rows inserted.
+
+    PostgreSQL gets one array per column through unnest() (a statement with thousands of
+    placeholders is parsed in Python by the driver, which costs more than the insert);
+    SQLite gets multi-row VALUES.
+    """
     table = UsageRecord._meta.db_table
-    cols = ("organization_id", "external_id", "workspace_id", "model_id", "inference_geo", "service_tier",
-            "occurred_at", "uncached_input_tokens", "cache_creation_5m_tokens", "cache_creation_1h_tokens",
-            "cache_read_input_tokens", "output_tokens", "received_at")
     adapt = _datetime_adapter()
     received = adapt(timezone.now().astimezone(UTC))
-    placeholder = "(" + ",".join(["%s"] * len(cols)) + ")"
+    conflict = "ON CONFLICT (organization_id, external_id) DO NOTHING RETURNING external_id"
+    postgres = connection.vendor == "postgresql"
+    batch_size = PG_BATCH if postgres else INSERT_BATCH
+    placeholder = "(" + ",".join(["%s"] * len(RECORD_COLUMNS)) + ")"
     inserted = []
     with connection.cursor() as cursor:
-        for start in range(0, len(rows), INSERT_BATCH):
-            batch = rows[start:start + INSERT_BATCH]
-            params = []
-            for r in batch:
-                params.extend((org_id, r[0], r[1], r[2], r[3], r[4], adapt(r[5]), r[6], r[7], r[8], r[9], r[10],
-                               received))
-            cursor.execute(
-                f"INSERT INTO {table} ({','.join(cols)}) VALUES {','.join([placeholder] * len(batch))} "
-                "ON CONFLICT (organization_id, external_id) DO NOTHING RETURNING external_id",
-                params,
-            )
+        for start in range(0, len(rows), batch_size):
+            batch = rows[start:start + batch_size]
+            if postgres:
+                arrays = [list(column) for column in zip(*batch, strict=True)]
+                unnest = ", ".join(f"%s::{t}[]" for t in ROW_TYPES)
+                cursor.execute(
+                    f"INSERT INTO {table} ({','.join(RECORD_COLUMNS)}) "
+                    f"SELECT %s, u.*, %s FROM unnest({unnest}) AS u {conflict}",
+                    [org_id, received, *arrays],
+                )
+            else:
+                params = []
+                for r in batch:
+                    params.extend((org_id, r[0], r[1], r[2], r[3], r[4], adapt(r[5]), r[6], r[7], r[8], r[9], r[10],
+                                   received))
+                cursor.execute(
+                    f"INSERT INTO {table} ({','.join(RECORD_COLUMNS)}) VALUES "
+                    f"{','.join([placeholder] * len(batch))} {conflict}",
+                    params,
+                )
             new_ids = {ext_id for (ext_id,) in cursor.fetchall()}
             if len(new_ids) == len(batch):
                 inserted.extend(batch)
@@ -314,21 +336,32 @@ def _add_to_rollups(org_id, rows):
             "records", "uncached_input_tokens", "cache_creation_5m_tokens", "cache_creation_1h_tokens",
             "cache_read_input_tokens", "output_tokens")
     added = cols[7:]
-    update = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in added)
+    conflict = ("ON CONFLICT (organization_id, width, bucket_start, workspace_id, model_id, inference_geo, "
+                "service_tier) DO UPDATE SET " + ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in added))
     placeholder = "(" + ",".join(["%s"] * len(cols)) + ")"
     adapt = _datetime_adapter()
+    postgres = connection.vendor == "postgresql"
+    batch_size = PG_BATCH if postgres else INSERT_BATCH
     # a fixed order keeps concurrent ingestions from deadlocking on the same rollup rows
     keys = sorted(sums, key=lambda k: (k[0], k[1], k[2], k[3], k[4], k[5]))
     with connection.cursor() as cursor:
-        for start in range(0, len(keys), INSERT_BATCH):
-            batch = keys[start:start + INSERT_BATCH]
+        for start in range(0, len(keys), batch_size):
+            batch = keys[start:start + batch_size]
+            if postgres:
+                flat = [(*key, *sums[key]) for key in batch]
+                arrays = [list(column) for column in zip(*flat, strict=True)]
+                types = ("varchar", "timestamptz", "varchar", "varchar", "varchar", "varchar", *(["bigint"] * 6))
+                unnest = ", ".join(f"%s::{t}[]" for t in types)
+                cursor.execute(
+                    f"INSERT INTO {table} ({','.join(cols)}) SELECT %s, u.* FROM unnest({unnest}) AS u {conflict}",
+                    [org_id, *arrays],
+                )
+                continue
             params = []
             for key in batch:
                 width, bucket, ws, model, geo, tier = key
                 params.extend((org_id, width, adapt(bucket), ws, model, geo, tier, *sums[key]))
             cursor.execute(
-                f"INSERT INTO {table} ({','.join(cols)}) VALUES {','.join([placeholder] * len(batch))} "
-                f"ON CONFLICT (organization_id, width, bucket_start, workspace_id, model_id, inference_geo, "
-                f"service_tier) DO UPDATE SET {update}",
+                f"INSERT INTO {table} ({','.join(cols)}) VALUES {','.join([placeholder] * len(batch))} {conflict}",
                 params,
             )
