@@ -5,3 +5,5 @@ test:  ## set up and run everything: lint, checks, SQLite, PostgreSQL, browser t
 	bash scripts/test.sh
 lint:
 	.venv/bin/ruff check .
+bench:  ## usage and audit benchmarks at 1,000,000 rows on SQLite and PostgreSQL (see benchmarks/RESULTS.md)
+	for b in usage audit; do for db in sqlite postgres; do bash benchmarks/run.sh $$b $$db; done; done

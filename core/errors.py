@@ -4,6 +4,7 @@
 """
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
@@ -83,6 +84,12 @@ def exception_handler(exc, context):
         code, message = 403, str(exc) or "You do not have permission to do this."
     elif isinstance(exc, Conflict):
         code, message = 409, str(exc)
+    elif isinstance(exc, RequestDataTooBig):
+        from django.conf import settings
+
+        code = 413
+        message = (f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes; "
+                   "send it in smaller requests.")
     elif isinstance(exc, exceptions.APIException):
         code = exc.status_code
         if isinstance(exc, exceptions.ValidationError):

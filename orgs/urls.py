@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from . import views, views_api_keys, views_members, views_residency, views_workspaces
 
@@ -24,4 +24,6 @@ urlpatterns = [
     path("workspaces/<str:workspace_id>/", views_workspaces.workspace_detail, name="workspace_detail"),
     path("workspaces/<str:workspace_id>/archive/", views_workspaces.workspace_archive, name="workspace_archive"),
     path("workspaces/<str:workspace_id>/admins/", views_workspaces.workspace_admins, name="workspace_admins"),
+    # audit log and usage pages (residency app), in this same `console` namespace
+    path("", include("residency.console_urls")),
 ]

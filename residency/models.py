@@ -119,6 +119,8 @@ class AuditEvent(models.Model):
         indexes = [
             models.Index(fields=["organization", "action", "-seq"], name="audit_org_action"),
             models.Index(fields=["organization", "actor_id", "-seq"], name="audit_org_actor"),
+            # a person's events, directly or through any of their API keys
+            models.Index(fields=["organization", "actor_user_id", "-seq"], name="audit_org_actor_user"),
             models.Index(fields=["organization", "target_id", "-seq"], name="audit_org_target"),
             models.Index(fields=["organization", "created_at"], name="audit_org_created"),
         ]
@@ -133,3 +135,81 @@ class AuditEvent(models.Model):
 
     def __str__(self):
         return f"#{self.seq} {self.action}"
+
+
+SERVICE_TIERS = ("standard", "batch", "priority")
+TOKEN_FIELDS = (
+    "uncached_input_tokens",
+    "cache_creation_5m_tokens",
+    "cache_creation_1h_tokens",
+    "cache_read_input_tokens",
+    "output_tokens",
+)
+
+
+class UsageRecord(models.Model):
+    """One usage row as reported by the platform (SPEC §3 usage_records). Data, not a change:
+    ingested in bulk by `residency.services.usage_ingest`, never edited, not audited.
+
+    `external_id` is the caller's `id`, unique per organization, which makes ingestion
+    idempotent.
+    """
+
+    # Only the (organization, external_id) unique index: every extra index is paid on each of
+    # millions of inserts, and reports read UsageRollup, never these rows.
+    organization = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT, related_name="+", db_index=False)
+    external_id = models.CharField(max_length=100)
+    workspace = models.ForeignKey("orgs.Workspace", on_delete=models.PROTECT, related_name="+", db_index=False)
+    model = models.ForeignKey(CatalogModel, on_delete=models.PROTECT, related_name="+", db_index=False)
+    inference_geo = models.CharField(max_length=20)  # a Geo code or "not_available"
+    service_tier = models.CharField(max_length=10)
+    occurred_at = models.DateTimeField()
+    uncached_input_tokens = models.BigIntegerField(default=0)
+    cache_creation_5m_tokens = models.BigIntegerField(default=0)
+    cache_creation_1h_tokens = models.BigIntegerField(default=0)
+    cache_read_input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    received_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "external_id"], name="usage_id_unique_per_org"),
+        ]
+
+    def __str__(self):
+        return self.external_id
+
+
+class UsageRollup(models.Model):
+    """Token sums per bucket (`1h` or `1d`, UTC) and dimension, kept at ingestion so reports
+    read a few thousand rows instead of millions. Costs are computed at report time from
+    these sums and the catalog (residency.policy.price), so they stay exact Decimals.
+    """
+
+    WIDTHS = (("1h", "1h"), ("1d", "1d"))
+
+    organization = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="+", db_index=False)
+    width = models.CharField(max_length=2, choices=WIDTHS)
+    bucket_start = models.DateTimeField()
+    workspace_id = models.CharField(max_length=40)
+    model_id = models.CharField(max_length=100)
+    inference_geo = models.CharField(max_length=20)
+    service_tier = models.CharField(max_length=10)
+    records = models.BigIntegerField(default=0)
+    uncached_input_tokens = models.BigIntegerField(default=0)
+    cache_creation_5m_tokens = models.BigIntegerField(default=0)
+    cache_creation_1h_tokens = models.BigIntegerField(default=0)
+    cache_read_input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "width", "bucket_start", "workspace_id", "model_id", "inference_geo",
+                        "service_tier"],
+                name="usage_rollup_key",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.width} {self.bucket_start:%Y-%m-%d %H:%M} {self.model_id} {self.inference_geo}"

@@ -1,13 +1,26 @@
-"""Writes owned by the residency app (SPEC §2 "Migration of legacy opt-outs")."""
+"""Writes owned by the residency app: the migration of legacy opt-outs (SPEC §2) and usage
+ingestion (SPEC §3 `POST .../usage_records`).
 
-from dataclasses import dataclass, field
+Usage rows are data reported by the platform, not changes to settings, so ingestion writes
+no audit records (the audit log is for who changed what). Everything else a usage row
+touches (reports, costs) is derived from it.
+"""
 
-from django.core.exceptions import PermissionDenied
-from django.db import transaction
+import dataclasses
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
 
 from orgs.models import LOCK_LEGACY_OPT_OUT, Organization, Workspace
+from orgs.permissions import access_organization
 
 from .audit import audit_record
+from .models import SERVICE_TIERS, CatalogModel, Geo, UsageRecord, UsageRollup
+from .permissions import require_usage_ingest
+from .policy import NOT_AVAILABLE
 
 US_ONLY_RESIDENCY = {"allowed_inference_geos": ["us"], "default_inference_geo": "us"}
 
@@ -17,7 +30,7 @@ class MigrationResult:
     organization: Organization
     dry_run: bool
     organization_change: dict | None = None  # {"before": ..., "after": ...}
-    workspace_changes: list = field(default_factory=list)  # [(workspace, before, after)]
+    workspace_changes: list = dataclasses.field(default_factory=list)  # [(workspace, before, after)]
     note: str = ""
 
     @property
@@ -91,3 +104,351 @@ def legacy_optout_migrate(*, actor, organization, dry_run=False):
                          before={"data_residency": old}, after={"data_residency": new})
     organization.us_only_inference, organization.lock_reason = org.us_only_inference, org.lock_reason
     return result
+
+
+MAX_RECORDS = 5_000  # ~2 MB of JSON, under Django's DATA_UPLOAD_MAX_MEMORY_SIZE
+MAX_TOKENS = 10**12  # per category per row; far above any real request
+MAX_ERRORS_LISTED = 20
+INSERT_BATCH = 1000  # SQLite: rows per multi-row INSERT (13-14 parameters each)
+PG_BATCH = 5000  # PostgreSQL: rows per unnest() INSERT (one array parameter per column)
+RECORD_FIELDS = {
+    "id", "workspace_id", "model", "inference_geo", "service_tier", "occurred_at",
+    "uncached_input_tokens", "cache_creation", "cache_read_input_tokens", "output_tokens",
+}
+CACHE_FIELDS = {"ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens"}
+
+
+class TooManyRecords(Exception):
+    """More rows than one request may carry (413)."""
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    accepted: int
+    duplicates: int
+
+    def as_json(self):
+        return {"accepted": self.accepted, "duplicates": self.duplicates}
+
+
+@dataclass
+class Reference:
+    """What validation checks rows against, loaded once per request (three queries)."""
+
+    workspaces: set
+    models: dict  # id -> supports_inference_geo
+    geos: list
+    geo_set: frozenset = frozenset()
+
+    def __post_init__(self):
+        self.geo_set = frozenset(self.geos)
+
+    @classmethod
+    def load(cls, organization):
+        return cls(
+            workspaces=set(Workspace.objects.filter(organization_id=organization.pk).values_list("id", flat=True)),
+            models=dict(CatalogModel.objects.values_list("id", "supports_inference_geo")),
+            geos=list(Geo.objects.filter(inference=True).values_list("code", flat=True)),
+        )
+
+
+def _count(value, path, errors):
+    if type(value) is not int:  # bool is an int subclass; floats and strings are refused too
+        errors[path] = [f"must be a whole number of tokens, got {value!r}."]
+        return 0
+    if value < 0:
+        errors[path] = [f"must not be negative, got {value}."]
+    elif value > MAX_TOKENS:
+        errors[path] = [f"{value} is more than {MAX_TOKENS} tokens for one row; check the unit."]
+    return value
+
+
+def _occurred_at(value, path, errors):
+    if not isinstance(value, str):
+        errors[path] = [f"must be an RFC 3339 timestamp string, got {value!r}."]
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        parsed = None
+    if parsed is None or "T" not in value.upper():
+        errors[path] = [f"{value!r} is not an RFC 3339 timestamp; use e.g. 2026-03-01T12:00:00Z."]
+        return None
+    if parsed.tzinfo is None:
+        errors[path] = [f"{value!r} has no time zone offset; add Z or +00:00."]
+        return None
+    return parsed.astimezone(UTC)
+
+
+REQUIRED_FIELDS = ("id", "workspace_id", "model", "inference_geo", "service_tier", "occurred_at")
+COUNT_FIELDS = ("uncached_input_tokens", "cache_read_input_tokens", "output_tokens")
+_EMPTY = {}
+
+
+def _valid_count(value):
+    return type(value) is int and 0 <= value <= MAX_TOKENS
+
+
+def clean_record(record, index, ref, errors):
+    """One row -> a tuple ready to insert, or None; problems go into `errors` by path.
+
+    The common, valid row takes a short path of cheap checks (ingestion validates millions
+    of rows); any doubt falls through to `_record_errors`, which names every problem.
+    """
+    if type(record) is dict and record.keys() <= RECORD_FIELDS:
+        get = record.get
+        ext_id, ws, model, geo, tier = get("id"), get("workspace_id"), get("model"), get("inference_geo"), \
+            get("service_tier")
+        supports_geo = ref.models.get(model) if type(model) is str else None
+        cache = get("cache_creation", _EMPTY)
+        occurred = _fast_datetime(get("occurred_at"))
+        uncached, read, out = get("uncached_input_tokens", 0), get("cache_read_input_tokens", 0), \
+            get("output_tokens", 0)
+        if (type(ext_id) is str and 0 < len(ext_id) <= 100 and type(ws) is str and ws in ref.workspaces
+                and supports_geo is not None and tier in SERVICE_TIERS and occurred is not None
+                and ((geo in ref.geo_set) if supports_geo else geo == NOT_AVAILABLE)
+                and type(cache) is dict and cache.keys() <= CACHE_FIELDS
+                and _valid_count(uncached) and _valid_count(read) and _valid_count(out)):
+            w5, w1 = cache.get("ephemeral_5m_input_tokens", 0), cache.get("ephemeral_1h_input_tokens", 0)
+            if _valid_count(w5) and _valid_count(w1):
+                return (ext_id, ws, model, geo, tier, occurred, uncached, w5, w1, read, out)
+    _record_errors(record, index, ref, errors)
+    return None
+
+
+def _fast_datetime(value):
+    if type(value) is not str or "T" not in value and "t" not in value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        return None
+    return parsed.astimezone(UTC)
+
+
+def _record_errors(record, index, ref, errors):
+    p = f"records[{index}]"
+    if not isinstance(record, dict):
+        errors[p] = ["must be an object."]
+        return
+    for field in sorted(set(record) - RECORD_FIELDS):
+        errors[f"{p}.{field}"] = [f"unknown field; fields are {', '.join(sorted(RECORD_FIELDS))}."]
+    for field in REQUIRED_FIELDS:
+        if field not in record:
+            errors[f"{p}.{field}"] = ["is required."]
+    ext_id = record.get("id")
+    if "id" in record and (not isinstance(ext_id, str) or not ext_id or len(ext_id) > 100):
+        errors[f"{p}.id"] = ["must be a non-empty string of at most 100 characters."]
+    ws = record.get("workspace_id")
+    if "workspace_id" in record and (not isinstance(ws, str) or ws not in ref.workspaces):
+        errors[f"{p}.workspace_id"] = [f"no workspace {ws!r} in this organization."]
+    model = record.get("model")
+    supports_geo = ref.models.get(model) if isinstance(model, str) else None
+    if "model" in record and supports_geo is None:
+        errors[f"{p}.model"] = [f"unknown model {model!r}; see the model catalog."]
+    geo = record.get("inference_geo")
+    if "inference_geo" in record:
+        if geo not in ref.geos and geo != NOT_AVAILABLE:
+            errors[f"{p}.inference_geo"] = [
+                f"{geo!r} is not a geo; use one of {', '.join(repr(g) for g in [*ref.geos, NOT_AVAILABLE])}."
+            ]
+        elif supports_geo is False and geo != NOT_AVAILABLE:
+            errors[f"{p}.inference_geo"] = [
+                f"{model} does not report an inference geo; its rows carry 'not_available', not {geo!r}."
+            ]
+        elif supports_geo is True and geo == NOT_AVAILABLE:
+            errors[f"{p}.inference_geo"] = [
+                f"{model} reports where it ran; use one of {', '.join(repr(g) for g in ref.geos)}."
+            ]
+    tier = record.get("service_tier")
+    if "service_tier" in record and tier not in SERVICE_TIERS:
+        errors[f"{p}.service_tier"] = [f"{tier!r} is not a service tier; use one of {', '.join(SERVICE_TIERS)}."]
+    if "occurred_at" in record:
+        _occurred_at(record.get("occurred_at"), f"{p}.occurred_at", errors)
+    for field in COUNT_FIELDS:
+        _count(record.get(field, 0), f"{p}.{field}", errors)
+    cache = record.get("cache_creation", {})
+    if not isinstance(cache, dict):
+        errors[f"{p}.cache_creation"] = ["must be an object with ephemeral_5m_input_tokens and ephemeral_1h_input_tokens."]
+    else:
+        for field in sorted(set(cache) - CACHE_FIELDS):
+            errors[f"{p}.cache_creation.{field}"] = [f"unknown field; fields are {', '.join(sorted(CACHE_FIELDS))}."]
+        for field in sorted(CACHE_FIELDS):
+            _count(cache.get(field, 0), f"{p}.cache_creation.{field}", errors)
+
+
+def clean_usage_records(records, ref):
+    """Validate a whole request; the first problems (by row and field) in one ValidationError."""
+    if not isinstance(records, list) or not records:
+        raise ValidationError({"records": ["must be a non-empty list of usage rows."]})
+    if len(records) > MAX_RECORDS:
+        raise TooManyRecords(
+            f"{len(records)} records in one request; send at most {MAX_RECORDS} per request."
+        )
+    errors, rows = {}, []
+    for index, record in enumerate(records):
+        row = clean_record(record, index, ref, errors)
+        if row is not None:
+            rows.append(row)
+    if errors:
+        shown = dict(list(errors.items())[:MAX_ERRORS_LISTED])
+        if len(errors) > MAX_ERRORS_LISTED:
+            shown["records"] = [f"... and {len(errors) - MAX_ERRORS_LISTED} more problems; nothing was stored."]
+        else:
+            shown["records"] = ["nothing was stored; fix these rows and send the request again."]
+        raise ValidationError(shown)
+    return rows
+
+
+def usage_ingest(*, actor, organization, records):
+    """Store usage rows for `organization` (Billing: manage); all or nothing, idempotent by id.
+
+    Returns IngestResult(accepted, duplicates): a row whose id was stored before (or appears
+    twice in the request) is a duplicate and changes nothing. Not audited: usage rows are
+    data, not changes.
+    """
+    access = access_organization(actor=actor, id=organization.pk)
+    require_usage_ingest(access)
+    rows = clean_usage_records(records, Reference.load(organization))
+    return store_usage_rows(organization, rows)
+
+
+def store_usage_rows(organization, rows):
+    """Insert validated rows and add the new ones to the hourly and daily rollups.
+
+    Inserts use ON CONFLICT DO NOTHING RETURNING, so only rows that really went in are rolled
+    up, even when two requests race with the same ids.
+    """
+    unique, seen = [], set()
+    for row in rows:
+        if row[0] not in seen:
+            seen.add(row[0])
+            unique.append(row)
+    with transaction.atomic():
+        inserted = _insert_records(organization.pk, unique)
+        _add_to_rollups(organization.pk, inserted)
+    return IngestResult(accepted=len(inserted), duplicates=len(rows) - len(inserted))
+
+
+def _datetime_adapter():
+    """UTC datetimes -> what the backend stores. Same result as Django's
+    `adapt_datetimefield_value` (SQLite keeps naive UTC text), without its per-value checks;
+    validated rows always carry UTC datetimes."""
+    if connection.vendor == "sqlite":
+        return lambda dt: str(dt.replace(tzinfo=None))
+    return connection.ops.adapt_datetimefield_value
+
+
+RECORD_COLUMNS = ("organization_id", "external_id", "workspace_id", "model_id", "inference_geo", "service_tier",
+                  "occurred_at", "uncached_input_tokens", "cache_creation_5m_tokens", "cache_creation_1h_tokens",
+                  "cache_read_input_tokens", "output_tokens", "received_at")
+ROW_TYPES = ("varchar", "varchar", "varchar", "varchar", "varchar", "timestamptz",
+             "bigint", "bigint", "bigint", "bigint", "bigint")  # a cleaned row's columns, for unnest()
+
+
+def _insert_records(org_id, rows):
+    """Insert rows whose id is new for this organization; returns the rows inserted.
+
+    PostgreSQL gets one array per column through unnest() (a statement with thousands of
+    placeholders is parsed in Python by the driver, which costs more than the insert);
+    SQLite gets multi-row VALUES.
+    """
+    table = UsageRecord._meta.db_table
+    adapt = _datetime_adapter()
+    received = adapt(timezone.now().astimezone(UTC))
+    conflict = "ON CONFLICT (organization_id, external_id) DO NOTHING RETURNING external_id"
+    postgres = connection.vendor == "postgresql"
+    batch_size = PG_BATCH if postgres else INSERT_BATCH
+    placeholder = "(" + ",".join(["%s"] * len(RECORD_COLUMNS)) + ")"
+    inserted = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), batch_size):
+            batch = rows[start:start + batch_size]
+            if postgres:
+                arrays = [list(column) for column in zip(*batch, strict=True)]
+                unnest = ", ".join(f"%s::{t}[]" for t in ROW_TYPES)
+                cursor.execute(
+                    f"INSERT INTO {table} ({','.join(RECORD_COLUMNS)}) "
+                    f"SELECT %s, u.*, %s FROM unnest({unnest}) AS u {conflict}",
+                    [org_id, received, *arrays],
+                )
+            else:
+                params = []
+                for r in batch:
+                    params.extend((org_id, r[0], r[1], r[2], r[3], r[4], adapt(r[5]), r[6], r[7], r[8], r[9], r[10],
+                                   received))
+                cursor.execute(
+                    f"INSERT INTO {table} ({','.join(RECORD_COLUMNS)}) VALUES "
+                    f"{','.join([placeholder] * len(batch))} {conflict}",
+                    params,
+                )
+            new_ids = {ext_id for (ext_id,) in cursor.fetchall()}
+            if len(new_ids) == len(batch):
+                inserted.extend(batch)
+            else:
+                inserted.extend(r for r in batch if r[0] in new_ids)
+    return inserted
+
+
+def _add_to_rollups(org_id, rows):
+    hourly = {}
+    for _id, ws, model, geo, tier, occurred, a, b, c, d, e in rows:
+        key = (occurred.replace(minute=0, second=0, microsecond=0), ws, model, geo, tier)
+        acc = hourly.get(key)
+        if acc is None:
+            hourly[key] = [1, a, b, c, d, e]
+        else:
+            acc[0] += 1
+            acc[1] += a
+            acc[2] += b
+            acc[3] += c
+            acc[4] += d
+            acc[5] += e
+    sums = {}
+    for (hour, *dims), acc in hourly.items():
+        sums[("1h", hour, *dims)] = acc
+        day_key = ("1d", hour.replace(hour=0), *dims)
+        day = sums.get(day_key)
+        if day is None:
+            sums[day_key] = list(acc)
+        else:
+            for i in range(6):
+                day[i] += acc[i]
+    if not sums:
+        return
+    table = UsageRollup._meta.db_table
+    cols = ("organization_id", "width", "bucket_start", "workspace_id", "model_id", "inference_geo", "service_tier",
+            "records", "uncached_input_tokens", "cache_creation_5m_tokens", "cache_creation_1h_tokens",
+            "cache_read_input_tokens", "output_tokens")
+    added = cols[7:]
+    conflict = ("ON CONFLICT (organization_id, width, bucket_start, workspace_id, model_id, inference_geo, "
+                "service_tier) DO UPDATE SET " + ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in added))
+    placeholder = "(" + ",".join(["%s"] * len(cols)) + ")"
+    adapt = _datetime_adapter()
+    postgres = connection.vendor == "postgresql"
+    batch_size = PG_BATCH if postgres else INSERT_BATCH
+    # a fixed order keeps concurrent ingestions from deadlocking on the same rollup rows
+    keys = sorted(sums, key=lambda k: (k[0], k[1], k[2], k[3], k[4], k[5]))
+    with connection.cursor() as cursor:
+        for start in range(0, len(keys), batch_size):
+            batch = keys[start:start + batch_size]
+            if postgres:
+                flat = [(*key, *sums[key]) for key in batch]
+                arrays = [list(column) for column in zip(*flat, strict=True)]
+                types = ("varchar", "timestamptz", "varchar", "varchar", "varchar", "varchar", *(["bigint"] * 6))
+                unnest = ", ".join(f"%s::{t}[]" for t in types)
+                cursor.execute(
+                    f"INSERT INTO {table} ({','.join(cols)}) SELECT %s, u.* FROM unnest({unnest}) AS u {conflict}",
+                    [org_id, *arrays],
+                )
+                continue
+            params = []
+            for key in batch:
+                width, bucket, ws, model, geo, tier = key
+                params.extend((org_id, width, adapt(bucket), ws, model, geo, tier, *sums[key]))
+            cursor.execute(
+                f"INSERT INTO {table} ({','.join(cols)}) VALUES {','.join([placeholder] * len(batch))} {conflict}",
+                params,
+            )

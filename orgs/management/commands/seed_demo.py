@@ -5,8 +5,10 @@ from django.db import transaction
 from core.actor import Actor
 from orgs import services
 from orgs.models import Membership, Organization, User
+from residency.demo import seed_demo_usage
 
 PASSWORD = "demo-pass-2026"
+DEMO_USAGE_ORG = "Acme Analytics"  # gets two weeks of usage rows for the Usage & cost page
 
 # name, plan, lock reason, legacy flag, [(email, full name, role)], [(workspace, residency)]
 ORGS = [
@@ -87,6 +89,8 @@ class Command(BaseCommand):
                         user.save()
                 for ws_name, residency in workspaces:
                     services.workspace_create(actor=owner, organization=org, name=ws_name, data_residency=residency)
+                if name == DEMO_USAGE_ORG:
+                    seed_demo_usage(actor=owner, organization=org)
                 created.append(org)
             if not User.objects.filter(email="staff@residency.test").exists():
                 User.objects.create_superuser(email="staff@residency.test", password=PASSWORD,

@@ -1,0 +1,139 @@
+"""N audit events in one organization: first pages (console and REST), a filtered page, a
+deep page, the streamed CSV export, and chain verification.
+
+Events are generated with a correct hash chain computed in Python (the same `compute_hash`
+the service uses) and bulk-inserted; the organization's chain head is moved to the last one,
+so `verify_chain` must accept the whole chain.
+"""
+
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+
+from common import analyze, header, line, timed, vendor
+
+from core.actor import Actor
+from orgs import services
+from residency.audit import GENESIS_HASH, compute_hash, verify_chain
+from residency.models import AuditEvent
+
+N = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+BATCH = 5000
+
+
+def main():
+    from django.test import Client
+    from rest_framework.test import APIClient
+
+    from orgs.models import Organization
+
+    system = Actor.system("benchmark")
+    org, primary = services.organization_create(actor=system, name="Bench", plan="enterprise_usage",
+                                                owner_email="bench@example.test")
+    owner = Actor(user=primary.user, source="command")
+    ws = services.workspace_create(actor=owner, organization=org, name="Prod")
+    key, secret = services.api_key_create(actor=owner, organization=org, name="bench")
+    org.refresh_from_db()
+    print(f"## Audit log: {N:,} events on {vendor()}\n", flush=True)
+
+    seq, prev = org.audit_seq, org.audit_head_hash
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    step = timedelta(days=700) / N
+
+    def kind(n):
+        """Four kinds of event; three carry values unique to the event, as real logs do."""
+        k = n % 4
+        if k == 0:
+            return ("workspace.updated", "workspace", ws.pk, f"ws-{n}", {"name": f"ws-{n - 4}"}, {"name": f"ws-{n}"})
+        if k == 1:
+            return ("inference_residency.updated", "organization", org.pk, org.name, {"us_only": n % 8 == 1},
+                    {"us_only": n % 8 != 1})
+        if k == 2:
+            return ("member.added", "user", f"user_{n}", f"person{n}@example.test", None,
+                    {"email": f"person{n}@example.test", "role": "user"})
+        return ("api_key.created", "apikey", f"apikey_{n}", f"key {n}", None, {"name": f"key {n}", "user_id": "u"})
+
+    t_gen = time.perf_counter()
+    made = 0
+    while made < N:
+        events = []
+        for _ in range(min(BATCH, N - made)):
+            seq += 1
+            action, ttype, tid, tlabel, before, after = kind(seq)
+            by_key = seq % 3 == 0
+            fields = {
+                "organization_id": org.pk, "seq": seq, "created_at": start + step * seq, "action": action,
+                "outcome": "success", "actor_type": "api_key" if by_key else "user",
+                "actor_id": key.pk if by_key else primary.user_id, "actor_user_id": primary.user_id,
+                "actor_label": "API key bench" if by_key else "Bench Owner", "actor_role": "Primary owner",
+                "source": "rest" if by_key else "console", "ip": "10.0.0.1", "user_agent": "bench/1.0",
+                "request_id": f"req_{seq}", "target_type": ttype, "target_id": tid, "target_label": tlabel,
+                "before": before, "after": after, "prev_hash": prev,
+            }
+            fields["hash"] = prev = compute_hash(fields)
+            events.append(AuditEvent(**fields))
+        AuditEvent.objects.bulk_create(events, batch_size=1000)
+        made += len(events)
+    Organization.objects.filter(pk=org.pk).update(audit_seq=seq, audit_head_hash=prev)
+    org.refresh_from_db()
+    print(f"- generated and inserted {made:,} chained events in {time.perf_counter() - t_gen:.0f} s "
+          f"(chain head #{seq}; first hash links to {GENESIS_HASH[:8]}...)\n", flush=True)
+    analyze()
+
+    api = APIClient()
+    api.credentials(HTTP_X_API_KEY=secret)
+    console = Client()
+    console.force_login(primary.user)
+    header()
+    line("console Audit log, first page (50 events)", *timed(lambda: ok(console.get("/audit-log/"))))
+    line("console Audit log, filtered by action, first page", *timed(
+        lambda: ok(console.get("/audit-log/", {"action": "workspace.updated"}))))
+    line("console Audit log, filtered by date range (one day)", *timed(
+        lambda: ok(console.get("/audit-log/", {"from": "2025-01-01", "to": "2025-01-01"}))))
+    line(f"console Audit log, a page in the middle (older_than={seq // 2})", *timed(
+        lambda: ok(console.get("/audit-log/", {"older_than": seq // 2}))))
+    line("GET /v1/organizations/audit_events (limit 20)", *timed(
+        lambda: ok(api.get("/v1/organizations/audit_events"))))
+    line("GET /v1/organizations/audit_events (limit 1000)", *timed(
+        lambda: ok(api.get("/v1/organizations/audit_events", {"limit": 1000})), runs=5))
+    first = api.get("/v1/organizations/audit_events", {"limit": 1, "actor_id": key.pk}).json()["data"][0]["id"]
+    line("GET audit_events actor_id=<key>, after_id=<an event id>", *timed(
+        lambda: ok(api.get("/v1/organizations/audit_events", {"actor_id": key.pk, "after_id": first}))))
+    line("GET audit_events target_id + starting_at/ending_at", *timed(
+        lambda: ok(api.get("/v1/organizations/audit_events", {
+            "target_id": ws.pk, "starting_at": "2025-01-01T00:00:00Z", "ending_at": "2025-02-01T00:00:00Z"}))))
+    print(flush=True)
+
+    import resource
+
+    # a month of events (about 4% of them) as streamed CSV: the rate and whether memory grows
+    month = {"format": "csv", "starting_at": "2025-01-01T00:00:00Z", "ending_at": "2025-02-01T00:00:00Z"}
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.perf_counter()
+    response = api.get("/v1/organizations/audit_events", month)
+    size = lines = 0
+    for chunk in response.streaming_content:
+        size += len(chunk)
+        lines += 1
+    export = time.perf_counter() - t0
+    rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(f"- `format=csv` export of one month ({lines - 1:,} events), streamed: {size / 1e6:.1f} MB in {export:.1f} s "
+          f"({(lines - 1) / export:,.0f} events/s); peak RSS grew by {(rss1 - rss0) / 1024:.0f} MB")
+
+    org.refresh_from_db()
+    t0 = time.perf_counter()
+    report = verify_chain(org)
+    elapsed = time.perf_counter() - t0
+    assert report.ok, report.summary
+    print(f"- verify_chain: {report.count:,} events in **{elapsed:.1f} s** ({report.summary})")
+
+
+def ok(response):
+    assert response.status_code == 200, response.content[:300]
+    if getattr(response, "streaming", False):
+        b"".join(response.streaming_content)
+    return response
+
+
+if __name__ == "__main__":
+    main()

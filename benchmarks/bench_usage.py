@@ -1,0 +1,130 @@
+"""Ingest N usage rows through the ingestion service, then time the usage and cost reports.
+
+Rows: 30 days in time order (as a billing job sends them), 5 workspaces, 6 models, geos as
+the model can report them, three tiers, random token counts. Requests of 5,000 rows
+(the API's maximum). Generating the row dicts is not timed; validation, inserts and rollup
+upserts are. A second, shorter run sends 100,000 rows through the HTTP API (JSON parsing,
+auth, validation, storage) for the end-to-end rate.
+"""
+
+import json
+import random
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+
+from common import analyze, header, line, timed, vendor
+
+from core.actor import Actor
+from orgs import services
+from orgs.models import Membership
+from residency.models import UsageRecord, UsageRollup
+from residency.services import MAX_RECORDS, usage_ingest
+
+N = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+DAYS = 30
+MODELS = [("claude-opus-4-6", True), ("claude-sonnet-4-6", True), ("claude-opus-4-5", False),
+          ("claude-sonnet-4-5", False), ("claude-haiku-4-5", False), ("claude-opus-4-1", False)]
+TIERS = ("standard", "standard", "standard", "batch", "priority")
+
+
+def main():
+    from rest_framework.test import APIClient
+
+    system = Actor.system("benchmark")
+    org, primary = services.organization_create(actor=system, name="Bench", plan="enterprise_usage",
+                                                owner_email="bench@example.test")
+    owner = Actor(user=primary.user, source="command")
+    workspaces = [services.workspace_create(actor=owner, organization=org, name=f"ws{i}").pk for i in range(5)]
+    start = datetime(2026, 2, 1, tzinfo=UTC)
+    step = timedelta(days=DAYS) / N
+    rng = random.Random(7)
+
+    def rows(first, count, prefix="r"):
+        out = []
+        for i in range(first, first + count):
+            model, geo_capable = MODELS[rng.randrange(6)]
+            out.append({
+                "id": f"{prefix}{i}",
+                "workspace_id": workspaces[rng.randrange(5)],
+                "model": model,
+                "inference_geo": ("us" if rng.random() < 0.4 else "global") if geo_capable else "not_available",
+                "service_tier": TIERS[rng.randrange(5)],
+                "occurred_at": (start + step * i).isoformat(),
+                "uncached_input_tokens": rng.randrange(100_000),
+                "cache_creation": {"ephemeral_5m_input_tokens": rng.randrange(10_000),
+                                   "ephemeral_1h_input_tokens": rng.randrange(1_000)},
+                "cache_read_input_tokens": rng.randrange(50_000),
+                "output_tokens": rng.randrange(20_000),
+            })
+        return out
+
+    print(f"## Usage: {N:,} rows on {vendor()}\n", flush=True)
+    spent, done = 0.0, 0
+    wall0 = time.perf_counter()
+    while done < N:
+        batch = rows(done, min(MAX_RECORDS, N - done))
+        t0 = time.perf_counter()
+        result = usage_ingest(actor=owner, organization=org, records=batch)
+        spent += time.perf_counter() - t0
+        assert result.accepted == len(batch)
+        done += len(batch)
+    wall = time.perf_counter() - wall0
+    print(f"- ingestion service: {N:,} rows in {spent:.1f} s = **{N / spent:,.0f} rows/s** "
+          f"(validation + insert + hourly/daily rollups; {wall:.1f} s wall including generating the rows)")
+    print(f"- stored: {UsageRecord.objects.count():,} usage rows, {UsageRollup.objects.count():,} rollup rows")
+    # idempotency at scale: resend the last request
+    t0 = time.perf_counter()
+    again = usage_ingest(actor=owner, organization=org, records=batch)
+    print(f"- resending the last {len(batch):,} rows: {again.as_json()} in {(time.perf_counter() - t0) * 1000:.0f} ms")
+
+    membership = Membership.objects.get(pk=primary.pk)
+    _key, secret = services.api_key_create(actor=owner, organization=org, name="bench")
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=secret)
+    http_rows, http_spent = min(100_000, N), 0.0
+    sent = 0
+    while sent < http_rows:
+        body = json.dumps({"records": rows(sent, MAX_RECORDS, prefix="h")})
+        t0 = time.perf_counter()
+        response = client.post("/v1/organizations/usage_records", body, content_type="application/json")
+        http_spent += time.perf_counter() - t0
+        assert response.status_code == 200, response.content[:300]
+        sent += MAX_RECORDS
+    print(f"- through the REST API (JSON parse, auth, validation, storage; in-process client): {sent:,} rows in "
+          f"{http_spent:.1f} s = **{sent / http_spent:,.0f} rows/s**\n")
+    del membership
+
+    analyze()
+    month = {"starting_at": "2026-02-01T00:00:00Z", "ending_at": "2026-03-03T00:00:00Z", "limit": 31}
+    header()
+    line("usage_report/messages 1d x 31 days, group_by inference_geo",
+         *timed(lambda: ok(client.get("/v1/organizations/usage_report/messages",
+                                      {**month, "group_by[]": "inference_geo"}))))
+    line("usage_report/messages 1d x 31 days, group_by inference_geo + model + workspace_id",
+         *timed(lambda: ok(client.get("/v1/organizations/usage_report/messages",
+                                      {**month, "group_by[]": ["inference_geo", "model", "workspace_id"]}))))
+    line("usage_report/messages 1h x 168 hours, group_by inference_geo",
+         *timed(lambda: ok(client.get("/v1/organizations/usage_report/messages",
+                                      {"starting_at": "2026-02-10T00:00:00Z", "bucket_width": "1h", "limit": 168,
+                                       "group_by[]": "inference_geo"}))))
+    line("cost_report 31 days, group_by inference_geo",
+         *timed(lambda: ok(client.get("/v1/organizations/cost_report", {**month, "group_by[]": "inference_geo"}))))
+    line("cost_report 31 days, group_by inference_geo + model + workspace_id",
+         *timed(lambda: ok(client.get("/v1/organizations/cost_report",
+                                      {**month, "group_by[]": ["inference_geo", "model", "workspace_id"]}))))
+    from django.test import Client
+
+    console = Client()
+    console.force_login(primary.user)
+    line("console Usage & cost page, 30 days (2 charts + table)",
+         *timed(lambda: ok(console.get("/usage/", {"from": "2026-02-01", "to": "2026-03-02"}))))
+
+
+def ok(response):
+    assert response.status_code == 200, response.content[:300]
+    return response
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,311 @@
+"""Usage and cost reads (SPEC §3 usage_report/messages, cost_report; the console's Usage page).
+
+Reports read `UsageRollup`, kept at ingestion per hour and per day, never the raw rows: a
+report over a million usage rows reads a few thousand rollup rows. `1d` buckets read the
+daily rollup and `1h` buckets the hourly one; both are UTC-aligned.
+
+Cost is computed here, per (model, geo, tier) group, with `residency.policy.price` and the
+catalog's current prices: the residency multiplier (Geo.price_multiplier, e.g. 1.1 for `us`)
+applies to geo-capable models only, batch halves input and output, Decimals throughout.
+Amounts are USD cents as decimal strings.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db.models import Sum
+from django.utils import timezone
+
+from orgs.models import Workspace
+
+from .models import SERVICE_TIERS, TOKEN_FIELDS, CatalogModel, Geo, UsageRollup
+from .policy import NOT_AVAILABLE, Prices, Tokens, decimal_str, price, residency_multiplier
+from .selectors import parse_rfc3339
+
+WIDTHS = {"1h": timedelta(hours=1), "1d": timedelta(days=1)}
+LIMITS = {"1h": (24, 168), "1d": (7, 31)}  # (default, maximum) buckets per page, as the Admin API
+USAGE_GROUPS = ("workspace_id", "model", "inference_geo", "service_tier")
+COST_GROUPS = ("workspace_id", "inference_geo", "model")
+DIMENSION_COLUMNS = {"workspace_id": "workspace_id", "model": "model_id", "inference_geo": "inference_geo",
+                     "service_tier": "service_tier"}
+HUNDRED = Decimal(100)
+ZERO = Decimal(0)
+
+
+def floor_bucket(dt, width):
+    dt = dt.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    return dt.replace(hour=0) if width == "1d" else dt
+
+
+@dataclass
+class ReportQuery:
+    width: str
+    start: datetime  # first bucket start
+    end: datetime  # exclusive; buckets start before it
+    group_by: tuple = ()
+    workspace_ids: tuple = ()
+    models: tuple = ()
+    geos: tuple = ()
+    limit: int = 7
+
+    def bucket_starts(self):
+        step, t, out = WIDTHS[self.width], self.start, []
+        while t < self.end and len(out) < self.limit + 1:
+            out.append(t)
+            t += step
+        return out
+
+
+def _list_param(params, name):
+    values = list(params.getlist(f"{name}[]")) + list(params.getlist(name)) if hasattr(params, "getlist") \
+        else list(params.get(name, []))
+    return tuple(dict.fromkeys(v for v in values if v))
+
+
+def parse_report_query(organization, params, *, groups, widths=("1h", "1d")):
+    """Validate report parameters (400 naming the parameter); returns a ReportQuery.
+
+    `starting_at` is required and floored to its bucket; `ending_at` (exclusive) defaults to
+    now; `page` (from `next_page`) continues after the previous page's last bucket.
+    """
+    width = params.get("bucket_width") or "1d"
+    if width not in widths:
+        raise ValidationError({"bucket_width": [f"{width!r} is not supported here; use {' or '.join(widths)}."]})
+    if not params.get("starting_at"):
+        raise ValidationError({"starting_at": ["is required (RFC 3339, e.g. 2026-03-01T00:00:00Z)."]})
+    start = floor_bucket(parse_rfc3339(params.get("starting_at"), "starting_at"), width)
+    end = parse_rfc3339(params.get("ending_at"), "ending_at") or timezone.now()
+    if end <= start:
+        raise ValidationError({"ending_at": ["must be after starting_at."]})
+    page = params.get("page")
+    if page:
+        page_start = parse_rfc3339(page, "page")
+        if page_start < start or page_start >= end or floor_bucket(page_start, width) != page_start:
+            raise ValidationError({"page": ["is not a page of this report; pass next_page from the previous answer."]})
+        start = page_start
+    default, maximum = LIMITS[width]
+    raw_limit = params.get("limit")
+    if raw_limit in (None, ""):
+        limit = default
+    else:
+        try:
+            limit = int(raw_limit)
+        except (TypeError, ValueError):
+            limit = 0
+        if not 1 <= limit <= maximum:
+            raise ValidationError({"limit": [f"must be from 1 to {maximum} buckets for bucket_width {width}."]})
+    group_by = _list_param(params, "group_by")
+    bad = [g for g in group_by if g not in groups]
+    if bad:
+        raise ValidationError({"group_by[]": [f"cannot group by {', '.join(bad)}; use {', '.join(groups)}."]})
+    workspace_ids = _list_param(params, "workspace_ids")
+    if workspace_ids:
+        known = set(Workspace.objects.filter(organization_id=organization.pk, pk__in=workspace_ids)
+                    .values_list("pk", flat=True))
+        unknown = [w for w in workspace_ids if w not in known]
+        if unknown:
+            raise ValidationError({"workspace_ids[]": [f"no workspace {', '.join(unknown)} in this organization."]})
+    models = _list_param(params, "models")
+    geos = _list_param(params, "inference_geos")
+    return ReportQuery(width=width, start=start, end=end, group_by=group_by, workspace_ids=workspace_ids,
+                       models=models, geos=geos, limit=limit)
+
+
+@dataclass
+class PriceBook:
+    """Catalog prices and geo multipliers, loaded once per report (two queries)."""
+
+    prices: dict
+    supports_geo: dict
+    multipliers: dict
+
+    @classmethod
+    def load(cls):
+        prices, supports = {}, {}
+        for m in CatalogModel.objects.all():
+            prices[m.id] = Prices(m.input_price, m.cache_write_5m_price, m.cache_write_1h_price, m.cache_read_price,
+                                  m.output_price)
+            supports[m.id] = m.supports_inference_geo
+        return cls(prices, supports, dict(Geo.objects.filter(inference=True).values_list("code", "price_multiplier")))
+
+    def cost(self, model, geo, tier, tokens):
+        """(cost in USD, of which residency uplift in USD) for one group of tokens."""
+        prices = self.prices.get(model)
+        if prices is None:
+            return ZERO, ZERO
+        multiplier = residency_multiplier(supports_inference_geo=self.supports_geo[model], inference_geo=geo,
+                                          geo_multipliers=self.multipliers)
+        standard = price(prices, tokens, batch=tier == "batch")
+        total = standard * multiplier
+        return total, total - standard
+
+
+@dataclass
+class Group:
+    tokens: list = field(default_factory=lambda: [0, 0, 0, 0, 0])
+    cost: Decimal = ZERO
+    uplift: Decimal = ZERO
+    records: int = 0
+
+
+def aggregate(organization, *, width, start, end, dims, workspace_ids=(), models=(), geos=(), book=None):
+    """{(bucket_start, *dims values): Group} from the rollup, with cost if `book` is given.
+
+    One query (plus the price book's two when costing). SQL groups by the requested dims and,
+    when costing, by model, geo and tier too, since those decide the price.
+    """
+    qs = UsageRollup.objects.filter(organization_id=organization.pk, width=width, bucket_start__gte=start,
+                                    bucket_start__lt=end)
+    if workspace_ids:
+        qs = qs.filter(workspace_id__in=workspace_ids)
+    if models:
+        qs = qs.filter(model_id__in=models)
+    if geos:
+        qs = qs.filter(inference_geo__in=geos)
+    columns = [DIMENSION_COLUMNS[d] for d in dims]
+    sql_columns = list(dict.fromkeys(columns + (["model_id", "inference_geo", "service_tier"] if book else [])))
+    rows = qs.values("bucket_start", *sql_columns).annotate(
+        records_sum=Sum("records"), **{f"{f}_sum": Sum(f) for f in TOKEN_FIELDS}
+    ).order_by()
+    out = defaultdict(Group)
+    for row in rows:
+        key = (row["bucket_start"], *(row[c] for c in columns))
+        group = out[key]
+        # PostgreSQL sums bigints as numeric (Decimal): token counts stay ints
+        tokens = [int(row[f"{f}_sum"] or 0) for f in TOKEN_FIELDS]
+        for i, value in enumerate(tokens):
+            group.tokens[i] += value
+        group.records += int(row["records_sum"] or 0)
+        if book is not None:
+            cost, uplift = book.cost(row["model_id"], row["inference_geo"], row["service_tier"], Tokens(*tokens))
+            group.cost += cost
+            group.uplift += uplift
+    return out
+
+
+def iso(dt):
+    return dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _page(query, buckets_by_start, render):
+    starts = query.bucket_starts()
+    has_more = len(starts) > query.limit
+    starts = starts[: query.limit]
+    step = WIDTHS[query.width]
+    data = []
+    for s in starts:
+        results = [render(key, group) for key, group in sorted(buckets_by_start.get(s, []), key=_sort_key)]
+        data.append({"starting_at": iso(s), "ending_at": iso(s + step), "results": results})
+    next_page = iso(starts[-1] + step) if has_more else None
+    return {"data": data, "has_more": has_more, "next_page": next_page}
+
+
+def _sort_key(item):
+    key, _group = item
+    return tuple("" if v is None else str(v) for v in key)
+
+
+def _by_bucket(groups):
+    out = defaultdict(list)
+    for (start, *dims), group in groups.items():
+        out[start].append((tuple(dims), group))
+    return out
+
+
+def _page_window(query):
+    starts = query.bucket_starts()[: query.limit]
+    return starts[0], starts[-1] + WIDTHS[query.width]
+
+
+def usage_report(organization, query):
+    """The Admin API usage report: token sums per bucket, grouped by `query.group_by`."""
+    start, end = _page_window(query)
+    groups = aggregate(organization, width=query.width, start=start, end=end, dims=query.group_by,
+                       workspace_ids=query.workspace_ids, models=query.models, geos=query.geos)
+
+    def render(dims, group):
+        values = dict(zip(query.group_by, dims, strict=True))
+        t = group.tokens
+        return {
+            "uncached_input_tokens": t[0],
+            "cache_creation": {"ephemeral_5m_input_tokens": t[1], "ephemeral_1h_input_tokens": t[2]},
+            "cache_read_input_tokens": t[3],
+            "output_tokens": t[4],
+            **{d: values.get(d) for d in USAGE_GROUPS},
+        }
+
+    return _page(query, _by_bucket(groups), render)
+
+
+def cost_report(organization, query):
+    """The Admin API cost report: daily cost in USD cents (decimal strings)."""
+    start, end = _page_window(query)
+    groups = aggregate(organization, width="1d", start=start, end=end, dims=query.group_by,
+                       workspace_ids=query.workspace_ids, models=query.models, geos=query.geos,
+                       book=PriceBook.load())
+
+    def render(dims, group):
+        values = dict(zip(query.group_by, dims, strict=True))
+        return {
+            "currency": "USD",
+            "amount": decimal_str(group.cost * HUNDRED) if group.cost else "0",
+            **{d: values.get(d) for d in COST_GROUPS},
+        }
+
+    return _page(query, _by_bucket(groups), render)
+
+
+# --- the console's Usage & cost page ----------------------------------------------------------
+
+GEO_ORDER = ("global", "us", NOT_AVAILABLE)
+
+
+@dataclass
+class DailyUsage:
+    days: list
+    geos: list
+    cells: dict  # (day, geo) -> Group
+    with_cost: bool
+
+    @property
+    def empty(self):
+        return not self.cells
+
+    def day_total(self, day):
+        total = Group()
+        for geo in self.geos:
+            g = self.cells.get((day, geo))
+            if g:
+                total.tokens = [a + b for a, b in zip(total.tokens, g.tokens, strict=True)]
+                total.cost += g.cost
+                total.uplift += g.uplift
+        return total
+
+    def geo_total(self, geo):
+        total = Group()
+        for day in self.days:
+            g = self.cells.get((day, geo))
+            if g:
+                total.tokens = [a + b for a, b in zip(total.tokens, g.tokens, strict=True)]
+                total.cost += g.cost
+                total.uplift += g.uplift
+        return total
+
+
+def daily_usage_by_geo(organization, *, start_day, end_day, workspace_ids=(), models=(), with_cost=True):
+    """Tokens (and cost) per UTC day and inference geo, `end_day` inclusive."""
+    start = datetime.combine(start_day, datetime.min.time(), tzinfo=UTC)
+    end = datetime.combine(end_day, datetime.min.time(), tzinfo=UTC) + timedelta(days=1)
+    groups = aggregate(organization, width="1d", start=start, end=end, dims=("inference_geo",),
+                       workspace_ids=workspace_ids, models=models, book=PriceBook.load() if with_cost else None)
+    cells = {(bucket.date(), geo): group for (bucket, geo), group in groups.items()}
+    days = [start_day + timedelta(days=i) for i in range((end_day - start_day).days + 1)]
+    present = {geo for _, geo in cells}
+    geos = [g for g in GEO_ORDER if g in present] + sorted(present - set(GEO_ORDER))
+    return DailyUsage(days=days, geos=geos, cells=cells, with_cost=with_cost)
+
+
+__all__ = ["SERVICE_TIERS", "parse_report_query", "usage_report", "cost_report", "daily_usage_by_geo"]
