@@ -1,9 +1,9 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
-from drf_spectacular.views import SpectacularJSONAPIView, SpectacularRedocView, SpectacularSwaggerView
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
-from core.views import health
+from core.views import api_not_found, health
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -12,9 +12,10 @@ urlpatterns = [
     path("healthz", health, name="health"),
     path("v1/openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
     path("v1/docs", SpectacularSwaggerView.as_view(url_name="openapi"), name="api-docs"),
-    path("v1/redoc", SpectacularRedocView.as_view(url_name="openapi"), name="api-redoc"),
     path("v1/", include("orgs.api.urls")),
     path("v1/", include("residency.api.urls")),
+    # JSON 404 for any other /v1 path, in debug mode too (the API never answers HTML)
+    re_path(r"^v1/", api_not_found),
     path("", include("orgs.urls")),
 ]
 

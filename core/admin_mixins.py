@@ -34,7 +34,9 @@ class ServiceAdminMixin:
                     detail = django_validation_detail(exc)
                     if isinstance(detail, dict):
                         for field, msgs in detail.items():
-                            target = field if field in self.fields else None
+                            # `data_residency.default_inference_geo` belongs next to the field
+                            leaf = field.rsplit(".", 1)[-1]
+                            target = field if field in self.fields else (leaf if leaf in self.fields else None)
                             for msg in msgs:
                                 self.add_error(target, msg if target else f"{field}: {msg}")
                     else:

@@ -10,6 +10,10 @@ def handler404(request, exception=None):
     return render(request, "404.html", {"message": None}, status=404)
 
 
+def api_not_found(request, *args, **kwargs):
+    return handler404(request)
+
+
 def handler500(request):
     if is_api_path(request):
         return json_error(request, 500, "Something went wrong on our side; retry, and quote the request id if it persists.")

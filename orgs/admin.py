@@ -163,7 +163,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 class WorkspaceForm(forms.ModelForm):
     allowed_inference_geos = forms.CharField(
-        required=False, help_text='"unrestricted", or geo codes separated by commas (e.g. "us").'
+        help_text='Type "unrestricted", or geo codes separated by commas (e.g. "us" or "global, us").'
     )
 
     class Meta:
@@ -177,7 +177,7 @@ class WorkspaceForm(forms.ModelForm):
             self.initial["allowed_inference_geos"] = value if isinstance(value, str) else ", ".join(value)
 
     def clean_allowed_inference_geos(self):
-        raw = (self.cleaned_data.get("allowed_inference_geos") or "unrestricted").strip()
+        raw = self.cleaned_data["allowed_inference_geos"].strip()
         if raw == "unrestricted":
             return raw
         return [g.strip() for g in raw.split(",") if g.strip()]

@@ -1,5 +1,7 @@
 """Console forms: they only shape and check input; the services decide and write."""
 
+import secrets
+
 from django import forms
 from django.core.exceptions import ValidationError
 
@@ -65,9 +67,13 @@ class ApiKeyCreateForm(forms.Form):
     )
     user_id = forms.ChoiceField(label="Owner", required=False,
                                 help_text="The key acts with this member's permissions.")
+    # One per rendered form: a reloaded or double-clicked POST must not create a second key.
+    submission = forms.CharField(widget=forms.HiddenInput, required=False)
 
     def __init__(self, *args, members=None, **kwargs):
         super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial["submission"] = secrets.token_urlsafe(16)
         self.members = {m.user_id: m for m in members or []}
         if members is None:
             del self.fields["user_id"]

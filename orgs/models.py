@@ -106,7 +106,7 @@ class Organization(models.Model):
     id = models.CharField(primary_key=True, max_length=40, default=IdFactory("org"), editable=False)
     name = models.CharField(max_length=200)
     plan = models.CharField(max_length=20, choices=PLAN_CHOICES)
-    us_only_inference = models.BooleanField(default=False)
+    us_only_inference = models.BooleanField("US-only inference", default=False)
     lock_reason = models.CharField(max_length=20, choices=LOCK_CHOICES, null=True, blank=True)
     legacy_opt_out = models.BooleanField(
         default=False, help_text="Opted out of global routing before US-only inference existed."
@@ -126,6 +126,7 @@ class Organization(models.Model):
                 condition=Q(lock_reason__isnull=True)
                 | Q(lock_reason__in=[r for r, _ in LOCK_CHOICES], us_only_inference=True),
                 name="org_locked_means_us_only_on",
+                violation_error_message="A locked organization has US-only inference on: tick US-only inference too.",
             ),
         ]
         permissions = [

@@ -239,6 +239,14 @@ def _require_can_assign(access, role):
         )
 
 
+def _require_can_manage_member(access, membership):
+    if not access.role_fits_within(membership.role):
+        raise PermissionDenied(
+            f"{membership.user.email} is {membership.role.name}, with more access than your own "
+            f"({access.role_name}); ask an owner to change or remove them."
+        )
+
+
 def member_add(*, actor, organization, email, role_id):
     """Add a person (by email) to the organization with a role. User management: manage."""
     access = access_organization(actor=actor, id=organization.pk, area="user_management", need=LEVEL_MANAGE)
@@ -275,7 +283,7 @@ def member_change_role(*, actor, membership, role_id):
             raise ValidationError({"role": [
                 "The primary owner's role cannot be changed; the primary owner must transfer the title first."
             ]})
-        _require_can_assign(access, membership.role)
+        _require_can_manage_member(access, membership)
         _require_can_assign(access, role)
         if membership.role_id == role.pk:
             return membership
@@ -297,7 +305,7 @@ def member_remove(*, actor, membership):
         membership = Membership.objects.select_related("role", "user").get(pk=membership.pk)
         if membership.role_id == ROLE_PRIMARY_OWNER:
             raise ValidationError("The primary owner cannot be removed; transfer the title first.")
-        _require_can_assign(access, membership.role)
+        _require_can_manage_member(access, membership)
         revoke_member_permissions(membership)
         before = {"email": membership.user.email, "role": membership.role_id}
         user = membership.user
@@ -615,6 +623,12 @@ def workspace_update(*, actor, workspace, name=None, data_residency=None):
         raise denial
     if workspace.is_archived:
         raise ValidationError("This workspace is archived; archived workspaces cannot be changed.")
+    if name is not None and name != workspace.name and not access.can("privacy", LEVEL_MANAGE):
+        # delegation covers the workspace's data residency only (SPEC §2)
+        raise PermissionDenied(
+            f"Renaming workspace {workspace.name} needs Privacy: manage; as its workspace admin you may "
+            "change its data residency only."
+        )
     new_name = _clean_workspace_name(name) if name is not None else None
     residency = clean_data_residency(data_residency, current=workspace.data_residency) \
         if data_residency is not None else None

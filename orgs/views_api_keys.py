@@ -28,6 +28,11 @@ def api_keys(request):
     access = request.access
     form = _create_form(access, request.POST if request.method == "POST" else None)
     status = 200
+    used = request.session.get("api_key_submissions", [])
+    if request.method == "POST" and form.is_valid() and form.cleaned_data["submission"] in used:
+        messages.info(request, "That key was already created; its secret was shown once. "
+                               "Create a new key if you did not copy it.")
+        return redirect("console:api_keys")
     if request.method == "POST" and form.is_valid():
         try:
             key, secret = services.api_key_create(actor=request.actor, organization=access.organization,
@@ -39,6 +44,8 @@ def api_keys(request):
             form.add_error(None, str(exc))
             status = 403
         else:
+            if form.cleaned_data["submission"]:
+                request.session["api_key_submissions"] = [*used, form.cleaned_data["submission"]][-20:]
             # Rendered in the POST response, never stored: reloading does not show it again.
             response = render(request, "console/api_keys/created.html", {"key": key, "secret": secret})
             response["Cache-Control"] = "no-store"

@@ -19,6 +19,9 @@ class CatalogModelAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return ["id"] if obj is not None else []
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # usage rows and past decisions refer to it; add a new model instead
+
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):

@@ -1,6 +1,7 @@
 """Geos, the model catalog and the audit log (SPEC §2). Tables only."""
 
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 
@@ -35,7 +36,12 @@ class Geo(models.Model):
 class CatalogModel(models.Model):
     """A model the router can be asked about, with its base prices (USD per million tokens)."""
 
-    id = models.CharField(primary_key=True, max_length=100, help_text="e.g. claude-opus-4-6")
+    id = models.CharField(
+        primary_key=True,
+        max_length=100,
+        help_text="The model id callers send, e.g. claude-opus-4-6 (lowercase letters, digits, '.', '-', '_').",
+        validators=[RegexValidator(r"^[a-z0-9][a-z0-9._-]*$", "Use lowercase letters, digits, '.', '-' and '_' only.")],
+    )
     display_name = models.CharField(max_length=100)
     supports_inference_geo = models.BooleanField(
         default=False, help_text="Accepts `inference_geo` and takes the residency multiplier."
@@ -58,6 +64,7 @@ class CatalogModel(models.Model):
                 & Q(cache_read_price__gte=0)
                 & Q(output_price__gte=0),
                 name="catalog_prices_not_negative",
+                violation_error_message="Prices cannot be negative.",
             )
         ]
 

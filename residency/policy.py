@@ -108,15 +108,17 @@ def decide(*, workspace, model, inference_geo=None, endpoint="messages", geo_mul
 def decide_apps(*, us_only, locked, model, geo_multipliers):
     """Decide a Claude apps request for an organization: `us` if US-only is on, else global.
 
-    Locked organizations (legacy opt-out, contract) keep their existing terms: no uplift.
-    Models before Opus 4.6 are billed at the standard rate wherever they run.
+    The organization setting routes every apps request, whatever the model, so the reported
+    geo is always `us` or `global` (SPEC §2). Locked organizations (legacy opt-out, contract)
+    keep their existing terms: no uplift. Models before Opus 4.6 are billed at the standard rate
+    wherever they run.
     """
     if model is None:
         return DecisionError(404, "not_found_error", "Unknown model: check the model id against the model catalog.")
     routing = "us" if us_only else "global"
-    if not model.supports_inference_geo:
-        return Decision(NOT_AVAILABLE, routing, ONE, ONE)
-    multiplier = ONE if locked else Decimal(geo_multipliers.get(routing, ONE))
+    if not model.supports_inference_geo or locked:
+        return Decision(routing, routing, ONE, ONE)
+    multiplier = Decimal(geo_multipliers.get(routing, ONE))
     return Decision(routing, routing, multiplier, multiplier)
 
 

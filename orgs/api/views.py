@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from core.api import OrgApi
 from core.pagination import keyset_page, list_body
+from core.serializers import StrictSerializer
 from orgs import services
 from orgs.models import AREA_LEVELS, AREAS, LEVEL_MANAGE, LOCK_CHOICES, Membership
 from orgs.permissions import (
@@ -95,7 +96,7 @@ class OrganizationMeApi(OrgApi):
 class InferenceResidencyApi(OrgApi):
     """The organization's US-only inference setting (usage-based Enterprise plans only)."""
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictSerializer):
         us_only = StrictBooleanField()
 
     class OutputSerializer(serializers.Serializer):
@@ -164,7 +165,7 @@ def _user_out(membership):
 class UserListCreateApi(OrgApi):
     """Members of the caller's organization."""
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictSerializer):
         email = serializers.EmailField(max_length=254)
         role = serializers.CharField(help_text="Role id: admin, user, owner, or a custom role id.")
 
@@ -193,7 +194,7 @@ class UserListCreateApi(OrgApi):
 class UserDetailApi(OrgApi):
     """One member; POST changes their role (`primary_owner` transfers the title)."""
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictSerializer):
         role = serializers.CharField(help_text="New role id. `primary_owner` transfers the title "
                                                "(only the primary owner may).")
 
@@ -226,7 +227,7 @@ RolePermissionsSerializer = inline_serializer("RolePermissions", fields={
 class RoleListCreateApi(OrgApi):
     """Built-in roles (`primary_owner`, `owner`, `admin`, `user`) and the organization's custom roles."""
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictSerializer):
         name = serializers.CharField(max_length=100)
         permissions = serializers.DictField(
             child=serializers.CharField(), required=False, default=dict,
@@ -302,7 +303,7 @@ def _key_out(key):
 class ApiKeyListCreateApi(OrgApi):
     """API keys: everyone's with Identity & access: view, else the caller's own."""
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictSerializer):
         name = serializers.CharField(allow_blank=True)
         user_id = serializers.CharField(required=False, help_text="Create the key for this member "
                                         "(needs Identity & access: manage); default: yourself.")

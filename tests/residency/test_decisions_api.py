@@ -132,7 +132,7 @@ def test_apps_surface_follows_us_only(org, owner, owner_api):
     assert apps(owner_api, org.id).json() == {"inference_geo": "us", "routing_geo": "us",
                                               "price_multiplier": "1.1", "priority_burndown_multiplier": "1.1"}
     assert apps(owner_api, org.id, "claude-haiku-4-5").json() == {
-        "inference_geo": "not_available", "routing_geo": "us", "price_multiplier": "1",
+        "inference_geo": "us", "routing_geo": "us", "price_multiplier": "1",
         "priority_burndown_multiplier": "1"}
     assert error_of(apps(owner_api, org.id, "claude-nope"))[:2] == (404, "not_found_error")
 

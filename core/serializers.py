@@ -1,0 +1,15 @@
+from rest_framework import serializers
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses fields the endpoint does not know, so a typo fails loudly instead of being ignored."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                accepted = ", ".join(self.fields)
+                raise serializers.ValidationError(
+                    {name: [f"Unknown field; this endpoint accepts {accepted}."] for name in unknown}
+                )
+        return super().to_internal_value(data)
