@@ -186,12 +186,17 @@ class WorkspaceForm(forms.ModelForm):
 @admin.register(Workspace)
 class WorkspaceAdmin(ServiceAdminMixin, admin.ModelAdmin):
     form = WorkspaceForm
-    list_display = ["name", "id", "organization", "workspace_geo", "allowed_inference_geos",
+    list_display = ["name", "id", "organization", "workspace_geo", "allowed_geos",
                     "default_inference_geo", "created_at", "archived_at"]
     list_select_related = ["organization"]
     list_filter = ["workspace_geo", "default_inference_geo", ("archived_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "id", "organization__name"]
     actions = ["archive"]
+
+    @admin.display(description="Allowed inference geos")
+    def allowed_geos(self, obj):
+        value = obj.allowed_geos_value
+        return value if isinstance(value, str) else ", ".join(value)
 
     def get_fields(self, request, obj=None):
         return ["organization", "name", "workspace_geo", "allowed_inference_geos", "default_inference_geo"] + (

@@ -28,6 +28,11 @@ LOCK_CHOICES = [
     (LOCK_CONTRACT, "US-only inference is part of the contract"),
 ]
 
+LOCK_REASON_SENTENCES = {
+    LOCK_LEGACY_OPT_OUT: "this organization opted out of global routing before the setting existed",
+    LOCK_CONTRACT: "US-only inference is part of this organization's contract",
+}
+
 AREAS = (
     "identity_access",
     "billing",

@@ -23,6 +23,7 @@ from .models import (
     LEVEL_MANAGE,
     LEVEL_NONE,
     LOCK_CHOICES,
+    LOCK_REASON_SENTENCES,
     MAX_ACTIVE_WORKSPACES,
     PLAN_CHOICES,
     PLAN_ENTERPRISE_USAGE,
@@ -201,7 +202,7 @@ def inference_residency_set(*, actor, organization, us_only):
             reason = "permission"
         elif org.locked and us_only != org.us_only_inference:
             denial = PermissionDenied(
-                f"US-only inference is locked on for this organization ({org.get_lock_reason_display()}) "
+                f"US-only inference is locked on because {LOCK_REASON_SENTENCES[org.lock_reason]}, "
                 "and cannot be changed. Existing pricing terms continue; contact your account team."
             )
             reason = f"locked:{org.lock_reason}"

@@ -162,7 +162,9 @@ def workspace_detail(request, workspace_id):
     candidates = []
     if can_delegate:
         admin_ids = {m.pk for m in admins}
+        # members whose role already manages every workspace's residency gain nothing from it
         candidates = [m for m in Membership.objects.filter(organization=workspace.organization_id)
+                      .exclude(role__privacy=LEVEL_MANAGE)
                       .select_related("user", "role").order_by("user__email") if m.pk not in admin_ids]
     return render(request, "console/workspaces/detail.html", {
         "workspace": workspace,

@@ -123,3 +123,12 @@ def test_admin_workspace_requires_allowed_geos_and_puts_errors_by_the_field(staf
     clash = staff.post(url, {"name": "Prod", "allowed_inference_geos": "us", "default_inference_geo": "global"})
     form = clash.context["adminform"].form
     assert "not in allowed_inference_geos" in form.errors["default_inference_geo"][0]
+
+
+def test_make_admin_offers_only_members_who_would_gain_from_it(console, org, owner):
+    ws = services.workspace_create(actor=actor_for(owner.user), organization=org, name="Prod")
+    plain, manager = add_member(org, "user"), add_member(org, "privacy_manage")
+    page = console(owner.user).get(reverse("console:workspace_detail", args=[ws.pk])).content.decode()
+    offered = page.split('id="new-admin"', 1)[1].split("</select>", 1)[0]
+    assert f'value="{plain.pk}"' in offered
+    assert f'value="{manager.pk}"' not in offered and f'value="{owner.pk}"' not in offered

@@ -248,7 +248,7 @@ def test_recent_changes_show_who_when_and_from_where(console, owner, org, member
     html = page_text(console(viewer.user).get(URL))
     panel = html[html.index("Recent changes"):]
     assert owner.user.display_name in panel and "Turned it on" in panel
-    assert viewer.user.display_name in panel and "Denied" in panel and "tried to turn it off" in panel
+    assert viewer.user.display_name in panel and "Refused" in panel and "Tried to turn it off" in panel
     assert "console · 127.0.0.1" in panel and "rest · 127.0.0.1" in panel
     assert panel.index(viewer.user.display_name) < panel.index(owner.user.display_name)  # newest first
 
