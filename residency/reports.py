@@ -275,19 +275,15 @@ class DailyUsage:
         return not self.cells
 
     def day_total(self, day):
-        total = Group()
-        for geo in self.geos:
-            g = self.cells.get((day, geo))
-            if g:
-                total.tokens = [a + b for a, b in zip(total.tokens, g.tokens, strict=True)]
-                total.cost += g.cost
-                total.uplift += g.uplift
-        return total
+        return self._total((day, geo) for geo in self.geos)
 
     def geo_total(self, geo):
+        return self._total((day, geo) for day in self.days)
+
+    def _total(self, keys):
         total = Group()
-        for day in self.days:
-            g = self.cells.get((day, geo))
+        for key in keys:
+            g = self.cells.get(key)
             if g:
                 total.tokens = [a + b for a, b in zip(total.tokens, g.tokens, strict=True)]
                 total.cost += g.cost
