@@ -65,6 +65,11 @@ class Command(BaseCommand):
             for name, plan, lock, legacy, members, workspaces in ORGS:
                 if Organization.objects.filter(name=name).exists():
                     continue
+                # people first, with names, so the audit log reads "Ana Ruiz added ..."
+                for email, full_name, _ in members:
+                    if not User.objects.filter(email=email).exists():
+                        first, last = full_name.split(" ", 1)
+                        User.objects.create_user(email=email, password=PASSWORD, first_name=first, last_name=last)
                 primary_email, primary_name, _ = members[0]
                 org, primary = services.organization_create(
                     actor=system, name=name, plan=plan, owner_email=primary_email, owner_password=PASSWORD,
@@ -80,13 +85,6 @@ class Command(BaseCommand):
                 for email, _full_name, role in members[1:]:
                     services.member_add(actor=owner, organization=org, email=email,
                                         role_id=role_ids.get(role, role))
-                for email, full_name, _ in members:
-                    first, last = full_name.split(" ", 1)
-                    user = User.objects.get(email=email)
-                    if not user.has_usable_password() or user.first_name != first:
-                        user.first_name, user.last_name = first, last
-                        user.set_password(PASSWORD)
-                        user.save()
                 for ws_name, residency in workspaces:
                     services.workspace_create(actor=owner, organization=org, name=ws_name, data_residency=residency)
                 if name == DEMO_USAGE_ORG:
