@@ -52,7 +52,7 @@ def test_list_shows_residency_summary_and_filters_archived(org, owner, console):
     services.workspace_archive(actor=actor, workspace=old)
     client = console(owner.user)
     page = client.get(LIST).content.decode()
-    assert "Alpha" in page and "Inference: us only · default us · stored in us" in page
+    assert "Alpha" in page and "Inference allowed in: us · default us · stored in us" in page
     assert "Bravo" not in page
     page = client.get(LIST, {"show": "archived"}).content.decode()
     assert "Bravo" in page and "Alpha" not in page and "Archived" in page
