@@ -57,9 +57,26 @@ def member_add(request):
             form.add_error("role", str(exc))
             status = 403
         else:
-            messages.success(request, f"{membership.user.email} is now a member, as {membership.role.name}.")
+            user = membership.user
+            if not user.has_usable_password():
+                # A new person: the owner sends them this one-time link to choose a password.
+                link = request.build_absolute_uri(invitation_path(user))
+                return render(request, "console/members/invited.html", {"membership": membership, "link": link})
+            messages.success(request, f"{user.email} is now a member, as {membership.role.name}.")
             return redirect("console:members")
     return render(request, "console/members/add.html", {"form": form}, status=status)
+
+
+def invitation_path(user):
+    """A set-password link for a new member (Django's password-reset token: single use, expires
+    after PASSWORD_RESET_TIMEOUT, invalidated once the password is set)."""
+    from django.contrib.auth.tokens import default_token_generator
+    from django.urls import reverse
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
+
+    return reverse("password_reset_confirm", args=[urlsafe_base64_encode(force_bytes(user.pk)),
+                                                   default_token_generator.make_token(user)])
 
 
 @member_page
@@ -100,6 +117,8 @@ def member_detail(request, user_id):
         "is_me": access.membership is not None and access.membership.pk == membership.pk,
         "can_transfer": access.is_primary_owner and membership.role_id != ROLE_PRIMARY_OWNER,
         "active_keys": ApiKey.objects.filter(membership=membership, revoked_at__isnull=True).count(),
+        "invite_link": request.build_absolute_uri(invitation_path(membership.user))
+        if can_manage and not membership.user.has_usable_password() else None,
     }, status=status)
 
 
