@@ -7,12 +7,13 @@ Removing a member is not in the contract, so it is console-only: DELETE on a use
 
 from django.core.exceptions import ValidationError
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 
 from core.api import OrgApi
 from core.pagination import keyset_page, list_body
+from core.schema import errors
 from core.serializers import StrictSerializer
 from orgs import services
 from orgs.models import AREA_LEVELS, AREAS, LEVEL_MANAGE, LOCK_CHOICES, Membership
@@ -27,24 +28,6 @@ from orgs.permissions import (
 from orgs.selectors import api_keys_visible_to, members_of, roles_for
 
 # --- schema helpers ---------------------------------------------------------------------------
-
-ERROR_BODY = inline_serializer("ErrorBody", fields={
-    "type": serializers.CharField(default="error"),
-    "error": inline_serializer("ErrorDetail", fields={
-        "type": serializers.ChoiceField(choices=[
-            "invalid_request_error", "authentication_error", "permission_error", "not_found_error",
-            "request_too_large", "rate_limit_error", "api_error"]),
-        "message": serializers.CharField(),
-    }),
-    "request_id": serializers.CharField(),
-})
-
-
-def errors(*codes):
-    text = {400: "Invalid request: the message names the field to fix.", 401: "Missing or invalid API key.",
-            403: "Your role does not allow this.", 404: "Not found (or not visible to you)."}
-    return {code: OpenApiResponse(ERROR_BODY, description=text[code]) for code in codes}
-
 
 LIST_PARAMETERS = [
     OpenApiParameter("limit", OpenApiTypes.INT, description="Items per page, 1 to 1000 (default 20)."),

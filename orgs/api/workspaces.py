@@ -11,6 +11,7 @@ from rest_framework.response import Response
 
 from core.api import OrgApi
 from core.pagination import keyset_page, list_body
+from core.schema import errors
 from orgs import services
 from orgs.permissions import access_workspace
 from orgs.selectors import workspaces_visible_to
@@ -81,7 +82,7 @@ class WorkspaceListCreateApi(OrgApi):
             OpenApiParameter("include_archived", bool, description="Include archived workspaces (default false)."),
             OpenApiParameter("limit", int), OpenApiParameter("after_id", str), OpenApiParameter("before_id", str),
         ],
-        responses=WorkspaceListOutputSerializer,
+        responses={200: WorkspaceListOutputSerializer, **errors(400, 401)},
     )
     def get(self, request):
         flag = request.query_params.get("include_archived", "false").lower()
@@ -93,7 +94,7 @@ class WorkspaceListCreateApi(OrgApi):
 
     @extend_schema(
         operation_id="workspaces_create", summary="Create a workspace",
-        request=InputSerializer, responses=WorkspaceOutputSerializer)
+        request=InputSerializer, responses={200: WorkspaceOutputSerializer, **errors(400, 401, 403)})
     def post(self, request):
         data = strict_body(request, ("name", "data_residency"))
         if "name" not in data:
@@ -121,13 +122,14 @@ class WorkspaceDetailApi(WorkspaceApiMixin, OrgApi):
             help_text="Partial: fields left out keep their values. workspace_geo cannot be changed (400).",
         )
 
-    @extend_schema(operation_id="workspaces_retrieve", summary="Read a workspace", responses=WorkspaceOutputSerializer)
+    @extend_schema(operation_id="workspaces_retrieve", summary="Read a workspace",
+                   responses={200: WorkspaceOutputSerializer, **errors(401, 404)})
     def get(self, request, workspace_id):
         return Response(workspace_json(self.workspace()))
 
     @extend_schema(
         operation_id="workspaces_update", summary="Update a workspace's name and/or data residency", request=InputSerializer,
-                   responses=WorkspaceOutputSerializer)
+                   responses={200: WorkspaceOutputSerializer, **errors(400, 401, 403, 404)})
     def post(self, request, workspace_id):
         data = strict_body(request, ("name", "data_residency"))
         workspace = services.workspace_update(
@@ -140,7 +142,7 @@ class WorkspaceDetailApi(WorkspaceApiMixin, OrgApi):
 class WorkspaceArchiveApi(WorkspaceApiMixin, OrgApi):
     @extend_schema(
         operation_id="workspaces_archive", summary="Archive a workspace (permanent)",
-        request=None, responses=WorkspaceOutputSerializer)
+        request=None, responses={200: WorkspaceOutputSerializer, **errors(401, 403, 404)})
     def post(self, request, workspace_id):
         workspace = services.workspace_archive(actor=self.actor, workspace=self.workspace())
         return Response(workspace_json(workspace))
