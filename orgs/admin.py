@@ -25,6 +25,9 @@ class UserAdmin(BaseUserAdmin):
     readonly_fields = ["last_login", "date_joined"]
     filter_horizontal = []
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # remove people from organizations (audited) instead; see Memberships
+
 
 class OrganizationForm(forms.ModelForm):
     owner_email = forms.EmailField(required=False, help_text="Primary owner (new organizations only).")

@@ -209,7 +209,9 @@ class Role(models.Model):
 
 class Membership(models.Model):
     id = models.CharField(primary_key=True, max_length=40, default=IdFactory("mbr"), editable=False)
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    # PROTECT: a person leaves an organization through member_remove (audited), never as a side
+    # effect of deleting the user
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="memberships")
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
     role = models.ForeignKey(Role, on_delete=models.PROTECT, related_name="memberships")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -131,7 +131,11 @@ class Access:
 
     def role_fits_within(self, role):
         """True when every area of `role` is at most what the actor holds (no escalation)."""
-        return all(LEVEL_RANK[role.level(a)] <= LEVEL_RANK[self.level(a)] for a in AREAS)
+        return self.levels_fit_within(role.permissions)
+
+    def levels_fit_within(self, levels):
+        """True when every area level in `levels` ({area: level}) is at most the actor's."""
+        return all(LEVEL_RANK[levels.get(a, LEVEL_NONE)] <= LEVEL_RANK[self.level(a)] for a in AREAS)
 
 
 def access_organization(*, actor, id, area=None, need=LEVEL_VIEW, hide=False):
@@ -292,3 +296,12 @@ def access_api_key(*, access, id, need=LEVEL_VIEW):
     if need == LEVEL_MANAGE and not own:
         access.require("identity_access", LEVEL_MANAGE)
     return key
+
+
+def may_invite(access, user):
+    """Whether this member may hand `user` a set-password link: only for a person who has never
+    chosen a password and belongs to no other organization (else the link would let one
+    organization take over an account another organization relies on)."""
+    if user.has_usable_password() or not access.can("user_management", LEVEL_MANAGE):
+        return False
+    return not Membership.objects.filter(user_id=user.pk).exclude(organization_id=access.organization.pk).exists()

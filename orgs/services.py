@@ -22,6 +22,7 @@ from .models import (
     BUILTIN_ROLE_IDS,
     LEVEL_MANAGE,
     LEVEL_NONE,
+    LEVEL_RANK,
     LOCK_CHOICES,
     LOCK_REASON_SENTENCES,
     MAX_ACTIVE_WORKSPACES,
@@ -114,7 +115,7 @@ def _user_for_email(email, *, password=None):
     user = User.objects.filter(email=email).first()
     if user is None:
         user = User.objects.create_user(email=email, password=password)
-    elif password:
+    elif password and not user.has_usable_password():
         user.set_password(password)
         user.save(update_fields=["password"])
     return user
@@ -308,6 +309,14 @@ def member_remove(*, actor, membership):
             raise ValidationError("The primary owner cannot be removed; transfer the title first.")
         _require_can_manage_member(access, membership)
         revoke_member_permissions(membership)
+        now = timezone.now()
+        for key in ApiKey.objects.filter(membership=membership, revoked_at__isnull=True):
+            # the keys go with the membership; record that each one stopped working
+            key.revoked_at = now
+            key.save(update_fields=["revoked_at"])
+            audit_record(actor=actor, organization=organization, action="api_key.revoked", target=key,
+                         before={"active": True}, after={"active": False, "reason": "member removed"},
+                         role=access.role_name)
         before = {"email": membership.user.email, "role": membership.role_id}
         user = membership.user
         membership.delete()
@@ -360,6 +369,15 @@ def _clean_permissions(permissions, *, partial_base=None):
     return base
 
 
+def _require_levels_within(access, levels, verb):
+    if not access.levels_fit_within(levels):
+        over = [a for a in AREAS if LEVEL_RANK[levels.get(a, LEVEL_NONE)] > LEVEL_RANK[access.level(a)]]
+        raise PermissionDenied(
+            f"You cannot {verb} a role with more access than your own ({access.role_name}): "
+            + ", ".join(f"{a} {levels[a]} (you have {access.level(a)})" for a in over) + "."
+        )
+
+
 def role_create(*, actor, organization, name, permissions):
     """Create a custom role (Enterprise plans; Identity & access: manage). Missing areas: none."""
     access = access_organization(actor=actor, id=organization.pk, area="identity_access", need=LEVEL_MANAGE)
@@ -369,6 +387,7 @@ def role_create(*, actor, organization, name, permissions):
     if not name:
         raise ValidationError({"name": ["Give the role a name."]})
     levels = _clean_permissions(permissions)
+    _require_levels_within(access, levels, "create")
     if name.lower() in {r.replace("_", " ") for r in BUILTIN_ROLE_IDS} | set(BUILTIN_ROLE_IDS):
         raise ValidationError({"name": [f"{name!r} is a built-in role name; choose another."]})
     with transaction.atomic():
@@ -398,7 +417,9 @@ def role_update(*, actor, role, name=None, permissions=None):
             if Role.objects.filter(organization=organization, name__iexact=name).exclude(pk=role.pk).exists():
                 raise ValidationError({"name": [f"A role named {name!r} already exists."]})
             role.name = name
+        _require_levels_within(access, role.permissions, "change")
         if permissions is not None:
+            _require_levels_within(access, _clean_permissions(permissions, partial_base=role.permissions), "change")
             for area, level in _clean_permissions(permissions, partial_base=role.permissions).items():
                 setattr(role, area, level)
         after = {"name": role.name, "permissions": role.permissions}
@@ -437,6 +458,12 @@ def api_key_create(*, actor, organization, name, membership=None):
         raise ValidationError({"user_id": ["That user is not a member of this organization."]})
     if access.membership is None or owner.pk != access.membership.pk:
         access.require("identity_access", LEVEL_MANAGE)
+        if not access.role_fits_within(owner.role):
+            # a key acts as its owner: minting one for a stronger member would be an escalation
+            raise PermissionDenied(
+                f"You cannot create a key for {owner.user.email}: their role ({owner.role.name}) has more "
+                f"access than yours ({access.role_name})."
+            )
     secret = f"{API_KEY_PREFIX}{random_base62(40)}"
     with transaction.atomic():
         key = ApiKey.objects.create(
@@ -582,7 +609,14 @@ def workspace_create(*, actor, organization, name, data_residency=None):
     At most 100 active workspaces per organization (checked under the organization lock).
     Anyone else gets a 403 (the collection itself is visible to every member).
     """
-    access = access_organization(actor=actor, id=organization.pk, area="privacy", need=LEVEL_MANAGE)
+    access = access_organization(actor=actor, id=organization.pk)
+    if not access.can("privacy", LEVEL_MANAGE):
+        with transaction.atomic():
+            audit_record(actor=actor, organization=organization, action="workspace.residency_change_denied",
+                         target=("workspace", "", str(name or "")[:300]),
+                         after={"name": name, "data_residency": data_residency}, outcome="denied",
+                         role=access.role_name)
+        access.require("privacy", LEVEL_MANAGE)
     name = _clean_workspace_name(name)
     residency = clean_data_residency(data_residency)
     with transaction.atomic():
@@ -626,6 +660,11 @@ def workspace_update(*, actor, workspace, name=None, data_residency=None):
         raise ValidationError("This workspace is archived; archived workspaces cannot be changed.")
     if name is not None and name != workspace.name and not access.can("privacy", LEVEL_MANAGE):
         # delegation covers the workspace's data residency only (SPEC §2)
+        with transaction.atomic():
+            audit_record(actor=actor, organization=organization, action="workspace.residency_change_denied",
+                         target=workspace, before={"name": workspace.name},
+                         after={"name": name, "data_residency": data_residency}, outcome="denied",
+                         role=access.role_name)
         raise PermissionDenied(
             f"Renaming workspace {workspace.name} needs Privacy: manage; as its workspace admin you may "
             "change its data residency only."

@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from . import services
 from .forms import LEVEL_TEXT, MemberAddForm, MemberRoleForm, RoleForm, add_service_errors
 from .models import AREA_LABELS, AREAS, LEVEL_MANAGE, ROLE_PRIMARY_OWNER, ApiKey
-from .permissions import access_member, access_role, require_roles_view
+from .permissions import access_member, access_role, may_invite, require_roles_view
 from .selectors import assignable_roles, members_of, roles_with_member_counts
 from .views_common import member_page
 
@@ -58,7 +58,7 @@ def member_add(request):
             status = 403
         else:
             user = membership.user
-            if not user.has_usable_password():
+            if may_invite(access, user):
                 # A new person: the owner sends them this one-time link to choose a password.
                 link = request.build_absolute_uri(invitation_path(user))
                 return render(request, "console/members/invited.html", {"membership": membership, "link": link})
@@ -118,7 +118,7 @@ def member_detail(request, user_id):
         "can_transfer": access.is_primary_owner and membership.role_id != ROLE_PRIMARY_OWNER,
         "active_keys": ApiKey.objects.filter(membership=membership, revoked_at__isnull=True).count(),
         "invite_link": request.build_absolute_uri(invitation_path(membership.user))
-        if can_manage and not membership.user.has_usable_password() else None,
+        if can_manage and may_invite(access, membership.user) else None,
     }, status=status)
 
 
