@@ -13,8 +13,9 @@ urlpatterns = [
     path("v1/openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
     path("v1/docs", SpectacularSwaggerView.as_view(url_name="openapi"), name="api-docs"),
     path("v1/redoc", SpectacularRedocView.as_view(url_name="openapi"), name="api-redoc"),
-    path("v1/", include("orgs.api.urls")),
+    # residency first: its decision endpoint is the router's hot path (no path overlaps orgs')
     path("v1/", include("residency.api.urls")),
+    path("v1/", include("orgs.api.urls")),
     path("", include("orgs.urls")),
 ]
 
