@@ -235,6 +235,18 @@ def test_console_session_decision_query_count(owner, workspaces, client, django_
         assert client.post(URL, body, content_type="application/json").status_code == 200
 
 
+@pytest.mark.postgres_only
+def test_postgresql_prepares_the_decision_statement_once_per_connection(org, owner_api, workspaces):
+    from django.db import connection
+
+    for _ in range(3):
+        assert decision(owner_api, workspace_id=workspaces["open"].id, model="claude-opus-4-6").status_code == 200
+    assert apps(owner_api, org.id).status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ["%orgs_apikey%"])
+        assert cursor.fetchone()[0] == 1
+
+
 def test_key_last_used_is_touched_at_most_once_a_minute(owner, api, key_for, workspaces, django_assert_num_queries):
     client = api(key_for(owner))
     body = {"workspace_id": workspaces["open"].id, "model": "claude-opus-4-6"}
