@@ -141,9 +141,14 @@ def _keyed_sql():
     workspace, model, geo = _q(Workspace._meta.db_table), _q(CatalogModel._meta.db_table), _q(Geo._meta.db_table)
     # One row per inference geo; the key, workspace and model columns repeat on each. LEFT
     # JOINs, so an unknown workspace or model still returns the key (and a 404 follows).
+    # SQLite: datetimes as text and expressions rather than datetime columns, which the driver
+    # would parse on every row (aware() reads the text once).
+    last_used = f"k.{_q('last_used_at')}"
+    if connection.vendor == "sqlite":
+        last_used = f"CAST({last_used} AS TEXT)"
     return (
-        f"SELECT k.{_q('id')}, k.{_q('last_used_at')}, m.{_q('organization_id')}, o.{_q('us_only_inference')}, "
-        f"o.{_q('lock_reason')}, w.{_q('id')}, w.{_q('organization_id')}, w.{_q('archived_at')}, "
+        f"SELECT k.{_q('id')}, {last_used}, m.{_q('organization_id')}, o.{_q('us_only_inference')}, "
+        f"o.{_q('lock_reason')}, w.{_q('id')}, w.{_q('organization_id')}, w.{_q('archived_at')} IS NOT NULL, "
         f"CAST(w.{_q('allowed_inference_geos')} AS TEXT), w.{_q('default_inference_geo')}, "
         f"c.{_q('id')}, c.{_q('supports_inference_geo')}, g.{_q('code')}, CAST(g.{_q('price_multiplier')} AS TEXT) "
         f"FROM {key} k JOIN {member} m ON m.{_q('id')} = k.{_q('membership_id')} "
@@ -190,12 +195,12 @@ def keyed_decision_state(*, key_hash, workspace_id, model_id):
     geos = {}
     with _prepared_cursor() as cursor:
         cursor.execute(_sql("keyed"), [workspace_id, model_id, key_hash])
-        for (key_id, last_used, org_id, us_only, lock_reason, ws_id, ws_org_id, archived_at, allowed, default,
+        for (key_id, last_used, org_id, us_only, lock_reason, ws_id, ws_org_id, archived, allowed, default,
              model_id_, supports_geo, geo, multiplier) in cursor.fetchall():
             if key is None:
                 key = DecisionKey(key_id, aware(last_used), org_id, bool(us_only), lock_reason is not None)
                 if ws_id is not None:
-                    workspace = WorkspaceInfo(ws_id, archived_at is not None, _allowed(allowed), default)
+                    workspace = WorkspaceInfo(ws_id, bool(archived), _allowed(allowed), default)
                     ws_org = ws_org_id
                 if model_id_ is not None:
                     model = ModelInfo(model_id_, bool(supports_geo))
