@@ -6,7 +6,7 @@ scripts/test.sh does), it serves the project with gunicorn on loopback (one sync
 core, production settings, DEBUG off) and measures, in the same run:
 
 - the framework floor: `GET /healthz`, a trivial JSON view of the same project;
-- the single decision: `POST /v1/residency/decisions` with an API key (2 queries);
+- the single decision: `POST /v1/residency/decisions` with an API key (1 query);
 - a 10,000-request `POST /v1/residency/decisions/batch`, wall time seen by the client;
 
 with `wrk` (Debian package), alternating floor and decision rounds so both see the same

@@ -15,8 +15,9 @@ urlpatterns = [
     path("healthz", health, name="health"),
     path("v1/openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
     path("v1/docs", SpectacularSwaggerView.as_view(url_name="openapi"), name="api-docs"),
-    path("v1/", include("orgs.api.urls")),
+    # residency first: its decision endpoint is the router's hot path (no path overlaps orgs')
     path("v1/", include("residency.api.urls")),
+    path("v1/", include("orgs.api.urls")),
     # JSON 404 for any other /v1 path, in debug mode too (the API never answers HTML)
     re_path(r"^v1/", api_not_found),
     path("", include("orgs.urls")),

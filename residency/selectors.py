@@ -11,9 +11,10 @@ The audit log can hold millions of events per organization, so every read here i
 paginated by `seq` over the `(organization, ..., -seq)` indexes: no OFFSET, no COUNT(*).
 """
 
+import functools
 import json
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -22,7 +23,7 @@ from django.db.models import Q
 from django.utils.dateparse import parse_date, parse_datetime
 
 from core.pagination import parse_limit
-from orgs.models import ApiKey, Membership, Role, Workspace
+from orgs.models import ApiKey, Membership, Organization, Role, User, Workspace
 
 from .audit import EVENT_TYPES
 from .audit_text import Names
@@ -70,7 +71,7 @@ _SQL = {}
 def _sql(kind):
     key = (kind, connection.vendor)
     if key not in _SQL:
-        _SQL[key] = _workspace_sql() if kind == "workspace" else _model_and_geos_sql()
+        _SQL[key] = {"workspace": _workspace_sql, "keyed": _keyed_sql, "apps": _model_and_geos_sql}[kind]()
     return _SQL[key]
 
 
@@ -111,6 +112,103 @@ def apps_decision_state(*, model_id):
             elif kind == "g":
                 geos[key] = Decimal(text)
     return DecisionState(None, None, model, geos)
+
+
+@dataclass
+class DecisionKey:
+    """An API key as far as a decision needs it: its organization and that organization's
+    US-only state (`last_used_at` for `orgs.services.api_key_touch`)."""
+
+    pk: str
+    last_used_at: datetime | None
+    organization_id: str
+    us_only_inference: bool
+    locked: bool
+
+
+def aware(value):
+    """A datetime read by raw SQL: SQLite may hand back text, and naive values are UTC."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _keyed_sql():
+    key, member = _q(ApiKey._meta.db_table), _q(Membership._meta.db_table)
+    user, org = _q(User._meta.db_table), _q(Organization._meta.db_table)
+    workspace, model, geo = _q(Workspace._meta.db_table), _q(CatalogModel._meta.db_table), _q(Geo._meta.db_table)
+    # One row per inference geo; the key, workspace and model columns repeat on each. LEFT
+    # JOINs, so an unknown workspace or model still returns the key (and a 404 follows).
+    # SQLite: datetimes as text and expressions rather than datetime columns, which the driver
+    # would parse on every row (aware() reads the text once).
+    last_used = f"k.{_q('last_used_at')}"
+    if connection.vendor == "sqlite":
+        last_used = f"CAST({last_used} AS TEXT)"
+    return (
+        f"SELECT k.{_q('id')}, {last_used}, m.{_q('organization_id')}, o.{_q('us_only_inference')}, "
+        f"o.{_q('lock_reason')}, w.{_q('id')}, w.{_q('organization_id')}, w.{_q('archived_at')} IS NOT NULL, "
+        f"CAST(w.{_q('allowed_inference_geos')} AS TEXT), w.{_q('default_inference_geo')}, "
+        f"c.{_q('id')}, c.{_q('supports_inference_geo')}, g.{_q('code')}, CAST(g.{_q('price_multiplier')} AS TEXT) "
+        f"FROM {key} k JOIN {member} m ON m.{_q('id')} = k.{_q('membership_id')} "
+        f"JOIN {user} u ON u.{_q('id')} = m.{_q('user_id')} "
+        f"JOIN {org} o ON o.{_q('id')} = m.{_q('organization_id')} "
+        f"LEFT JOIN {workspace} w ON w.{_q('id')} = %s "
+        f"LEFT JOIN {model} c ON c.{_q('id')} = %s "
+        f"LEFT JOIN {geo} g ON g.{_q('inference')} "
+        f"WHERE k.{_q('key_hash')} = %s AND k.{_q('revoked_at')} IS NULL AND u.{_q('is_active')}"
+    )
+
+
+@functools.cache
+def _prepared_cursor_class():
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    class PreparedCursor(ServerBindingCursor):
+        def execute(self, query, params=None, **kwargs):
+            return super().execute(query, params, prepare=True)
+
+    return PreparedCursor
+
+
+def _prepared_cursor():
+    """A cursor for the decision statement. On PostgreSQL (with `prepare_threshold` set, see
+    settings) a server-side binding cursor whose statements are prepared: the plan for the
+    seven-table statement is made once per connection instead of on every decision, which is
+    most of its cost. Still a Django cursor, so query counting and logging see it."""
+    if connection.vendor != "postgresql" or connection.settings_dict["OPTIONS"].get("prepare_threshold") is None:
+        return connection.cursor()
+    connection.ensure_connection()
+    raw = _prepared_cursor_class()(connection.connection)
+    return connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
+
+
+def keyed_decision_state(*, key_hash, workspace_id, model_id):
+    """The caller's API key and everything one decision reads, in a single SQL statement.
+
+    Returns (DecisionKey, DecisionState), or None when no unrevoked key of an active user has
+    that hash. `workspace_id` None (the apps surface) reads no workspace. The workspace is
+    returned whatever its organization; the caller scopes it to the key's organization.
+    """
+    key = workspace = ws_org = model = None
+    geos = {}
+    with _prepared_cursor() as cursor:
+        cursor.execute(_sql("keyed"), [workspace_id, model_id, key_hash])
+        for (key_id, last_used, org_id, us_only, lock_reason, ws_id, ws_org_id, archived, allowed, default,
+             model_id_, supports_geo, geo, multiplier) in cursor.fetchall():
+            if key is None:
+                key = DecisionKey(key_id, aware(last_used), org_id, bool(us_only), lock_reason is not None)
+                if ws_id is not None:
+                    workspace = WorkspaceInfo(ws_id, bool(archived), _allowed(allowed), default)
+                    ws_org = ws_org_id
+                if model_id_ is not None:
+                    model = ModelInfo(model_id_, bool(supports_geo))
+            if geo is not None:
+                geos[geo] = Decimal(multiplier)
+    if key is None:
+        return None
+    return key, DecisionState(workspace, ws_org, model, geos)
 
 
 def batch_decision_state(*, workspace_ids, model_ids):

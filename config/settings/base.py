@@ -88,6 +88,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"transaction_mode": "IMMEDIATE", "timeout": 20}
     )
+elif env_bool("PG_PREPARED_STATEMENTS", True):
+    # Django turns psycopg's prepared statements off; its own (client-side binding) queries
+    # are never prepared either way. This lets the decision statement, the router's hot path,
+    # run as one server-side prepared statement per connection (residency.selectors).
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 5)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "orgs.User"

@@ -9,7 +9,6 @@ so a revoked key stops working at once.
 """
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from django.db import connection
 from rest_framework import exceptions
@@ -17,6 +16,9 @@ from rest_framework import exceptions
 from core.authentication import ApiKeyAuthentication
 from orgs.models import ApiKey, Membership, Organization, User
 from orgs.services import api_key_touch, hash_api_key
+from residency.selectors import DecisionKey, aware
+
+MAX_KEY_LENGTH = 200  # longer is never a key: answer 401 without hashing megabytes
 
 
 @dataclass
@@ -30,15 +32,6 @@ class KeyCaller:
     @property
     def pk(self):
         return self.id
-
-
-@dataclass
-class DecisionKey:
-    pk: str
-    last_used_at: datetime | None
-    organization_id: str
-    us_only_inference: bool
-    locked: bool
 
 
 _SQL = {}
@@ -60,12 +53,20 @@ def _sql():
     return _SQL[connection.vendor]
 
 
-def _aware(value):
-    if value is None:
+def decision_key(raw):
+    """The DecisionKey for a raw `x-api-key` value, or None if it is not a working key."""
+    if not raw or len(raw) > MAX_KEY_LENGTH:
         return None
-    if isinstance(value, str):  # SQLite without a declared type on a joined column
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    with connection.cursor() as cursor:
+        cursor.execute(_sql(), [hash_api_key(raw)])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    key_id, last_used, org_id, _user_id, us_only, lock_reason = row
+    return DecisionKey(key_id, aware(last_used), org_id, bool(us_only), lock_reason is not None), _user_id
+
+
+INVALID_KEY = "Invalid API key: check the `x-api-key` header; the key may have been revoked."
 
 
 class DecisionKeyAuthentication(ApiKeyAuthentication):
@@ -73,17 +74,10 @@ class DecisionKeyAuthentication(ApiKeyAuthentication):
         raw = request.META.get("HTTP_X_API_KEY")
         if raw is None:
             return None
-        row = None
-        if raw and len(raw) <= 200:
-            with connection.cursor() as cursor:
-                cursor.execute(_sql(), [hash_api_key(raw)])
-                row = cursor.fetchone()
-        if row is None:
-            raise exceptions.AuthenticationFailed(
-                "Invalid API key: check the `x-api-key` header; the key may have been revoked."
-            )
-        key_id, last_used, org_id, user_id, us_only, lock_reason = row
-        key = DecisionKey(key_id, _aware(last_used), org_id, bool(us_only), lock_reason is not None)
+        found = decision_key(raw)
+        if found is None:
+            raise exceptions.AuthenticationFailed(INVALID_KEY)
+        key, user_id = found
         api_key_touch(key)
         request._request.api_key = key
         return (KeyCaller(user_id), key)

@@ -4,7 +4,7 @@ from . import audit, usage, views
 
 urlpatterns = [
     # decisions for the inference router (issue 4)
-    path("residency/decisions", views.DecisionApi.as_view(), name="api-decisions"),
+    path("residency/decisions", views.decision_view, name="api-decisions"),
     path("residency/decisions/batch", views.DecisionBatchApi.as_view(), name="api-decisions-batch"),
     # audit log, usage and cost (issue 5)
     path("organizations/audit_events", audit.AuditEventListApi.as_view(), name="api-audit-events"),

@@ -5,17 +5,30 @@ Any member's key of the workspace's organization may ask; another organization's
 or organization is "not found", exactly like one that does not exist.
 """
 
+import json
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpResponse
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
+from rest_framework.utils.json import strict_constant
 from rest_framework.views import APIView
 
 from core.authentication import ConsoleSessionAuthentication
 from core.errors import error_body
 from orgs.models import Membership
+from orgs.services import api_key_touch, hash_api_key
 from residency.policy import DecisionError, decide, decide_apps
-from residency.selectors import apps_decision_state, batch_decision_state, decision_state
+from residency.selectors import (
+    DecisionKey,
+    apps_decision_state,
+    batch_decision_state,
+    decision_state,
+    keyed_decision_state,
+)
 
-from .authentication import DecisionKey, DecisionKeyAuthentication
+from .authentication import INVALID_KEY, MAX_KEY_LENGTH, DecisionKeyAuthentication, decision_key
 from .serializers import (
     BatchInputSerializer,
     BatchOutputSerializer,
@@ -155,3 +168,84 @@ class DecisionBatchApi(DecisionApiView):
                 result = {"type": "succeeded", **outcome.as_json()}
             results.append({"custom_id": custom_id, "result": result})
         return Response({"results": results})
+
+
+# --- the router's hot path ------------------------------------------------------------------
+
+_drf_decision = DecisionApi.as_view()
+_UTF8 = ("utf-8", "utf8")
+
+
+def _json(data, status=200, headers=None):
+    """The bytes DRF's JSONRenderer would write (compact, non-ASCII kept, U+2028/9 escaped)."""
+    text = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    response = HttpResponse(text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").encode(),
+                            content_type="application/json", status=status)
+    response["Allow"] = "POST, OPTIONS"
+    if headers:
+        for name, value in headers.items():
+            response[name] = value
+    return response
+
+
+def _lean_error(request, status, message):
+    headers = {"WWW-Authenticate": "x-api-key"} if status == 401 else None
+    return _json(error_body(status, message, getattr(request, "request_id", "")), status, headers)
+
+
+@csrf_exempt
+def decision_view(request):
+    """POST /v1/residency/decisions for API keys, without DRF's per-request machinery.
+
+    The router calls this for every model request, so a JSON POST with an `x-api-key` header
+    is answered here with one SQL statement (key, workspace, model and geo multipliers; plus
+    the at-most-once-a-minute `last_used_at` update). The response is byte-for-byte what
+    `DecisionApi` returns, errors included (401 before 400, contract error body). Everything
+    else (console session, other methods, other content types, oversized bodies) is handed to
+    `DecisionApi`, which stays the documented view (OpenAPI reads it through `.cls`).
+    """
+    raw_key = request.META.get("HTTP_X_API_KEY")
+    if (raw_key is None or request.method != "POST" or request.content_type != "application/json"
+            or request.content_params.get("charset", "utf-8").lower() not in _UTF8):
+        return _drf_decision(request)
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        return _drf_decision(request)  # the stream is unread: DRF answers as it always has
+    try:
+        try:
+            data = json.loads(body.decode(), parse_constant=strict_constant) if body else {}
+        except ValueError as exc:
+            raise InvalidInput(f"The request body is not valid JSON: JSON parse error - {exc}") from None
+        params = parse_decision(data)
+    except InvalidInput as exc:
+        found = decision_key(raw_key)  # a bad key is a 401 whatever the body
+        if found is None:
+            return _lean_error(request, 401, INVALID_KEY)
+        api_key_touch(found[0])
+        return _lean_error(request, 400, str(exc))
+    found = None
+    if raw_key and len(raw_key) <= MAX_KEY_LENGTH:
+        found = keyed_decision_state(key_hash=hash_api_key(raw_key), workspace_id=params.workspace_id,
+                                     model_id=params.model)
+    if found is None:
+        return _lean_error(request, 401, INVALID_KEY)
+    key, state = found
+    api_key_touch(key)
+    if params.apps:
+        if params.organization_id != key.organization_id:
+            return _lean_error(request, 404, f"No organization with id {params.organization_id!r}.")
+        result = decide_apps(us_only=key.us_only_inference, locked=key.locked, model=state.model,
+                             geo_multipliers=state.geo_multipliers)
+    else:
+        workspace = state.workspace if state.workspace_organization_id == key.organization_id else None
+        result = decide(workspace=workspace, model=state.model, inference_geo=params.inference_geo,
+                        endpoint=params.endpoint, geo_multipliers=state.geo_multipliers)
+    if isinstance(result, DecisionError):
+        return _lean_error(request, result.status, result.message)
+    return _json(result.as_json())
+
+
+# drf-spectacular (and DRF's endpoint enumerator) document `DecisionApi` for this URL
+for _attr in ("cls", "initkwargs", "view_class", "view_initkwargs"):
+    setattr(decision_view, _attr, getattr(_drf_decision, _attr))

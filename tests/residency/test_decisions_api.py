@@ -213,30 +213,52 @@ def test_console_session_member_may_ask(owner, workspaces, client):
 
 # --- query counts ---------------------------------------------------------------------------
 
-def test_single_decision_is_two_queries_including_key_authentication(
+def test_single_decision_is_one_query_including_key_authentication(
         owner_api, workspaces, django_assert_num_queries):
     for ws in ("open", "us_only", "archived"):
-        with django_assert_num_queries(2):
+        with django_assert_num_queries(1):
             decision(owner_api, workspace_id=workspaces[ws].id, model="claude-opus-4-6", inference_geo="us")
-    with django_assert_num_queries(2):
-        decision(owner_api, workspace_id="wrkspc_missing", model="claude-opus-4-6")
+    with django_assert_num_queries(1):
+        decision(owner_api, workspace_id="wrkspc_missing", model="claude-opus-9")
 
 
-def test_apps_decision_is_two_queries(org, owner_api, django_assert_num_queries):
-    with django_assert_num_queries(2):
+def test_apps_decision_is_one_query(org, owner_api, django_assert_num_queries):
+    with django_assert_num_queries(1):
         assert apps(owner_api, org.id).status_code == 200
+
+
+def test_console_session_decision_query_count(owner, workspaces, client, django_assert_num_queries):
+    client.force_login(owner.user)
+    body = {"workspace_id": workspaces["open"].id, "model": "claude-opus-4-6"}
+    client.post(URL, body, content_type="application/json")
+    with django_assert_num_queries(4):  # session, user, memberships, decision state
+        assert client.post(URL, body, content_type="application/json").status_code == 200
+
+
+@pytest.mark.postgres_only
+def test_postgresql_prepares_the_decision_statement_once_per_connection(org, owner_api, workspaces):
+    from django.db import connection
+
+    for _ in range(3):
+        assert decision(owner_api, workspace_id=workspaces["open"].id, model="claude-opus-4-6").status_code == 200
+    assert apps(owner_api, org.id).status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ["%orgs_apikey%"])
+        assert cursor.fetchone()[0] == 1
 
 
 def test_key_last_used_is_touched_at_most_once_a_minute(owner, api, key_for, workspaces, django_assert_num_queries):
     client = api(key_for(owner))
     body = {"workspace_id": workspaces["open"].id, "model": "claude-opus-4-6"}
-    with django_assert_num_queries(3):  # first use records last_used_at
+    with django_assert_num_queries(2):  # first use records last_used_at
         client.post(URL, body, format="json")
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(1):
         client.post(URL, body, format="json")
     ApiKey.objects.filter(membership=owner).update(last_used_at=timezone.now() - timezone.timedelta(minutes=2))
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(2):
         client.post(URL, body, format="json")
+    assert ApiKey.objects.get(membership=owner, name="test key").last_used_at > timezone.now() - timezone.timedelta(
+        seconds=5)
 
 
 def batch_body(workspaces, n):
@@ -345,3 +367,47 @@ def test_keys_of_removed_members_and_inactive_users_stop_working_at_once(org, ow
     assert error_of(removed_client.post(URL, body, format="json"))[:2] == (401, "authentication_error")
     assert error_of(inactive_client.post(BATCH_URL, {"requests": [{"custom_id": "a", "params": body}]},
                                          format="json"))[:2] == (401, "authentication_error")
+
+
+# --- the lean key path answers exactly like the DRF view ------------------------------------
+
+def _both(rf, body, secret, **extra):
+    """(status, headers, content) from the lean view and from DecisionApi for the same request."""
+    from residency.api.views import DecisionApi, decision_view
+
+    answers = []
+    for view in (decision_view, DecisionApi.as_view()):
+        request = rf.post(URL, data=body, content_type="application/json", HTTP_X_API_KEY=secret, **extra)
+        request.request_id = "req_same"
+        response = view(request)
+        if hasattr(response, "render"):
+            response.render()
+        answers.append((response.status_code, dict(response.items()), response.content))
+    return answers
+
+
+@pytest.mark.parametrize("kind", ["valid", "bad_key", "empty_key", "long_key"])
+@pytest.mark.parametrize("body", [
+    '{"workspace_id": "WS", "model": "claude-opus-4-6", "inference_geo": "us"}',
+    '{"workspace_id": "WS", "model": "claude-opus-4-6"}',
+    '{"workspace_id": "ARCHIVED", "model": "claude-opus-4-6"}',
+    '{"workspace_id": "OTHER", "model": "claude-opus-4-6"}',
+    '{"workspace_id": "WS", "model": "claude-\u00e9\u2028x"}',
+    '{"workspace_id": "WS", "model": "claude-opus-4-6", "inference_geo": "eu"}',
+    '{"organization_id": "ORG", "surface": "apps", "model": "claude-opus-4-6"}',
+    '{"organization_id": "org_nope\u2029", "surface": "apps", "model": "claude-opus-4-6"}',
+    '{"workspace_id": "WS", "model": "claude-opus-4-6", "x": 1}',
+    '{"workspace_id": "WS", "model": NaN}',
+    '{nope', '[1, 2]', '"text"', '', '\xff',
+])
+def test_lean_view_matches_drf_view(rf, org, owner, key_for, workspaces, kind, body):
+    other = None
+    if "OTHER" in body:
+        elsewhere = make_org(name="Elsewhere")
+        other = services.workspace_create(actor=actor_for(primary_owner(elsewhere).user), organization=elsewhere,
+                                          name="Theirs")
+    body = (body.replace("WS", workspaces["open"].id).replace("ARCHIVED", workspaces["archived"].id)
+            .replace("ORG", org.id).replace("OTHER", other.id if other else ""))
+    secret = {"valid": key_for(owner), "bad_key": "sk-nope", "empty_key": "", "long_key": "k" * 201}[kind]
+    lean, drf = _both(rf, b"\xff" if body == "\xff" else body.encode(), secret)
+    assert lean == drf
