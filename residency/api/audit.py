@@ -8,6 +8,7 @@ from rest_framework.response import Response
 
 from core.api import OrgApi
 from core.pagination import list_body
+from core.schema import errors
 
 from ..audit_export import event_json, streaming_export
 from ..permissions import audit_scope
@@ -38,7 +39,7 @@ class AuditEventListApi(OrgApi):
             OpenApiParameter("format", OpenApiTypes.STR, enum=["json", "csv"],
                              description="csv: stream every matching event as CSV"),
         ],
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: OpenApiTypes.OBJECT, **errors(400, 401, 404)},
     )
     def get(self, request):
         scope = audit_scope(self.access)

@@ -7,6 +7,7 @@ from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 
 from core.api import OrgApi
+from core.schema import errors
 
 from ..permissions import require_cost_view, require_usage_view
 from ..reports import COST_GROUPS, USAGE_GROUPS, cost_report, parse_report_query, usage_report
@@ -44,7 +45,8 @@ class UsageRecordIngestApi(OrgApi):
     per request (413 beyond). Not audited: usage rows are data, not setting changes.
     """
 
-    @extend_schema(summary="Ingest usage records", request=OpenApiTypes.OBJECT, responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(summary="Ingest usage records", request=OpenApiTypes.OBJECT,
+                   responses={200: OpenApiTypes.OBJECT, **errors(400, 401, 403, 413)})
     def post(self, request):
         records = request.data.get("records") if isinstance(request.data, dict) else None
         try:
@@ -64,7 +66,7 @@ class UsageReportApi(OrgApi):
             _list_param("group_by", enum=list(USAGE_GROUPS)),
             *REPORT_PARAMS,
         ],
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: OpenApiTypes.OBJECT, **errors(400, 401, 403)},
     )
     def get(self, request):
         require_usage_view(self.access)
@@ -78,7 +80,7 @@ class CostReportApi(OrgApi):
     @extend_schema(
         summary="Cost report",
         parameters=[_list_param("group_by", enum=list(COST_GROUPS)), *REPORT_PARAMS],
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: OpenApiTypes.OBJECT, **errors(400, 401, 403)},
     )
     def get(self, request):
         require_cost_view(self.access)

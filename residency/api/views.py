@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from core.authentication import ConsoleSessionAuthentication
 from core.errors import error_body
+from core.schema import errors
 from orgs.models import Membership
 from orgs.services import api_key_touch, hash_api_key
 from residency.policy import DecisionError, decide, decide_apps
@@ -101,7 +102,8 @@ class DecisionApi(DecisionApiView):
         description="API surface: `{workspace_id, model, inference_geo?, endpoint?}`. Apps surface: "
         '`{organization_id, surface: "apps", model}` (the key must belong to that organization). '
         "Errors follow SPEC §2's rule order: 404 unknown model, 403 archived workspace, 400 for geo problems.",
-        request=DecisionInputSerializer, responses=DecisionOutputSerializer, auth=DECISION_AUTH,
+        request=DecisionInputSerializer, auth=DECISION_AUTH,
+        responses={200: DecisionOutputSerializer, **errors(400, 401, 403, 404)},
     )
 
     def post(self, request):
@@ -130,7 +132,8 @@ class DecisionBatchApi(DecisionApiView):
         summary="Decide a batch of requests",
         description="Up to 10,000 requests; results come back in request order, each `succeeded` with its "
         "decision or `errored` with `{type, message}`. More than 10,000 is a 413.",
-        request=BatchInputSerializer, responses=BatchOutputSerializer, auth=DECISION_AUTH,
+        request=BatchInputSerializer, auth=DECISION_AUTH,
+        responses={200: BatchOutputSerializer, **errors(400, 401, 413)},
     )
 
     def post(self, request):
