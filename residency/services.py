@@ -325,9 +325,10 @@ def store_usage_rows(organization, rows):
         if row[0] not in seen:
             seen.add(row[0])
             unique.append(row)
+    nested = connection.in_atomic_block
     with transaction.atomic():
         if connection.vendor == "postgresql":
-            accepted = _store_postgres(organization.pk, unique)
+            accepted = _store_postgres(organization.pk, unique, nested)
         else:
             inserted = _insert_records(organization.pk, unique)
             _add_to_rollups(organization.pk, inserted)
@@ -350,14 +351,14 @@ RECORD_COLUMNS = ("organization_id", "external_id", "workspace_id", "model_id", 
 # a cleaned row's columns (RECORD_COLUMNS[1:-1]), as PostgreSQL types for the binary COPY
 ROW_TYPES = ("varchar", "varchar", "varchar", "varchar", "varchar", "timestamptz",
              "int8", "int8", "int8", "int8", "int8")
-# PostgreSQL: each batch is copied into this session's temporary table, then moved in one
-# INSERT ... SELECT. Emptied before each use (a caller may ingest twice in one transaction)
-# and at commit.
+# PostgreSQL: each request's rows are copied into this session's temporary table, then moved
+# in one INSERT ... SELECT. The server empties it at the end of every transaction; inside a
+# caller's transaction (which may ingest twice) it is emptied before use as well.
 STAGING_TABLE = "usage_ingest_staging"
 STAGING_SQL = (
     f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGING_TABLE} ("
     + ", ".join(f"{name} {type_}" for name, type_ in zip(RECORD_COLUMNS[1:-1], ROW_TYPES, strict=True))
-    + f") ON COMMIT DELETE ROWS; TRUNCATE {STAGING_TABLE}"
+    + ") ON COMMIT DELETE ROWS"
 )
 
 
@@ -371,7 +372,7 @@ def _rollup_conflict(table):
             + ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in ("records", *ROLLUP_SUMS)))
 
 
-def _store_postgres(org_id, rows):
+def _store_postgres(org_id, rows, nested):
     """PostgreSQL: insert the rows whose id is new and roll them up; returns how many went in.
 
     The rows go in with a binary COPY into a temporary table (the driver writes them in C, the
@@ -386,7 +387,7 @@ def _store_postgres(org_id, rows):
     resum = ", ".join(f"sum({c})::bigint" for c in ROLLUP_SUMS)
     received = timezone.now()
     with connection.cursor() as cursor:
-        cursor.execute(STAGING_SQL)
+        cursor.execute(STAGING_SQL + (f"; TRUNCATE {STAGING_TABLE}" if nested else ""))
         with cursor.copy(f"COPY {STAGING_TABLE} FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types(ROW_TYPES)
             write = copy.write_row

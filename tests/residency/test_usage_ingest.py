@@ -176,3 +176,23 @@ def test_query_count_is_the_same_for_one_row_and_many(org, owner, ws, api, key_f
     rows = [usage_row(ws, i, occurred_at=f"2026-03-01T{i % 24:02d}:00:00Z") for i in range(100, 400)]
     with django_assert_num_queries(queries):
         assert post(client, rows).json()["accepted"] == 300
+
+
+@pytest.mark.django_db(transaction=True)
+def test_committed_requests_one_after_another_store_each_row_once(committed_db):
+    """Each request commits on its own (PostgreSQL: the staging table is emptied at commit)."""
+    from residency.services import usage_ingest
+    from tests.factories import actor_for
+
+    org = make_org()
+    owner = primary_owner(org)
+    ws = workspace(org, "Prod")
+    actor = actor_for(owner.user)
+    assert not connection.in_atomic_block
+    first = usage_ingest(actor=actor, organization=org, records=[usage_row(ws, i) for i in range(3)])
+    second = usage_ingest(actor=actor, organization=org, records=[usage_row(ws, i) for i in range(2, 6)])
+    assert (first.as_json(), second.as_json()) == ({"accepted": 3, "duplicates": 0}, {"accepted": 3, "duplicates": 1})
+    assert UsageRecord.objects.filter(organization=org).count() == 6
+    daily = UsageRollup.objects.get(organization=org, width="1d")
+    hourly = UsageRollup.objects.get(organization=org, width="1h")
+    assert (daily.records, daily.uncached_input_tokens) == (hourly.records, hourly.uncached_input_tokens) == (6, 6000)
