@@ -480,6 +480,7 @@ PARALLEL_MIN_EVENTS = 100_000
 
 
 def default_workers(organization, db=None):
+    """How many processes verify_chain uses for `organization` by default (1: in-process)."""
     db = db or connection
     if (organization.audit_seq < PARALLEL_MIN_EVENTS or db.in_atomic_block
             or (db.vendor == "sqlite" and db.is_in_memory_db())):
@@ -508,12 +509,18 @@ def verify_chain(organization, *, chunk_size=5000, workers=None, spans=None):
     workers = default_workers(organization) if workers is None else workers
     spans = spans or (1 if workers == 1 else workers * 4)
     ranges = _seq_ranges(max(organization.audit_seq, 1), spans)
-    if workers == 1:
+    pool = None
+    if workers > 1:
+        import multiprocessing
+
+        try:
+            pool = multiprocessing.get_context("fork").Pool(workers)
+        except (OSError, AssertionError):  # no processes left, or we are a daemonic process
+            pool = None
+    if pool is None:
         return _join(organization, (_verify_span(connection, organization.pk, lo, hi, chunk_size)
                                     for lo, hi in ranges))
-    import multiprocessing
-
     tasks = [(connection.alias, organization.pk, lo, hi, chunk_size) for lo, hi in ranges]
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
+    with pool:
         # in order; leaving the block stops the workers once the join has its answer
         return _join(organization, pool.imap(_verify_span_in_worker, tasks))
