@@ -25,6 +25,11 @@ def vendor():
         return f"PostgreSQL {cursor.fetchone()[0]}"
 
 
+def load():
+    """The 1, 5 and 15 minute load averages (other jobs share the machine's cores)."""
+    return " / ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def timed(fn, runs=20):
     """(first run ms, median ms, max ms) over `runs` runs after the first."""
     t0 = time.perf_counter()

@@ -163,11 +163,18 @@ class UsageRecord(models.Model):
     """
 
     # Only the (organization, external_id) unique index: every extra index is paid on each of
-    # millions of inserts, and reports read UsageRollup, never these rows.
-    organization = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT, related_name="+", db_index=False)
+    # millions of inserts, and reports read UsageRollup, never these rows. No foreign-key
+    # constraints in the database either: PostgreSQL checks them row by row at commit, which
+    # cost more than the insert itself. Ingestion checks every row's workspace (in the
+    # organization) and model (in the catalog) before storing it; PROTECT still refuses ORM
+    # deletes of a referenced organization, workspace or model (workspaces are archived).
+    organization = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT, related_name="+", db_index=False,
+                                     db_constraint=False)
     external_id = models.CharField(max_length=100)
-    workspace = models.ForeignKey("orgs.Workspace", on_delete=models.PROTECT, related_name="+", db_index=False)
-    model = models.ForeignKey(CatalogModel, on_delete=models.PROTECT, related_name="+", db_index=False)
+    workspace = models.ForeignKey("orgs.Workspace", on_delete=models.PROTECT, related_name="+", db_index=False,
+                                  db_constraint=False)
+    model = models.ForeignKey(CatalogModel, on_delete=models.PROTECT, related_name="+", db_index=False,
+                              db_constraint=False)
     inference_geo = models.CharField(max_length=20)  # a Geo code or "not_available"
     service_tier = models.CharField(max_length=10)
     occurred_at = models.DateTimeField()

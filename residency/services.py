@@ -109,8 +109,7 @@ def legacy_optout_migrate(*, actor, organization, dry_run=False):
 MAX_RECORDS = 5_000  # ~2 MB of JSON, under Django's DATA_UPLOAD_MAX_MEMORY_SIZE
 MAX_TOKENS = 10**12  # per category per row; far above any real request
 MAX_ERRORS_LISTED = 20
-INSERT_BATCH = 1000  # SQLite: rows per multi-row INSERT (13-14 parameters each)
-PG_BATCH = 5000  # PostgreSQL: rows per unnest() INSERT (one array parameter per column)
+INSERT_BATCH = 1000  # SQLite: rows per multi-row INSERT (13 parameters each)
 RECORD_FIELDS = {
     "id", "workspace_id", "model", "inference_geo", "service_tier", "occurred_at",
     "uncached_input_tokens", "cache_creation", "cache_read_input_tokens", "output_tokens",
@@ -326,10 +325,15 @@ def store_usage_rows(organization, rows):
         if row[0] not in seen:
             seen.add(row[0])
             unique.append(row)
+    nested = connection.in_atomic_block
     with transaction.atomic():
-        inserted = _insert_records(organization.pk, unique)
-        _add_to_rollups(organization.pk, inserted)
-    return IngestResult(accepted=len(inserted), duplicates=len(rows) - len(inserted))
+        if connection.vendor == "postgresql":
+            accepted = _store_postgres(organization.pk, unique, nested)
+        else:
+            inserted = _insert_records(organization.pk, unique)
+            _add_to_rollups(organization.pk, inserted)
+            accepted = len(inserted)
+    return IngestResult(accepted=accepted, duplicates=len(rows) - accepted)
 
 
 def _datetime_adapter():
@@ -344,55 +348,107 @@ def _datetime_adapter():
 RECORD_COLUMNS = ("organization_id", "external_id", "workspace_id", "model_id", "inference_geo", "service_tier",
                   "occurred_at", "uncached_input_tokens", "cache_creation_5m_tokens", "cache_creation_1h_tokens",
                   "cache_read_input_tokens", "output_tokens", "received_at")
+# a cleaned row's columns (RECORD_COLUMNS[1:-1]), as PostgreSQL types for the binary COPY
 ROW_TYPES = ("varchar", "varchar", "varchar", "varchar", "varchar", "timestamptz",
-             "bigint", "bigint", "bigint", "bigint", "bigint")  # a cleaned row's columns, for unnest()
+             "int8", "int8", "int8", "int8", "int8")
+# PostgreSQL: each request's rows are copied into this session's temporary table, then moved
+# in one INSERT ... SELECT. The server empties it at the end of every transaction; inside a
+# caller's transaction (which may ingest twice) it is emptied before use as well.
+STAGING_TABLE = "usage_ingest_staging"
+STAGING_SQL = (
+    f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGING_TABLE} ("
+    + ", ".join(f"{name} {type_}" for name, type_ in zip(RECORD_COLUMNS[1:-1], ROW_TYPES, strict=True))
+    + ") ON COMMIT DELETE ROWS"
+)
+
+
+ROLLUP_SUMS = ("uncached_input_tokens", "cache_creation_5m_tokens", "cache_creation_1h_tokens",
+               "cache_read_input_tokens", "output_tokens")
+ROLLUP_KEY = ("organization_id", "width", "bucket_start", "workspace_id", "model_id", "inference_geo", "service_tier")
+
+
+def _rollup_conflict(table):
+    return (f"ON CONFLICT ({', '.join(ROLLUP_KEY)}) DO UPDATE SET "
+            + ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in ("records", *ROLLUP_SUMS)))
+
+
+def _store_postgres(org_id, rows, nested):
+    """PostgreSQL: insert the rows whose id is new and roll them up; returns how many went in.
+
+    The rows go in with a binary COPY into a temporary table (the driver writes them in C, the
+    server parses no SQL per row); then one statement inserts them with ON CONFLICT DO
+    NOTHING and adds exactly the rows that went in (its RETURNING) to the hourly and daily
+    rollups, summed by the server, upserted in key order (concurrent ingestions lock
+    rollup rows in the same order and cannot deadlock).
+    """
+    records, rollups = UsageRecord._meta.db_table, UsageRollup._meta.db_table
+    dims = "workspace_id, model_id, inference_geo, service_tier"
+    sums = ", ".join(f"sum({c})::bigint AS {c}" for c in ROLLUP_SUMS)
+    resum = ", ".join(f"sum({c})::bigint" for c in ROLLUP_SUMS)
+    received = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(STAGING_SQL + (f"; TRUNCATE {STAGING_TABLE}" if nested else ""))
+        with cursor.copy(f"COPY {STAGING_TABLE} FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(ROW_TYPES)
+            write = copy.write_row
+            for row in rows:
+                write(row)
+        cursor.execute(
+            f"WITH new AS ("
+            f"  INSERT INTO {records} ({','.join(RECORD_COLUMNS)}) SELECT %s, s.*, %s FROM {STAGING_TABLE} s"
+            f"  ON CONFLICT (organization_id, external_id) DO NOTHING"
+            f"  RETURNING occurred_at, {dims}, {', '.join(ROLLUP_SUMS)}"
+            f"), hourly AS ("
+            f"  SELECT date_trunc('hour', occurred_at, 'UTC') AS bucket_start, {dims}, count(*) AS records, {sums}"
+            f"  FROM new GROUP BY 1, {dims}"
+            f"), buckets AS ("
+            f"  SELECT '1h' AS width, bucket_start, {dims}, records, {', '.join(ROLLUP_SUMS)} FROM hourly"
+            f"  UNION ALL"
+            f"  SELECT '1d', date_trunc('day', bucket_start, 'UTC'), {dims}, sum(records)::bigint, {resum}"
+            f"  FROM hourly GROUP BY 2, {dims}"
+            f"), rolled AS ("
+            f"  INSERT INTO {rollups} ({', '.join(ROLLUP_KEY)}, records, {', '.join(ROLLUP_SUMS)})"
+            f"  SELECT %s, b.* FROM buckets b ORDER BY width, bucket_start, {dims}"
+            f"  {_rollup_conflict(rollups)}"
+            f") SELECT count(*) FROM new",
+            [org_id, received, org_id],
+        )
+        return cursor.fetchone()[0]
 
 
 def _insert_records(org_id, rows):
-    """Insert rows whose id is new for this organization; returns the rows inserted.
-
-    PostgreSQL gets one array per column through unnest() (a statement with thousands of
-    placeholders is parsed in Python by the driver, which costs more than the insert);
-    SQLite gets multi-row VALUES.
-    """
+    """SQLite: insert rows whose id is new for this organization with multi-row VALUES and
+    ON CONFLICT DO NOTHING RETURNING; returns the rows that really went in."""
     table = UsageRecord._meta.db_table
     adapt = _datetime_adapter()
     received = adapt(timezone.now().astimezone(UTC))
     conflict = "ON CONFLICT (organization_id, external_id) DO NOTHING RETURNING external_id"
-    postgres = connection.vendor == "postgresql"
-    batch_size = PG_BATCH if postgres else INSERT_BATCH
+    columns = ",".join(RECORD_COLUMNS)
     placeholder = "(" + ",".join(["%s"] * len(RECORD_COLUMNS)) + ")"
     inserted = []
     with connection.cursor() as cursor:
-        for start in range(0, len(rows), batch_size):
-            batch = rows[start:start + batch_size]
-            if postgres:
-                arrays = [list(column) for column in zip(*batch, strict=True)]
-                unnest = ", ".join(f"%s::{t}[]" for t in ROW_TYPES)
-                cursor.execute(
-                    f"INSERT INTO {table} ({','.join(RECORD_COLUMNS)}) "
-                    f"SELECT %s, u.*, %s FROM unnest({unnest}) AS u {conflict}",
-                    [org_id, received, *arrays],
-                )
-            else:
-                params = []
-                for r in batch:
-                    params.extend((org_id, r[0], r[1], r[2], r[3], r[4], adapt(r[5]), r[6], r[7], r[8], r[9], r[10],
-                                   received))
-                cursor.execute(
-                    f"INSERT INTO {table} ({','.join(RECORD_COLUMNS)}) VALUES "
-                    f"{','.join([placeholder] * len(batch))} {conflict}",
-                    params,
-                )
-            new_ids = {ext_id for (ext_id,) in cursor.fetchall()}
-            if len(new_ids) == len(batch):
-                inserted.extend(batch)
-            else:
-                inserted.extend(r for r in batch if r[0] in new_ids)
+        for start in range(0, len(rows), INSERT_BATCH):
+            batch = rows[start:start + INSERT_BATCH]
+            params = []
+            for r in batch:
+                params.extend((org_id, r[0], r[1], r[2], r[3], r[4], adapt(r[5]), r[6], r[7], r[8], r[9], r[10],
+                               received))
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) VALUES {','.join([placeholder] * len(batch))} {conflict}",
+                params,
+            )
+            inserted.extend(_returned(cursor, batch))
     return inserted
 
 
+def _returned(cursor, rows):
+    """The rows whose external_id the INSERT ... RETURNING gave back."""
+    new_ids = {ext_id for (ext_id,) in cursor.fetchall()}
+    return rows if len(new_ids) == len(rows) else [r for r in rows if r[0] in new_ids]
+
+
 def _add_to_rollups(org_id, rows):
+    """SQLite: add inserted rows to the hourly and daily rollups, summed here."""
     hourly = {}
     for _id, ws, model, geo, tier, occurred, a, b, c, d, e in rows:
         key = (occurred.replace(minute=0, second=0, microsecond=0), ws, model, geo, tier)
@@ -419,36 +475,19 @@ def _add_to_rollups(org_id, rows):
     if not sums:
         return
     table = UsageRollup._meta.db_table
-    cols = ("organization_id", "width", "bucket_start", "workspace_id", "model_id", "inference_geo", "service_tier",
-            "records", "uncached_input_tokens", "cache_creation_5m_tokens", "cache_creation_1h_tokens",
-            "cache_read_input_tokens", "output_tokens")
-    added = cols[7:]
-    conflict = ("ON CONFLICT (organization_id, width, bucket_start, workspace_id, model_id, inference_geo, "
-                "service_tier) DO UPDATE SET " + ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in added))
+    cols = (*ROLLUP_KEY, "records", *ROLLUP_SUMS)
     placeholder = "(" + ",".join(["%s"] * len(cols)) + ")"
     adapt = _datetime_adapter()
-    postgres = connection.vendor == "postgresql"
-    batch_size = PG_BATCH if postgres else INSERT_BATCH
     # a fixed order keeps concurrent ingestions from deadlocking on the same rollup rows
     keys = sorted(sums, key=lambda k: (k[0], k[1], k[2], k[3], k[4], k[5]))
     with connection.cursor() as cursor:
-        for start in range(0, len(keys), batch_size):
-            batch = keys[start:start + batch_size]
-            if postgres:
-                flat = [(*key, *sums[key]) for key in batch]
-                arrays = [list(column) for column in zip(*flat, strict=True)]
-                types = ("varchar", "timestamptz", "varchar", "varchar", "varchar", "varchar", *(["bigint"] * 6))
-                unnest = ", ".join(f"%s::{t}[]" for t in types)
-                cursor.execute(
-                    f"INSERT INTO {table} ({','.join(cols)}) SELECT %s, u.* FROM unnest({unnest}) AS u {conflict}",
-                    [org_id, *arrays],
-                )
-                continue
+        for start in range(0, len(keys), INSERT_BATCH):
             params = []
-            for key in batch:
+            for key in keys[start:start + INSERT_BATCH]:
                 width, bucket, ws, model, geo, tier = key
                 params.extend((org_id, width, adapt(bucket), ws, model, geo, tier, *sums[key]))
             cursor.execute(
-                f"INSERT INTO {table} ({','.join(cols)}) VALUES {','.join([placeholder] * len(batch))} {conflict}",
+                f"INSERT INTO {table} ({','.join(cols)}) VALUES {','.join([placeholder] * (len(params) // len(cols)))} "
+                f"{_rollup_conflict(table)}",
                 params,
             )

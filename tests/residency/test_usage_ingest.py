@@ -1,6 +1,7 @@
 """POST /v1/organizations/usage_records: validation, all-or-nothing, idempotency, who may send."""
 
 import pytest
+from django.db import connection
 
 from residency.models import AuditEvent, UsageRecord, UsageRollup
 from residency.services import MAX_RECORDS
@@ -167,9 +168,31 @@ def test_query_count_is_the_same_for_one_row_and_many(org, owner, ws, api, key_f
     client = api(key_for(owner))
     post(client, [usage_row(ws, 0)])
     # key, membership (view), membership (service), permissions, workspaces, catalog, geos,
-    # savepoint, insert, rollup upsert, release
-    with django_assert_num_queries(11):
+    # savepoint, insert, rollup upsert, release (SQLite); savepoint, staging table (create if
+    # needed, empty), COPY, insert + rollup upsert in one statement, release (PostgreSQL)
+    queries = 12 if connection.vendor == "postgresql" else 11
+    with django_assert_num_queries(queries):
         assert post(client, [usage_row(ws, 1)]).json()["accepted"] == 1
     rows = [usage_row(ws, i, occurred_at=f"2026-03-01T{i % 24:02d}:00:00Z") for i in range(100, 400)]
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(queries):
         assert post(client, rows).json()["accepted"] == 300
+
+
+@pytest.mark.django_db(transaction=True)
+def test_committed_requests_one_after_another_store_each_row_once(committed_db):
+    """Each request commits on its own (PostgreSQL: the staging table is emptied at commit)."""
+    from residency.services import usage_ingest
+    from tests.factories import actor_for
+
+    org = make_org()
+    owner = primary_owner(org)
+    ws = workspace(org, "Prod")
+    actor = actor_for(owner.user)
+    assert not connection.in_atomic_block
+    first = usage_ingest(actor=actor, organization=org, records=[usage_row(ws, i) for i in range(3)])
+    second = usage_ingest(actor=actor, organization=org, records=[usage_row(ws, i) for i in range(2, 6)])
+    assert (first.as_json(), second.as_json()) == ({"accepted": 3, "duplicates": 0}, {"accepted": 3, "duplicates": 1})
+    assert UsageRecord.objects.filter(organization=org).count() == 6
+    daily = UsageRollup.objects.get(organization=org, width="1d")
+    hourly = UsageRollup.objects.get(organization=org, width="1h")
+    assert (daily.records, daily.uncached_input_tokens) == (hourly.records, hourly.uncached_input_tokens) == (6, 6000)
