@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('orgs', '0002_builtin_roles'),
-        ('residency', '0005_audit_actor_user_index'),
+        ('residency', '0006_admin_messages'),
     ]
 
     operations = [
