@@ -9,6 +9,7 @@ if [[ "${1:-}" == "--system" ]]; then
   need=()
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+  command -v wrk >/dev/null 2>&1 || need+=(wrk)  # for benchmarks/decisions.py
   if ((${#need[@]})); then
     echo "==> apt-get install ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive
