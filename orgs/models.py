@@ -91,6 +91,8 @@ class User(AbstractUser):
     id = models.CharField(primary_key=True, max_length=40, default=IdFactory("user"), editable=False)
     username = None
     email = models.EmailField("email address", unique=True)
+    # the organization the console opens in at the next sign-in (set by the switcher)
+    last_organization_id = models.CharField(max_length=40, blank=True, default="")
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS = []

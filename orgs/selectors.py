@@ -40,7 +40,7 @@ def current_membership(request):
         membership = api_key.membership
     elif request.user.is_authenticated:
         qs = Membership.objects.filter(user=request.user).select_related("organization", "role")
-        org_id = request.session.get("organization_id")
+        org_id = request.session.get("organization_id") or request.user.last_organization_id
         if org_id:
             membership = qs.filter(organization_id=org_id).first()
         if membership is None:

@@ -47,5 +47,7 @@ def switch_organization(request):
         messages.error(request, "You are not a member of that organization.")
     else:
         request.session["organization_id"] = org_id
+        request.user.last_organization_id = org_id
+        request.user.save(update_fields=["last_organization_id"])
         messages.success(request, f"Switched to {memberships[org_id].organization.name}.")
     return redirect("console:home")

@@ -141,7 +141,8 @@ def workspace_detail(request, workspace_id):
             allowed = values["allowed_geos"]
         else:
             allowed = None
-        residency = {"default_inference_geo": values["default_inference_geo"]}
+        # an empty default (no allowed geo ticked, so the select had nothing) is not a second error
+        residency = {"default_inference_geo": values["default_inference_geo"]} if values["default_inference_geo"] else {}
         if allowed is not None:
             residency["allowed_inference_geos"] = allowed
         try:

@@ -156,3 +156,31 @@ def test_existing_users_are_added_without_an_invitation(console, org, owner):
     person = UserFactory(email="has-pass@acme.test")
     response = console(owner.user).post(reverse("console:member_add"), {"email": person.email, "role": "user"})
     assert response.status_code == 302
+
+
+def test_restricting_to_no_geos_is_one_clear_error(console, org, owner):
+    ws = services.workspace_create(actor=actor_for(owner.user), organization=org, name="Prod")
+    response = console(owner.user).post(reverse("console:workspace_detail", args=[ws.pk]), {
+        "name": "Prod", "allowed_mode": "restricted", "default_inference_geo": ""})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "non-empty list" in page and "is not a valid inference geo" not in page
+
+
+def test_the_console_reopens_in_the_organization_last_switched_to(client, org, owner):
+    from tests.factories import make_org
+
+    other = make_org(name="Zeta")  # sorts after "Acme"
+    services.member_add(actor=actor_for(primary_owner_of(other)), organization=other, email=owner.user.email,
+                        role_id="owner")
+    client.force_login(owner.user)
+    client.post(reverse("console:switch_organization"), {"organization_id": other.pk})
+    client.logout()
+    client.force_login(owner.user)
+    assert "<h1>Zeta</h1>" in client.get(reverse("console:home")).content.decode()
+
+
+def primary_owner_of(org):
+    from tests.factories import primary_owner
+
+    return primary_owner(org).user
