@@ -12,10 +12,11 @@ from datetime import UTC, datetime, timedelta
 
 from common import analyze, header, line, load, timed, vendor
 
+from audit.chain import CURRENT_VERSION, GENESIS_HASH, chain_head, compute_hash, default_workers, verify_chain
+from audit.models import AuditEvent, ChainHead
 from core.actor import Actor
 from orgs import services
-from residency.audit import GENESIS_HASH, compute_hash, default_workers, verify_chain
-from residency.models import AuditEvent
+from residency import services as residency_services
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
 BATCH = 5000
@@ -25,18 +26,16 @@ def main():
     from django.test import Client
     from rest_framework.test import APIClient
 
-    from orgs.models import Organization
-
     system = Actor.system("benchmark")
-    org, primary = services.organization_create(actor=system, name="Bench", plan="enterprise_usage",
+    org, primary = residency_services.organization_provision(actor=system, name="Bench", plan="enterprise_usage",
                                                 owner_email="bench@example.test")
     owner = Actor(user=primary.user, source="command")
-    ws = services.workspace_create(actor=owner, organization=org, name="Prod")
+    ws = residency_services.workspace_create(actor=owner, organization=org, name="Prod")
     key, secret = services.api_key_create(actor=owner, organization=org, name="bench")
     org.refresh_from_db()
     print(f"## Audit log: {N:,} events on {vendor()}\n", flush=True)
 
-    seq, prev = org.audit_seq, org.audit_head_hash
+    seq, prev = chain_head(org.pk)
     start = datetime(2024, 1, 1, tzinfo=UTC)
     step = timedelta(days=700) / N
 
@@ -62,10 +61,14 @@ def main():
             action, ttype, tid, tlabel, before, after = kind(seq)
             by_key = seq % 3 == 0
             fields = {
-                "organization_id": org.pk, "seq": seq, "created_at": start + step * seq, "action": action,
+                "organization_id": org.pk, "seq": seq, "hash_version": CURRENT_VERSION,
+                "created_at": start + step * seq, "action": action,
                 "outcome": "success", "actor_type": "api_key" if by_key else "user",
                 "actor_id": key.pk if by_key else primary.user_id, "actor_user_id": primary.user_id,
                 "actor_label": "API key bench" if by_key else "Bench Owner", "actor_role": "Primary owner",
+                "actor_key_creator_id": primary.user_id if by_key else "",
+                "actor_key_creator_label": "Bench Owner" if by_key else "", "requested_by_id": "",
+                "requested_by_label": "", "change_request_id": "",
                 "source": "rest" if by_key else "console", "ip": "10.0.0.1", "user_agent": "bench/1.0",
                 "request_id": f"req_{seq}", "target_type": ttype, "target_id": tid, "target_label": tlabel,
                 "before": before, "after": after, "prev_hash": prev,
@@ -74,7 +77,7 @@ def main():
             events.append(AuditEvent(**fields))
         AuditEvent.objects.bulk_create(events, batch_size=1000)
         made += len(events)
-    Organization.objects.filter(pk=org.pk).update(audit_seq=seq, audit_head_hash=prev)
+    ChainHead.objects.filter(pk=org.pk).update(seq=seq, hash=prev)
     org.refresh_from_db()
     print(f"- generated and inserted {made:,} chained events in {time.perf_counter() - t_gen:.0f} s "
           f"(chain head #{seq}; first hash links to {GENESIS_HASH[:8]}...)\n", flush=True)
@@ -121,7 +124,7 @@ def main():
           f"({(lines - 1) / export:,.0f} events/s); peak RSS grew by {(rss1 - rss0) / 1024:.0f} MB")
 
     org.refresh_from_db()
-    workers = default_workers(org)
+    workers = default_workers(seq)
     print(f"- load average before verification: {load()}")
     t0 = time.perf_counter()
     report = verify_chain(org)  # what `verify_audit_log` and the console's "Verify now" run

@@ -18,6 +18,7 @@ from common import analyze, header, line, timed, vendor
 from core.actor import Actor
 from orgs import services
 from orgs.models import Membership
+from residency import services as residency_services
 from residency.models import UsageRecord, UsageRollup
 from residency.services import MAX_RECORDS, usage_ingest
 
@@ -32,10 +33,10 @@ def main():
     from rest_framework.test import APIClient
 
     system = Actor.system("benchmark")
-    org, primary = services.organization_create(actor=system, name="Bench", plan="enterprise_usage",
+    org, primary = residency_services.organization_provision(actor=system, name="Bench", plan="enterprise_usage",
                                                 owner_email="bench@example.test")
     owner = Actor(user=primary.user, source="command")
-    workspaces = [services.workspace_create(actor=owner, organization=org, name=f"ws{i}").pk for i in range(5)]
+    workspaces = [residency_services.workspace_create(actor=owner, organization=org, name=f"ws{i}").pk for i in range(5)]
     start = datetime(2026, 2, 1, tzinfo=UTC)
     step = timedelta(days=DAYS) / N
     rng = random.Random(7)

@@ -1,9 +1,17 @@
+"""Every URL of the project. The console's pages come from three apps under one `console`
+namespace; the REST API lives under /v1."""
+
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
+import audit.urls
+import orgs.urls
+import residency.urls
 from core.views import api_not_found, health
+
+console_patterns = residency.urls.urlpatterns + orgs.urls.urlpatterns + audit.urls.urlpatterns
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -15,12 +23,13 @@ urlpatterns = [
     path("healthz", health, name="health"),
     path("v1/openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
     path("v1/docs", SpectacularSwaggerView.as_view(url_name="openapi"), name="api-docs"),
-    # residency first: its decision endpoint is the router's hot path (no path overlaps orgs')
+    # residency first: its decision endpoint is the router's hot path (no path overlaps the others)
     path("v1/", include("residency.api.urls")),
     path("v1/", include("orgs.api.urls")),
+    path("v1/", include("audit.api.urls")),
     # JSON 404 for any other /v1 path, in debug mode too (the API never answers HTML)
     re_path(r"^v1/", api_not_found),
-    path("", include("orgs.urls")),
+    path("", include((console_patterns, "console"))),
 ]
 
 handler404 = "core.views.handler404"

@@ -1,37 +1,37 @@
 """Who is doing something, from where: every service takes one as `actor`."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-SOURCE_CONSOLE = "console"
-SOURCE_REST = "rest"
-SOURCE_ADMIN = "admin"
-SOURCE_COMMAND = "command"
-SOURCE_MIGRATION = "migration"
-SOURCES = (SOURCE_CONSOLE, SOURCE_REST, SOURCE_ADMIN, SOURCE_COMMAND, SOURCE_MIGRATION)
+from django.conf import settings
+from django.db import models
+
+
+class Source(models.TextChoices):
+    """Where a change came from (recorded on every audit event)."""
+
+    CONSOLE = "console", "console"
+    REST = "rest", "REST API"
+    ADMIN = "admin", "Django admin"
+    COMMAND = "command", "command line"
+    MIGRATION = "migration", "migration"
 
 
 @dataclass
 class Actor:
     """A user (optionally through one of their API keys) or the system itself.
 
-    `membership` is the actor's membership in the organization being acted on, when known;
-    services reload it when they need the current role (never trust a stale one).
+    Services reload what they need about the user (their current role) from the database;
+    nothing here is trusted to be current.
     """
 
     user: Any = None
     api_key: Any = None
-    source: str = SOURCE_COMMAND
+    source: str = Source.COMMAND
     ip: str | None = None
     user_agent: str = ""
     request_id: str = ""
     system_label: str = ""
-    staff: bool = False
-    extra: dict = field(default_factory=dict)
-
-    @property
-    def is_system(self):
-        return self.user is None
 
     @property
     def label(self):
@@ -41,16 +41,19 @@ class Actor:
             return self.user.display_name
         return self.system_label or "system"
 
+    @property
+    def is_platform_staff(self):
+        """A superuser acting through the Django admin: platform staff, not a member."""
+        return self.user is not None and self.source == Source.ADMIN and self.user.is_superuser
+
     @classmethod
-    def system(cls, label, *, source=SOURCE_COMMAND):
+    def system(cls, label, *, source=Source.COMMAND):
         return cls(source=source, system_label=label)
 
 
 def client_ip(request):
     # Behind a load balancer REMOTE_ADDR is the balancer; trust the first forwarded hop only
     # when the deployment says so.
-    from django.conf import settings
-
     if getattr(settings, "TRUST_X_FORWARDED_FOR", False):
         forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
         if forwarded:
@@ -69,5 +72,4 @@ def actor_from_request(request, *, source):
         ip=client_ip(request),
         user_agent=request.META.get("HTTP_USER_AGENT", "")[:500],
         request_id=getattr(request, "request_id", ""),
-        staff=bool(user and user.is_staff),
     )

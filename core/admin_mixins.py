@@ -8,8 +8,8 @@ success leaves nothing for `save_model` to do.
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 
-from core.actor import actor_from_request
-from core.errors import django_validation_detail, flatten_detail
+from core.actor import Source, actor_from_request
+from core.forms import add_service_errors
 
 
 class ServiceAdminMixin:
@@ -20,7 +20,7 @@ class ServiceAdminMixin:
     def get_form(self, request, obj=None, **kwargs):
         form_class = super().get_form(request, obj, **kwargs)
         admin = self
-        actor = actor_from_request(request, source="admin")
+        actor = actor_from_request(request, source=Source.ADMIN)
 
         class ServiceForm(form_class):
             def _post_clean(self):
@@ -31,17 +31,7 @@ class ServiceAdminMixin:
                 try:
                     saved = admin.perform_save(self, actor, change)
                 except ValidationError as exc:
-                    detail = django_validation_detail(exc)
-                    if isinstance(detail, dict):
-                        for field, msgs in detail.items():
-                            # `data_residency.default_inference_geo` belongs next to the field
-                            leaf = field.rsplit(".", 1)[-1]
-                            target = field if field in self.fields else (leaf if leaf in self.fields else None)
-                            for msg in msgs:
-                                self.add_error(target, msg if target else f"{field}: {msg}")
-                    else:
-                        for line in flatten_detail(detail):
-                            self.add_error(None, line)
+                    add_service_errors(self, exc)
                 except (PermissionDenied, Http404) as exc:
                     self.add_error(None, str(exc) or "You are not allowed to do this.")
                 else:

@@ -3,6 +3,7 @@
     {"type": "error", "error": {"type": T, "message": M}, "request_id": R}
 """
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -85,8 +86,6 @@ def exception_handler(exc, context):
     elif isinstance(exc, Conflict):
         code, message = 409, str(exc)
     elif isinstance(exc, RequestDataTooBig):
-        from django.conf import settings
-
         code = 413
         message = (f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes; "
                    "send it in smaller requests.")

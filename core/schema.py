@@ -1,27 +1,9 @@
-"""OpenAPI generation details (drf-spectacular): our auth classes, and component names for
-the nested `InputSerializer` / `OutputSerializer` every API view declares."""
+"""OpenAPI generation details (drf-spectacular): component names for the nested
+`InputSerializer` / `OutputSerializer` every API view declares, and the error responses."""
 
-from django.conf import settings
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers
-
-
-class ApiKeyScheme(OpenApiAuthenticationExtension):
-    target_class = "core.authentication.ApiKeyAuthentication"
-    name = "ApiKeyAuth"
-
-    def get_security_definition(self, auto_schema):
-        return {"type": "apiKey", "in": "header", "name": "x-api-key"}
-
-
-class ConsoleSessionScheme(OpenApiAuthenticationExtension):
-    target_class = "core.authentication.ConsoleSessionAuthentication"
-    name = "cookieAuth"
-
-    def get_security_definition(self, auto_schema):
-        return {"type": "apiKey", "in": "cookie", "name": settings.SESSION_COOKIE_NAME}
 
 
 class AutoSchema(SpectacularAutoSchema):

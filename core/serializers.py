@@ -13,3 +13,14 @@ class StrictSerializer(serializers.Serializer):
                     {name: [f"Unknown field; this endpoint accepts {accepted}."] for name in unknown}
                 )
         return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """Only JSON true/false: "yes" or 1 is a mistake worth reporting, not guessing."""
+
+    default_error_messages = {"invalid": "Must be true or false (a JSON boolean)."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            return data
+        self.fail("invalid")

@@ -3,39 +3,10 @@
 import secrets
 
 from django import forms
-from django.core.exceptions import ValidationError
 
-from core.errors import django_validation_detail
+from .models import AREA_LABELS, AREA_LEVELS, AREAS, Level
 
-from .models import AREA_LABELS, AREA_LEVELS, AREAS, LEVEL_NONE
-
-LEVEL_TEXT = {"none": "No access", "view": "Can view", "manage": "Can manage"}
-
-
-def add_service_errors(form, exc, *, field_map=None):
-    """Show a service's ValidationError next to the matching fields (others at the top)."""
-    field_map = field_map or {}
-    detail = django_validation_detail(exc) if isinstance(exc, ValidationError) else [str(exc)]
-    if isinstance(detail, dict):
-        for name, messages in detail.items():
-            target = field_map.get(name, name)
-            if target not in form.fields:
-                target = None
-            for message in messages:
-                form.add_error(target, message if target or name == "__all__" else f"{name}: {message}")
-    else:
-        for message in detail:
-            form.add_error(None, message)
-
-
-class InferenceResidencyForm(forms.Form):
-    """The US-only toggle: the first POST asks for confirmation, the second (confirmed) saves."""
-
-    us_only = forms.TypedChoiceField(
-        choices=[("true", "On"), ("false", "Off")], coerce=lambda v: v == "true",
-        error_messages={"required": "Choose on or off.", "invalid_choice": "Choose on or off."},
-    )
-    confirmed = forms.BooleanField(required=False)
+LEVEL_TEXT = dict(Level.choices)
 
 
 class MemberAddForm(forms.Form):
@@ -95,7 +66,7 @@ class RoleForm(forms.Form):
         for area in AREAS:
             self.fields[area] = forms.ChoiceField(
                 label=AREA_LABELS[area], choices=[(level, LEVEL_TEXT[level]) for level in AREA_LEVELS[area]],
-                initial=LEVEL_NONE, widget=forms.RadioSelect,
+                initial=Level.NONE, widget=forms.RadioSelect,
                 error_messages={"invalid_choice": f"{AREA_LABELS[area]} takes one of: "
                                 + ", ".join(AREA_LEVELS[area]) + "."},
             )

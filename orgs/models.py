@@ -4,6 +4,8 @@ Tables only: invariants the database can hold are constraints here; the rest liv
 `orgs/services.py`.
 """
 
+import hashlib
+
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
 from django.db.models import Q
@@ -11,54 +13,52 @@ from guardian.models import UserObjectPermissionBase
 
 from core.ids import IdFactory
 
-PLAN_TEAM = "team"
-PLAN_ENTERPRISE_SEAT = "enterprise_seat"
-PLAN_ENTERPRISE_USAGE = "enterprise_usage"
-PLAN_CHOICES = [
-    (PLAN_TEAM, "Team"),
-    (PLAN_ENTERPRISE_SEAT, "Enterprise (seat-based)"),
-    (PLAN_ENTERPRISE_USAGE, "Enterprise (usage-based)"),
-]
-ENTERPRISE_PLANS = (PLAN_ENTERPRISE_SEAT, PLAN_ENTERPRISE_USAGE)
 
-LOCK_LEGACY_OPT_OUT = "legacy_opt_out"
-LOCK_CONTRACT = "contract"
-LOCK_CHOICES = [
-    (LOCK_LEGACY_OPT_OUT, "Opted out of global routing before this setting existed"),
-    (LOCK_CONTRACT, "US-only inference is part of the contract"),
-]
+class Plan(models.TextChoices):
+    TEAM = "team", "Team"
+    ENTERPRISE_SEAT = "enterprise_seat", "Enterprise (seat-based)"
+    ENTERPRISE_USAGE = "enterprise_usage", "Enterprise (usage-based)"
 
-LOCK_REASON_SENTENCES = {
-    LOCK_LEGACY_OPT_OUT: "this organization opted out of global routing before the setting existed",
-    LOCK_CONTRACT: "US-only inference is part of this organization's contract",
-}
 
-AREAS = (
-    "identity_access",
-    "billing",
-    "analytics",
-    "privacy",
-    "user_management",
-    "libraries",
-    "audit_log",
-)
-AREA_LABELS = {
-    "identity_access": "Identity & access",
-    "billing": "Billing",
-    "analytics": "Analytics",
-    "privacy": "Privacy",
-    "user_management": "User management",
-    "libraries": "Libraries",
-    "audit_log": "Audit log",
-}
-LEVEL_NONE, LEVEL_VIEW, LEVEL_MANAGE = "none", "view", "manage"
-LEVELS = (LEVEL_NONE, LEVEL_VIEW, LEVEL_MANAGE)
-LEVEL_CHOICES = [(level, level) for level in LEVELS]
-AREA_LEVELS = {area: (LEVELS if area != "audit_log" else (LEVEL_NONE, LEVEL_VIEW)) for area in AREAS}
-LEVEL_RANK = {LEVEL_NONE: 0, LEVEL_VIEW: 1, LEVEL_MANAGE: 2}
+ENTERPRISE_PLANS = (Plan.ENTERPRISE_SEAT, Plan.ENTERPRISE_USAGE)
 
-ROLE_PRIMARY_OWNER, ROLE_OWNER, ROLE_ADMIN, ROLE_USER = "primary_owner", "owner", "admin", "user"
-BUILTIN_ROLE_IDS = (ROLE_PRIMARY_OWNER, ROLE_OWNER, ROLE_ADMIN, ROLE_USER)
+
+class LockReason(models.TextChoices):
+    LEGACY_OPT_OUT = "legacy_opt_out", "Opted out of global routing before this setting existed"
+    CONTRACT = "contract", "US-only inference is part of the contract"
+
+
+class Area(models.TextChoices):
+    """The admin areas a role sets a level on (SPEC §2 Roles)."""
+
+    IDENTITY_ACCESS = "identity_access", "Identity & access"
+    BILLING = "billing", "Billing"
+    ANALYTICS = "analytics", "Analytics"
+    PRIVACY = "privacy", "Privacy"
+    USER_MANAGEMENT = "user_management", "User management"
+    LIBRARIES = "libraries", "Libraries"
+    AUDIT_LOG = "audit_log", "Audit log"
+
+
+class Level(models.TextChoices):
+    NONE = "none", "No access"
+    VIEW = "view", "Can view"
+    MANAGE = "manage", "Can manage"
+
+
+AREAS = tuple(Area.values)
+AREA_LABELS = dict(Area.choices)
+AREA_LEVELS = {area: (tuple(Level.values) if area != Area.AUDIT_LOG else (Level.NONE.value, Level.VIEW.value))
+               for area in AREAS}
+LEVEL_RANK = {Level.NONE: 0, Level.VIEW: 1, Level.MANAGE: 2}
+
+
+class BuiltinRole(models.TextChoices):
+    PRIMARY_OWNER = "primary_owner", "Primary owner"
+    OWNER = "owner", "Owner"
+    ADMIN = "admin", "Admin"
+    USER = "user", "User"
+
 
 MAX_ACTIVE_WORKSPACES = 100
 
@@ -112,26 +112,23 @@ class User(AbstractUser):
 class Organization(models.Model):
     id = models.CharField(primary_key=True, max_length=40, default=IdFactory("org"), editable=False)
     name = models.CharField(max_length=200)
-    plan = models.CharField(max_length=20, choices=PLAN_CHOICES)
+    plan = models.CharField(max_length=20, choices=Plan.choices)
     us_only_inference = models.BooleanField("US-only inference", default=False)
-    lock_reason = models.CharField(max_length=20, choices=LOCK_CHOICES, null=True, blank=True)
+    lock_reason = models.CharField(max_length=20, choices=LockReason.choices, null=True, blank=True)
     legacy_opt_out = models.BooleanField(
         default=False, help_text="Opted out of global routing before US-only inference existed."
     )
     created_at = models.DateTimeField(auto_now_add=True)
-    # Head of this organization's audit chain, moved in the same transaction as each record.
-    audit_seq = models.BigIntegerField(default=0, editable=False)
-    audit_head_hash = models.CharField(max_length=64, default="", editable=False)
 
     class Meta:
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(plan__in=[p for p, _ in PLAN_CHOICES]), name="org_plan_valid"
+                condition=Q(plan__in=Plan.values), name="org_plan_valid"
             ),
             models.CheckConstraint(
                 condition=Q(lock_reason__isnull=True)
-                | Q(lock_reason__in=[r for r, _ in LOCK_CHOICES], us_only_inference=True),
+                | Q(lock_reason__in=LockReason.values, us_only_inference=True),
                 name="org_locked_means_us_only_on",
                 violation_error_message="A locked organization has US-only inference on: tick US-only inference too.",
             ),
@@ -140,7 +137,7 @@ class Organization(models.Model):
             (f"{level}_{area}", f"{level.capitalize()} {AREA_LABELS[area]}")
             for area in AREAS
             for level in AREA_LEVELS[area]
-            if level != LEVEL_NONE
+            if level != Level.NONE
         ]
 
     @property
@@ -149,7 +146,7 @@ class Organization(models.Model):
 
     @property
     def residency_available(self):
-        return self.plan == PLAN_ENTERPRISE_USAGE
+        return self.plan == Plan.ENTERPRISE_USAGE
 
     @property
     def is_enterprise(self):
@@ -170,13 +167,13 @@ class Role(models.Model):
     builtin = models.BooleanField(default=False)
     description = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    identity_access = models.CharField(max_length=6, choices=LEVEL_CHOICES, default=LEVEL_NONE)
-    billing = models.CharField(max_length=6, choices=LEVEL_CHOICES, default=LEVEL_NONE)
-    analytics = models.CharField(max_length=6, choices=LEVEL_CHOICES, default=LEVEL_NONE)
-    privacy = models.CharField(max_length=6, choices=LEVEL_CHOICES, default=LEVEL_NONE)
-    user_management = models.CharField(max_length=6, choices=LEVEL_CHOICES, default=LEVEL_NONE)
-    libraries = models.CharField(max_length=6, choices=LEVEL_CHOICES, default=LEVEL_NONE)
-    audit_log = models.CharField(max_length=6, choices=LEVEL_CHOICES[:2], default=LEVEL_NONE)
+    identity_access = models.CharField(max_length=6, choices=Level.choices, default=Level.NONE)
+    billing = models.CharField(max_length=6, choices=Level.choices, default=Level.NONE)
+    analytics = models.CharField(max_length=6, choices=Level.choices, default=Level.NONE)
+    privacy = models.CharField(max_length=6, choices=Level.choices, default=Level.NONE)
+    user_management = models.CharField(max_length=6, choices=Level.choices, default=Level.NONE)
+    libraries = models.CharField(max_length=6, choices=Level.choices, default=Level.NONE)
+    audit_log = models.CharField(max_length=6, choices=Level.choices[:2], default=Level.NONE)
 
     class Meta:
         ordering = ["-builtin", "created_at", "name"]
@@ -224,7 +221,7 @@ class Membership(models.Model):
             models.UniqueConstraint(fields=["user", "organization"], name="membership_once_per_org"),
             models.UniqueConstraint(
                 fields=["organization"],
-                condition=Q(role_id=ROLE_PRIMARY_OWNER),
+                condition=Q(role_id=BuiltinRole.PRIMARY_OWNER),
                 name="one_primary_owner_per_org",
             ),
         ]
@@ -269,6 +266,21 @@ class Workspace(models.Model):
         return self.name
 
 
+API_KEY_PREFIX = "rc-api-"
+MAX_API_KEY_LENGTH = 200  # longer is never a key: refuse it without hashing megabytes
+
+
+def hash_api_key(raw):
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class ApiKeyQuerySet(models.QuerySet):
+    def usable(self):
+        """Keys that authenticate: not revoked, of an active user (the one rule; the decision
+        statement compiles this queryset into its SQL)."""
+        return self.filter(revoked_at__isnull=True, membership__user__is_active=True)
+
+
 class ApiKey(models.Model):
     """A member's key. Only a SHA-256 of the secret is stored (keys are 190-bit random)."""
 
@@ -283,6 +295,8 @@ class ApiKey(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiKeyQuerySet.as_manager()
 
     class Meta:
         ordering = ["created_at"]

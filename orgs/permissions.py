@@ -17,18 +17,18 @@ from guardian.core import ObjectPermissionChecker
 from .models import (
     AREA_LABELS,
     AREAS,
-    LEVEL_MANAGE,
-    LEVEL_NONE,
     LEVEL_RANK,
-    LEVEL_VIEW,
+    ApiKey,
+    BuiltinRole,
+    Level,
     Membership,
     Organization,
     OrganizationUserObjectPermission,
-    Workspace,
+    Role,
     WorkspaceUserObjectPermission,
 )
 
-WORKSPACE_ADMIN_PERM = "admin_workspace"
+LEVEL_NONE, LEVEL_VIEW, LEVEL_MANAGE = Level.NONE, Level.VIEW, Level.MANAGE
 
 
 def codenames_for_role(role):
@@ -116,7 +116,7 @@ class Access:
 
     @property
     def is_primary_owner(self):
-        return self.membership is not None and self.membership.role_id == "primary_owner"
+        return self.membership is not None and self.membership.role_id == BuiltinRole.PRIMARY_OWNER
 
     def require(self, area, need=LEVEL_VIEW, *, hide=False):
         """Raise unless the actor holds `need` on `area`; `hide` turns the 403 into a 404."""
@@ -138,6 +138,23 @@ class Access:
         return all(LEVEL_RANK[levels.get(a, LEVEL_NONE)] <= LEVEL_RANK[self.level(a)] for a in AREAS)
 
 
+def is_trusted_operator(actor):
+    """Commands, migrations and platform staff in the Django admin: not organization members,
+    and the only ones who create organizations or change plans and locks."""
+    return actor.user is None or actor.is_platform_staff
+
+
+def role_label(actor, organization):
+    """The actor's role name in `organization` right now, for the audit record."""
+    if actor.user is None:
+        return ""
+    membership = Membership.objects.filter(user=actor.user, organization_id=organization.pk).select_related("role")
+    membership = membership.first()
+    if membership is not None:
+        return membership.role.name
+    return "Platform staff" if actor.is_platform_staff else "non-member"
+
+
 def access_organization(*, actor, id, area=None, need=LEVEL_VIEW, hide=False):
     """Fetch the organization `id` for a member, optionally requiring `need` on `area`.
 
@@ -152,7 +169,7 @@ def access_organization(*, actor, id, area=None, need=LEVEL_VIEW, hide=False):
     )
     if membership is not None:
         access = Access(actor.user, membership.organization, membership)
-    elif actor.source == "admin" and actor.user.is_superuser:
+    elif actor.is_platform_staff:
         organization = Organization.objects.filter(pk=id).first()
         if organization is None:
             raise Http404("No such organization.")
@@ -164,80 +181,16 @@ def access_organization(*, actor, id, area=None, need=LEVEL_VIEW, hide=False):
     return access
 
 
-def workspace_level(access, workspace):
-    """`manage`, `view` or `none` for this actor on this workspace's residency."""
-    org_level = access.level("privacy")
-    if org_level == LEVEL_MANAGE:
-        return LEVEL_MANAGE
-    if access.membership is not None and WORKSPACE_ADMIN_PERM in access._checker.get_user_perms(workspace):
-        return LEVEL_MANAGE
-    return org_level
-
-
-def access_workspace(*, actor, id, need=LEVEL_VIEW, organization_id=None):
-    """Fetch workspace `id` if the actor may `need` it; other orgs' workspaces are 404.
-
-    Returns (workspace, access). Can view: privacy view, or workspace admin. Can manage:
-    privacy manage, or workspace admin (delegation, guardian object permission).
-    """
-    if actor.user is None:
-        raise Http404("Not found.")
-    qs = Workspace.objects.select_related("organization").filter(pk=id)
-    if organization_id is not None:
-        qs = qs.filter(organization_id=organization_id)
-    workspace = qs.first()
-    if workspace is None:
-        raise Http404(f"No workspace with id {id!r}.")
-    try:
-        access = access_organization(actor=actor, id=workspace.organization_id)
-    except Http404:
-        raise Http404(f"No workspace with id {id!r}.")
-    level = workspace_level(access, workspace)
-    if LEVEL_RANK[level] < LEVEL_RANK[LEVEL_VIEW]:
-        raise Http404(f"No workspace with id {id!r}.")
-    if LEVEL_RANK[level] < LEVEL_RANK[need]:
-        raise PermissionDenied(
-            f"Changing workspace {workspace.name} needs Privacy: manage or workspace admin; "
-            f"you can only view it."
-        )
-    return workspace, access
-
-
 # --- console and REST access to members, roles, API keys and the US-only setting -------------
 
 
-def residency_unavailable_message(organization):
-    return (
-        "US-only inference is available on usage-based Enterprise plans; "
-        f"this organization is on the {organization.get_plan_display()} plan."
-    )
-
-
-def require_inference_residency(access, need=LEVEL_VIEW):
-    """Raise unless the organization has the US-only setting and the member may `need` it.
-
-    Not on the usage-based plan (and not locked on): 404 naming the plan requirement.
-    Privacy: none: 404 (the setting does not exist for them). Privacy: view asking to
-    manage: 403. Writes still go through `inference_residency_set`, which audits denials.
-    """
-    require_inference_residency_exists(access.organization)
-    access.require("privacy", need, hide=True)
-
-
-def require_inference_residency_exists(organization):
-    """404 naming the plan requirement unless the organization has the US-only setting
-    (usage-based Enterprise, or locked on by contract or a legacy opt-out)."""
-    if not organization.residency_available and not organization.locked:
-        raise Http404(residency_unavailable_message(organization))
-
-
-def can_change_inference_residency(access):
-    return access.can("privacy", LEVEL_MANAGE) and not access.organization.locked
+def can_see_roles(access):
+    """Roles are listed to those who manage identity (they edit roles) or members (they assign them)."""
+    return access.can("identity_access") or access.can("user_management")
 
 
 def require_roles_view(access):
-    """Roles are listed to those who manage identity (they edit roles) or members (they assign them)."""
-    if access.can("identity_access") or access.can("user_management"):
+    if can_see_roles(access):
         return
     raise PermissionDenied(
         "Seeing roles needs Identity & access: view or User management: view; "
@@ -264,8 +217,6 @@ def access_member(*, access, user_id, need=LEVEL_VIEW):
 def access_role(*, access, id, need=LEVEL_VIEW):
     """A custom role of this organization (Identity & access: `need`); built-ins and other
     organizations' roles are 404 (built-in roles cannot be edited)."""
-    from .models import Role
-
     if need == LEVEL_MANAGE:
         access.require("identity_access", LEVEL_MANAGE)
     else:
@@ -283,8 +234,6 @@ def sees_all_api_keys(access):
 def access_api_key(*, access, id, need=LEVEL_VIEW):
     """An API key of this organization. Members see and revoke their own keys; Identity &
     access: view sees everyone's and manage revokes them. A key the member cannot see is 404."""
-    from .models import ApiKey
-
     key = (
         ApiKey.objects.select_related("membership__user", "membership__organization")
         .filter(pk=id, membership__organization_id=access.organization.pk)
@@ -305,3 +254,14 @@ def may_invite(access, user):
     if user.has_usable_password() or not access.can("user_management", LEVEL_MANAGE):
         return False
     return not Membership.objects.filter(user_id=user.pk).exclude(organization_id=access.organization.pk).exists()
+
+
+def can_manage_member(access, membership):
+    """Whether this member may change or remove `membership`: User management: manage, never the
+    primary owner, never someone whose role has more access than theirs. A pure check on loaded
+    rows (lists call it per row without a query)."""
+    return (
+        access.can("user_management", LEVEL_MANAGE)
+        and membership.role_id != BuiltinRole.PRIMARY_OWNER
+        and access.role_fits_within(membership.role)
+    )

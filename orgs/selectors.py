@@ -1,26 +1,22 @@
 """Reads for organizations and their members, scoped to the organization."""
 
 from django.db.models import Count, Q
-from guardian.shortcuts import get_objects_for_user
 
-from .models import ROLE_PRIMARY_OWNER, ApiKey, Membership, Role, Workspace
-from .permissions import WORKSPACE_ADMIN_PERM, sees_all_api_keys
+from .models import MAX_API_KEY_LENGTH, ApiKey, BuiltinRole, Membership, Role, hash_api_key
+from .permissions import sees_all_api_keys
 
 
-def api_key_authenticate(raw):
-    """The active key for this secret, with its member, user and organization (one query)."""
-    from .services import api_key_touch, hash_api_key
-
-    if not raw or len(raw) > 200:
+def api_key_for_secret(raw):
+    """The usable key for this secret, with its member, user, organization and creator (one
+    query), or None."""
+    if not raw or len(raw) > MAX_API_KEY_LENGTH:
         return None
-    key = (
-        ApiKey.objects.select_related("membership__user", "membership__organization", "membership__role")
-        .filter(key_hash=hash_api_key(raw), revoked_at__isnull=True, membership__user__is_active=True)
+    return (
+        ApiKey.objects.usable()
+        .select_related("membership__user", "membership__organization", "membership__role", "created_by")
+        .filter(key_hash=hash_api_key(raw))
         .first()
     )
-    if key is not None:
-        api_key_touch(key)
-    return key
 
 
 def memberships_for_user(user):
@@ -51,19 +47,6 @@ def current_membership(request):
     return membership
 
 
-def workspaces_visible_to(access, *, include_archived=False):
-    """Workspaces this member may see: all of them with Privacy: view, else the ones they
-    administer (guardian object permission), filtered in SQL, never row by row."""
-    qs = Workspace.objects.filter(organization_id=access.organization.pk)
-    if not include_archived:
-        qs = qs.filter(archived_at__isnull=True)
-    if access.can("privacy"):
-        return qs
-    return get_objects_for_user(
-        access.user, f"orgs.{WORKSPACE_ADMIN_PERM}", qs, accept_global_perms=False, with_superuser=False
-    )
-
-
 def members_of(organization):
     """The organization's memberships with user and role, oldest first (one query per page)."""
     return (
@@ -91,7 +74,7 @@ def assignable_roles(access):
 
     The primary-owner title is transferred, not assigned, so it is never offered.
     """
-    roles = roles_for(access.organization).exclude(pk=ROLE_PRIMARY_OWNER).order_by("-builtin", "created_at", "pk")
+    roles = roles_for(access.organization).exclude(pk=BuiltinRole.PRIMARY_OWNER).order_by("-builtin", "created_at", "pk")
     return [role for role in roles if access.role_fits_within(role)]
 
 
@@ -105,25 +88,15 @@ def api_keys_visible_to(access):
     return qs
 
 
-INFERENCE_RESIDENCY_HISTORY_ACTIONS = (
-    "inference_residency.updated",
-    "inference_residency.change_denied",
-    "inference_residency.legacy_migrated",
-)
+def active_key_count(membership):
+    """How many of the member's keys still work (shown before removing them)."""
+    return ApiKey.objects.filter(membership=membership, revoked_at__isnull=True).count()
 
 
-def inference_residency_history(organization, *, limit=10):
-    """The latest changes (and denied attempts) to the US-only setting, newest first.
-
-    Plan or lock changes by platform staff that moved the setting count too.
-    """
-    from residency.models import AuditEvent
-
-    return list(
-        AuditEvent.objects.filter(organization_id=organization.pk)
-        .filter(
-            Q(action__in=INFERENCE_RESIDENCY_HISTORY_ACTIONS)
-            | Q(action="organization.updated", after__has_key="us_only")
-        )
-        .order_by("-seq")[:limit]
-    )
+def member_of(organization, *, user_id=None, membership_id=None):
+    """One member of `organization` by user id or membership id, or None (another
+    organization's member is None too)."""
+    qs = Membership.objects.select_related("user", "role").filter(organization_id=organization.pk)
+    if user_id is not None:
+        return qs.filter(user_id=user_id).first()
+    return qs.filter(pk=membership_id).first()

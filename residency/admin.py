@@ -1,6 +1,18 @@
-from django.contrib import admin
+"""Django admin pages for platform staff: geos and the model catalog (platform data), and
+organizations and workspaces, whose edits go through the residency services (locks, US-only,
+data residency), so they are checked and audited like any other change."""
 
-from .models import AuditEvent, CatalogModel, Geo
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+
+from core.actor import Source, actor_from_request
+from core.admin_mixins import ServiceAdminMixin
+from orgs.models import Organization, Workspace
+from orgs.services import organization_rename
+
+from . import services
+from .models import CatalogModel, Geo
 
 
 @admin.register(Geo)
@@ -23,24 +35,126 @@ class CatalogModelAdmin(admin.ModelAdmin):
         return False  # usage rows and past decisions refer to it; add a new model instead
 
 
-@admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ["seq", "organization", "created_at", "action", "outcome", "actor_label", "actor_role",
-                    "source", "target_label"]
-    list_select_related = ["organization"]
-    list_filter = ["action", "outcome", "source"]
-    search_fields = ["actor_label", "target_label", "target_id", "request_id"]
-    date_hierarchy = "created_at"
-    show_full_result_count = False  # counting a million rows on every page is slow
+class OrganizationForm(forms.ModelForm):
+    owner_email = forms.EmailField(required=False, help_text="Primary owner (new organizations only).")
+
+    class Meta:
+        model = Organization
+        fields = ["name", "plan", "us_only_inference", "lock_reason", "legacy_opt_out"]
+
+
+@admin.register(Organization)
+class OrganizationAdmin(ServiceAdminMixin, admin.ModelAdmin):
+    form = OrganizationForm
+    list_display = ["name", "id", "plan", "us_only_inference", "lock_reason", "legacy_opt_out", "created_at"]
+    list_filter = ["plan", "us_only_inference", "lock_reason", "legacy_opt_out"]
+    search_fields = ["name", "id"]
+    readonly_fields = ["id", "created_at"]
+
+    def get_fields(self, request, obj=None):
+        fields = ["name", "plan", "us_only_inference", "lock_reason", "legacy_opt_out"]
+        if obj is None:
+            return ["owner_email", *fields]
+        return ["id", *fields, "created_at"]
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in AuditEvent._meta.fields]
+        if obj is not None and obj.locked:
+            return [*self.readonly_fields, "us_only_inference", "lock_reason"]
+        return self.readonly_fields
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
+    def perform_save(self, form, actor, change):
+        data = form.cleaned_data
+        if not change:
+            if not data.get("owner_email"):
+                raise ValidationError({"owner_email": ["A new organization needs a primary owner's email."]})
+            org, _ = services.organization_provision(
+                actor=actor, name=data["name"], plan=data["plan"], owner_email=data["owner_email"],
+                lock_reason=data.get("lock_reason"), legacy_opt_out=data.get("legacy_opt_out", False),
+            )
+            if data.get("us_only_inference") and not org.us_only_inference:
+                services.inference_residency_set(actor=actor, organization=org, us_only=True)
+            return org
+        org = Organization.objects.get(pk=form.instance.pk)
+        if "name" in form.changed_data and "name" in data:
+            org = organization_rename(actor=actor, organization=org, name=data["name"])
+        changes = {f: data[f] for f in ("plan", "lock_reason", "legacy_opt_out") if f in form.changed_data and f in data}
+        if changes:
+            org = services.organization_terms_update(actor=actor, organization=org, **changes)
+        if "us_only_inference" in form.changed_data and "us_only_inference" in data:
+            org = services.inference_residency_set(actor=actor, organization=org, us_only=data["us_only_inference"])
+        return org
 
     def has_delete_permission(self, request, obj=None):
-        return False
+        return False  # the audit chain keeps organizations forever
+
+
+class WorkspaceForm(forms.ModelForm):
+    allowed_inference_geos = forms.CharField(
+        help_text='Type "unrestricted", or geo codes separated by commas (e.g. "us" or "global, us").'
+    )
+
+    class Meta:
+        model = Workspace
+        fields = ["organization", "name", "workspace_geo", "default_inference_geo"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and "allowed_inference_geos" in self.fields:
+            value = self.instance.allowed_geos_value
+            self.initial["allowed_inference_geos"] = value if isinstance(value, str) else ", ".join(value)
+
+    def clean_allowed_inference_geos(self):
+        raw = self.cleaned_data["allowed_inference_geos"].strip()
+        if raw == "unrestricted":
+            return raw
+        return [g.strip() for g in raw.split(",") if g.strip()]
+
+
+@admin.register(Workspace)
+class WorkspaceAdmin(ServiceAdminMixin, admin.ModelAdmin):
+    form = WorkspaceForm
+    list_display = ["name", "id", "organization", "workspace_geo", "allowed_geos",
+                    "default_inference_geo", "created_at", "archived_at"]
+    list_select_related = ["organization"]
+    list_filter = ["workspace_geo", "default_inference_geo", ("archived_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "id", "organization__name"]
+    actions = ["archive"]
+
+    @admin.display(description="Allowed inference geos")
+    def allowed_geos(self, obj):
+        value = obj.allowed_geos_value
+        return value if isinstance(value, str) else ", ".join(value)
+
+    def get_fields(self, request, obj=None):
+        return ["organization", "name", "workspace_geo", "allowed_inference_geos", "default_inference_geo"] + (
+            ["id", "created_at", "archived_at"] if obj else []
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        return ["id", "organization", "workspace_geo", "created_at", "archived_at"]
+
+    def perform_save(self, form, actor, change):
+        data = form.cleaned_data
+        residency = {
+            "allowed_inference_geos": data.get("allowed_inference_geos", "unrestricted"),
+            "default_inference_geo": data.get("default_inference_geo"),
+        }
+        if not change:
+            residency["workspace_geo"] = data.get("workspace_geo")
+            return services.workspace_create(actor=actor, organization=data["organization"], name=data["name"],
+                                             data_residency=residency)
+        workspace = Workspace.objects.select_related("organization").get(pk=form.instance.pk)
+        return services.workspace_update(actor=actor, workspace=workspace, name=data.get("name"),
+                                         data_residency=residency)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # archive instead: archiving is permanent and audited
+
+    @admin.action(description="Archive selected workspaces (permanent)")
+    def archive(self, request, queryset):
+        actor = actor_from_request(request, source=Source.ADMIN)
+        for workspace in queryset.select_related("organization"):
+            services.workspace_archive(actor=actor, workspace=workspace)
+        self.message_user(request, "Archived.", messages.SUCCESS)

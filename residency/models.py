@@ -1,6 +1,5 @@
-"""Geos, the model catalog and the audit log (SPEC §2). Tables only."""
+"""Geos, the model catalog, and usage rows with their rollups (SPEC §2, §3). Tables only."""
 
-from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
@@ -70,78 +69,6 @@ class CatalogModel(models.Model):
 
     def __str__(self):
         return self.id
-
-
-class AppendOnlyQuerySet(models.QuerySet):
-    def update(self, **kwargs):
-        raise ValidationError("Audit events are append-only: they cannot be updated.")
-
-    def delete(self):
-        raise ValidationError("Audit events are append-only: they cannot be deleted.")
-
-    _raw_delete = delete
-
-
-class AuditEvent(models.Model):
-    """One change (or denied attempt), chained by hash within its organization.
-
-    Written only by `residency.audit.audit_record`; the ORM and database triggers refuse
-    UPDATE and DELETE.
-    """
-
-    SOURCE_CHOICES = [(s, s) for s in ("console", "rest", "admin", "command", "migration")]
-    OUTCOME_CHOICES = [("success", "success"), ("denied", "denied")]
-
-    organization = models.ForeignKey(
-        "orgs.Organization", on_delete=models.PROTECT, related_name="audit_events"
-    )
-    seq = models.BigIntegerField()
-    created_at = models.DateTimeField()
-    action = models.CharField(max_length=60)
-    outcome = models.CharField(max_length=10, choices=OUTCOME_CHOICES, default="success")
-    actor_type = models.CharField(max_length=10)  # user | api_key | system
-    actor_id = models.CharField(max_length=40, blank=True)
-    actor_user_id = models.CharField(max_length=40, blank=True)
-    actor_label = models.CharField(max_length=300)
-    actor_role = models.CharField(max_length=100, blank=True)
-    source = models.CharField(max_length=10, choices=SOURCE_CHOICES)
-    ip = models.CharField(max_length=64, blank=True)
-    user_agent = models.CharField(max_length=500, blank=True)
-    request_id = models.CharField(max_length=40, blank=True)
-    target_type = models.CharField(max_length=30)
-    target_id = models.CharField(max_length=40)
-    target_label = models.CharField(max_length=300, blank=True)
-    before = models.JSONField(null=True, blank=True)
-    after = models.JSONField(null=True, blank=True)
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64)
-
-    objects = AppendOnlyQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["-seq"]
-        constraints = [
-            models.UniqueConstraint(fields=["organization", "seq"], name="audit_seq_unique_per_org")
-        ]
-        indexes = [
-            models.Index(fields=["organization", "action", "-seq"], name="audit_org_action"),
-            models.Index(fields=["organization", "actor_id", "-seq"], name="audit_org_actor"),
-            # a person's events, directly or through any of their API keys
-            models.Index(fields=["organization", "actor_user_id", "-seq"], name="audit_org_actor_user"),
-            models.Index(fields=["organization", "target_id", "-seq"], name="audit_org_target"),
-            models.Index(fields=["organization", "created_at"], name="audit_org_created"),
-        ]
-
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise ValidationError("Audit events are append-only: they cannot be updated.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ValidationError("Audit events are append-only: they cannot be deleted.")
-
-    def __str__(self):
-        return f"#{self.seq} {self.action}"
 
 
 SERVICE_TIERS = ("standard", "batch", "priority")

@@ -1,67 +1,126 @@
-"""Who may read the change history and the usage/cost data (SPEC §2 Roles, Audit).
+"""Who may see and change residency: the US-only setting, workspaces' data residency, and the
+usage and cost data (SPEC §2 Roles). Built on `orgs.permissions.Access`.
 
-- Audit log: `audit_log: view` (owners hold it) sees every event of the organization;
-  `privacy: view` alone sees the residency history (`RESIDENCY_ACTIONS`); anyone else gets
-  404, as if the log did not exist. Nobody can change anything there.
+- US-only inference exists on the usage-based Enterprise plan (or when locked on); Privacy:
+  none does not see it (404), Privacy: view reads it, Privacy: manage changes it, unless locked.
+- Workspaces: Privacy: view sees all of them, Privacy: manage changes them; a member made admin
+  of one workspace (guardian object permission) sees and manages that workspace's residency.
 - Usage and cost: `billing: view` or `analytics: view` read token usage; cost needs
-  `billing: view`; ingesting usage rows needs `billing: manage` (internal billing tools use
-  an owner's key). Members who see neither area get 404.
+  `billing: view`; ingesting usage rows needs `billing: manage`. Members who see neither get 404.
 
-Another organization's data never appears: every helper works on the caller's own
-organization only (`Access` comes from their membership).
+Another organization's objects answer 404, never 403.
 """
-
-from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
-from orgs.models import LEVEL_MANAGE, LEVEL_VIEW
+from orgs.models import LEVEL_RANK, Level, Workspace, WorkspaceUserObjectPermission
+from orgs.permissions import access_organization
 
-from .audit import RESIDENCY_ACTIONS
-
-SCOPE_ALL = "all"
-SCOPE_RESIDENCY = "residency"
+WORKSPACE_ADMIN_PERM = "admin_workspace"
 
 
-@dataclass(frozen=True)
-class AuditScope:
-    """What one member may read of their organization's audit log."""
-
-    access: object
-    scope: str  # SCOPE_ALL | SCOPE_RESIDENCY
-
-    @property
-    def organization(self):
-        return self.access.organization
-
-    @property
-    def actions(self):
-        """The actions visible, or None for every action."""
-        return None if self.scope == SCOPE_ALL else RESIDENCY_ACTIONS
-
-    @property
-    def can_verify(self):
-        # The verifier walks the whole chain and names any record; residency-only readers
-        # would learn about events outside their scope.
-        return self.scope == SCOPE_ALL
+# --- US-only inference -----------------------------------------------------------------------
 
 
-def audit_scope(access):
-    """The member's audit scope, or 404 when they may not see the log at all."""
-    if access.can("audit_log", LEVEL_VIEW):
-        return AuditScope(access, SCOPE_ALL)
-    if access.can("privacy", LEVEL_VIEW):
-        return AuditScope(access, SCOPE_RESIDENCY)
-    raise Http404("Not found.")
+def residency_unavailable_message(organization):
+    return (
+        "US-only inference is available on usage-based Enterprise plans; "
+        f"this organization is on the {organization.get_plan_display()} plan."
+    )
+
+
+def require_inference_residency_exists(organization):
+    """404 naming the plan requirement unless the organization has the US-only setting
+    (usage-based Enterprise, or locked on by contract or a legacy opt-out)."""
+    if not organization.residency_available and not organization.locked:
+        raise Http404(residency_unavailable_message(organization))
+
+
+def require_inference_residency(access, need=Level.VIEW):
+    """Raise unless the organization has the US-only setting and the member may `need` it.
+
+    Not on the usage-based plan (and not locked on): 404 naming the plan requirement.
+    Privacy: none: 404 (the setting does not exist for them). Privacy: view asking to
+    manage: 403. Writes still go through `inference_residency_set`, which audits denials.
+    """
+    require_inference_residency_exists(access.organization)
+    access.require("privacy", need, hide=True)
+
+
+def can_see_inference_residency(access):
+    org = access.organization
+    return (org.residency_available or org.locked) and access.can("privacy")
+
+
+def can_change_inference_residency(access):
+    return access.can("privacy", Level.MANAGE) and not access.organization.locked
+
+
+# --- workspaces --------------------------------------------------------------------------------
+
+
+def workspace_level(access, workspace):
+    """`manage`, `view` or `none` for this actor on this workspace's residency."""
+    org_level = access.level("privacy")
+    if org_level == Level.MANAGE:
+        return Level.MANAGE
+    if access.membership is not None and WORKSPACE_ADMIN_PERM in access._checker.get_user_perms(workspace):
+        return Level.MANAGE
+    return org_level
+
+
+def can_see_workspaces(access):
+    """Privacy: view sees every workspace; a delegated workspace admin sees theirs (the menu
+    entry shows for both; the list itself is filtered by `workspaces_visible_to`)."""
+    if access.can("privacy"):
+        return True
+    return access.membership is not None and WorkspaceUserObjectPermission.objects.filter(
+        user_id=access.user.pk, content_object__organization_id=access.organization.pk).exists()
+
+
+def can_create_workspaces(access):
+    return access.can("privacy", Level.MANAGE)
+
+
+def access_workspace(*, actor, id, need=Level.VIEW, organization_id=None):
+    """Fetch workspace `id` if the actor may `need` it; other orgs' workspaces are 404.
+
+    Returns (workspace, access). Can view: privacy view, or workspace admin. Can manage:
+    privacy manage, or workspace admin (delegation, guardian object permission).
+    """
+    if actor.user is None:
+        raise Http404("Not found.")
+    qs = Workspace.objects.select_related("organization").filter(pk=id)
+    if organization_id is not None:
+        qs = qs.filter(organization_id=organization_id)
+    workspace = qs.first()
+    if workspace is None:
+        raise Http404(f"No workspace with id {id!r}.")
+    try:
+        access = access_organization(actor=actor, id=workspace.organization_id)
+    except Http404:
+        raise Http404(f"No workspace with id {id!r}.")
+    level = workspace_level(access, workspace)
+    if LEVEL_RANK[level] < LEVEL_RANK[Level.VIEW]:
+        raise Http404(f"No workspace with id {id!r}.")
+    if LEVEL_RANK[level] < LEVEL_RANK[need]:
+        raise PermissionDenied(
+            f"Changing workspace {workspace.name} needs Privacy: manage or workspace admin; "
+            f"you can only view it."
+        )
+    return workspace, access
+
+
+# --- usage and cost ----------------------------------------------------------------------------
 
 
 def can_see_usage(access):
-    return access.can("billing", LEVEL_VIEW) or access.can("analytics", LEVEL_VIEW)
+    return access.can("billing", Level.VIEW) or access.can("analytics", Level.VIEW)
 
 
 def can_see_cost(access):
-    return access.can("billing", LEVEL_VIEW)
+    return access.can("billing", Level.VIEW)
 
 
 def require_usage_view(access):
@@ -82,7 +141,7 @@ def require_cost_view(access):
 def require_usage_ingest(access):
     """Ingesting usage rows: billing manage (owners have it). View-only: 403; unseen: 404."""
     require_usage_view(access)
-    if not access.can("billing", LEVEL_MANAGE):
+    if not access.can("billing", Level.MANAGE):
         raise PermissionDenied(
             f"Sending usage records needs Billing: manage; your role ({access.role_name}) has "
             f"Billing: {access.level('billing')}. Internal tools use an owner's API key."

@@ -7,11 +7,17 @@ below and get plain values back, so every rule is testable from a table.
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
+
 ONE = Decimal("1")
 HALF = Decimal("0.5")
 MILLION = Decimal("1000000")
 ENDPOINTS = ("messages", "batch", "openai_compat")
 NOT_AVAILABLE = "not_available"
+UNRESTRICTED = "unrestricted"
+DATA_RESIDENCY_FIELDS = ("workspace_geo", "allowed_inference_geos", "default_inference_geo")
+DEFAULT_DATA_RESIDENCY = {"workspace_geo": "us", "allowed_inference_geos": UNRESTRICTED,
+                          "default_inference_geo": "global"}
 
 
 @dataclass(frozen=True)
@@ -184,5 +190,67 @@ def priority_burndown(tokens, multiplier):
     return Decimal(tokens) * Decimal(multiplier)
 
 
-def usd_to_cents(amount):
-    return amount * 100
+def clean_data_residency(data, *, current=None, inference_geos, workspace_geos):
+    """Validate a workspace's `data_residency`, merged over `current` (a partial update) if given
+    (SPEC §2 Workspaces): workspace_geo only at creation; allowed geos "unrestricted" or a
+    non-empty list of known geos without duplicates; the default inside the allowed geos.
+
+    Returns the full, normalized object. Raises ValidationError naming each bad field.
+    """
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ValidationError({"data_residency": ["Must be an object."]})
+    creating = current is None
+    errors = {}
+    for field in sorted(set(data) - set(DATA_RESIDENCY_FIELDS)):
+        errors[f"data_residency.{field}"] = ["Unknown field."]
+    merged = dict(current or DEFAULT_DATA_RESIDENCY)
+    if "workspace_geo" in data:
+        if not creating:
+            errors["data_residency.workspace_geo"] = [
+                "workspace_geo is chosen when a workspace is created and can never be changed."
+            ]
+        elif data["workspace_geo"] not in workspace_geos:
+            errors["data_residency.workspace_geo"] = [
+                f"{data['workspace_geo']!r} is not an available workspace geo; use one of: {', '.join(workspace_geos)}."
+            ]
+        else:
+            merged["workspace_geo"] = data["workspace_geo"]
+    if "allowed_inference_geos" in data:
+        allowed = data["allowed_inference_geos"]
+        if allowed == UNRESTRICTED:
+            merged["allowed_inference_geos"] = UNRESTRICTED
+        elif not isinstance(allowed, list) or not allowed or not all(isinstance(g, str) for g in allowed):
+            errors["data_residency.allowed_inference_geos"] = [
+                f'Must be "unrestricted" or a non-empty list drawn from {", ".join(inference_geos)}.'
+            ]
+        elif len(set(allowed)) != len(allowed):
+            errors["data_residency.allowed_inference_geos"] = ["List each geo at most once."]
+        elif set(allowed) - set(inference_geos):
+            bad = ", ".join(sorted(set(allowed) - set(inference_geos)))
+            errors["data_residency.allowed_inference_geos"] = [
+                f"Unknown geo {bad}; valid values are {', '.join(inference_geos)}."
+            ]
+        else:
+            merged["allowed_inference_geos"] = list(allowed)
+    if "default_inference_geo" in data:
+        default = data["default_inference_geo"]
+        if default not in inference_geos:
+            errors["data_residency.default_inference_geo"] = [
+                f"{default!r} is not a valid inference geo; use one of: {', '.join(inference_geos)}."
+            ]
+        else:
+            merged["default_inference_geo"] = default
+    if not errors:
+        allowed = merged["allowed_inference_geos"]
+        if allowed != UNRESTRICTED and merged["default_inference_geo"] not in allowed:
+            errors["data_residency.default_inference_geo"] = [
+                f"{merged['default_inference_geo']!r} is not in allowed_inference_geos "
+                f"({', '.join(allowed)}); choose one of those"
+                + ("" if "default_inference_geo" in data else " and send default_inference_geo too")
+                + "."
+            ]
+    if errors:
+        raise ValidationError(errors)
+    return merged

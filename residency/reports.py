@@ -19,11 +19,11 @@ from django.core.exceptions import ValidationError
 from django.db.models import Sum
 from django.utils import timezone
 
+from core.dates import parse_rfc3339
 from orgs.models import Workspace
 
 from .models import SERVICE_TIERS, TOKEN_FIELDS, CatalogModel, Geo, UsageRollup
 from .policy import NOT_AVAILABLE, Prices, Tokens, decimal_str, price, residency_multiplier
-from .selectors import parse_rfc3339
 
 WIDTHS = {"1h": timedelta(hours=1), "1d": timedelta(days=1)}
 LIMITS = {"1h": (24, 168), "1d": (7, 31)}  # (default, maximum) buckets per page, as the Admin API

@@ -1,34 +1,112 @@
-"""Reads the decision API needs, shaped for `residency.policy` (SPEC §2 "Deciding where a
-request runs").
+"""Reads about residency, scoped to one organization: workspaces a member may see, the US-only
+setting's history, the catalog; and the reads the decision API needs, shaped for
+`residency.policy` (SPEC §2 "Deciding where a request runs").
 
 Nothing is cached in the process: every decision reads the current rows, so a change is seen
 by the very next decision in every server process. A single decision is one SQL statement
 (workspace, model and geo multipliers together); a batch is three, whatever its size.
-
-Reads for the audit log and for usage/cost reports, always scoped to one organization.
-
-The audit log can hold millions of events per organization, so every read here is keyset
-paginated by `seq` over the `(organization, ..., -seq)` indexes: no OFFSET, no COUNT(*).
 """
 
 import functools
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 
-from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import Q
-from django.utils.dateparse import parse_date, parse_datetime
+from guardian.shortcuts import get_objects_for_user
 
-from core.pagination import parse_limit
-from orgs.models import ApiKey, Membership, Organization, Role, User, Workspace
+from audit import events
+from audit.models import AuditEvent
+from orgs.models import ApiKey, Level, Membership, Organization, User, Workspace, WorkspaceUserObjectPermission
 
-from .audit import EVENT_TYPES
-from .audit_text import Names
-from .models import AuditEvent, CatalogModel, Geo
-from .policy import ModelInfo, WorkspaceInfo
+from .models import CatalogModel, Geo
+from .permissions import WORKSPACE_ADMIN_PERM
+from .policy import ModelInfo, Prices, WorkspaceInfo
+
+
+def workspaces_visible_to(access, *, include_archived=False):
+    """Workspaces this member may see: all of them with Privacy: view, else the ones they
+    administer (guardian object permission), filtered in SQL, never row by row."""
+    qs = Workspace.objects.filter(organization_id=access.organization.pk)
+    if not include_archived:
+        qs = qs.filter(archived_at__isnull=True)
+    if access.can("privacy"):
+        return qs
+    return get_objects_for_user(
+        access.user, f"orgs.{WORKSPACE_ADMIN_PERM}", qs, accept_global_perms=False, with_superuser=False
+    )
+
+
+def workspace_admins(workspace):
+    """Members made admin of this workspace, by email (two queries)."""
+    user_ids = WorkspaceUserObjectPermission.objects.filter(
+        content_object=workspace, permission__codename=WORKSPACE_ADMIN_PERM
+    ).values_list("user_id", flat=True)
+    return list(
+        Membership.objects.filter(organization_id=workspace.organization_id, user_id__in=user_ids)
+        .select_related("user", "role").order_by("user__email")
+    )
+
+
+INFERENCE_RESIDENCY_HISTORY_ACTIONS = (
+    events.INFERENCE_RESIDENCY_UPDATED.name,
+    events.INFERENCE_RESIDENCY_CHANGE_DENIED.name,
+    events.INFERENCE_RESIDENCY_LEGACY_MIGRATED.name,
+)
+
+
+def inference_residency_history(organization, *, limit=10):
+    """The latest changes (and denied attempts) to the US-only setting, newest first.
+
+    Plan or lock changes by platform staff that moved the setting count too.
+    """
+    return list(
+        AuditEvent.objects.filter(organization_id=organization.pk)
+        .filter(
+            Q(action__in=INFERENCE_RESIDENCY_HISTORY_ACTIONS)
+            | Q(action=events.ORGANIZATION_UPDATED.name, after__has_key="us_only")
+        )
+        .order_by("-seq")[:limit]
+    )
+
+
+def workspaces_of(organization):
+    """Every workspace of the organization by name, archived ones too (filter pickers)."""
+    return list(Workspace.objects.filter(organization_id=organization.pk).order_by("name"))
+
+
+def catalog_models():
+    return list(CatalogModel.objects.order_by("id"))
+
+
+def geos():
+    """(inference geos, workspace geos), in display order (one query)."""
+    rows = list(Geo.objects.all())
+    return [g for g in rows if g.inference], [g for g in rows if g.workspace]
+
+
+def geo_multiplier(code):
+    return Geo.objects.filter(code=code).values_list("price_multiplier", flat=True).first()
+
+
+def delegation_candidates(workspace, admins):
+    """Members who could be made admin of this workspace: not already its admin, and not
+    already managing every workspace's residency through their role."""
+    admin_ids = {m.pk for m in admins}
+    return [m for m in Membership.objects.filter(organization=workspace.organization_id)
+            .exclude(role__privacy=Level.MANAGE).select_related("user", "role").order_by("user__email")
+            if m.pk not in admin_ids]
+
+
+def models_by_rate():
+    """Catalog models that take the residency multiplier in the US, and those that stay at the
+    standard rate (data, not code): two lists of display names."""
+    uplift, standard = [], []
+    for model in CatalogModel.objects.order_by("id").only("id", "display_name", "supports_inference_geo"):
+        (uplift if model.supports_inference_geo else standard).append(model.display_name or model.id)
+    return uplift, standard
 
 
 @dataclass(frozen=True)
@@ -233,203 +311,9 @@ def batch_decision_state(*, workspace_ids, model_ids):
 
 def catalog_prices(model_id):
     """(ModelInfo, Prices) for a catalog model, read fresh (staff edit the catalog in the admin)."""
-    from .policy import Prices
-
     row = CatalogModel.objects.filter(pk=model_id).first()
     if row is None:
         return None, None
     prices = Prices(row.input_price, row.cache_write_5m_price, row.cache_write_1h_price, row.cache_read_price,
                     row.output_price)
     return ModelInfo(row.pk, row.supports_inference_geo), prices
-
-
-@dataclass(frozen=True)
-class AuditFilters:
-    action: str | None = None
-    actor_id: str | None = None
-    target_id: str | None = None
-    starting_at: datetime | None = None
-    ending_at: datetime | None = None
-
-    @property
-    def active(self):
-        return any(v is not None for v in (self.action, self.actor_id, self.target_id, self.starting_at,
-                                           self.ending_at))
-
-
-def parse_rfc3339(value, name):
-    """An RFC 3339 timestamp with its offset (`2026-03-01T00:00:00Z`), or a 400 naming `name`."""
-    if value in (None, ""):
-        return None
-    parsed = None
-    try:
-        parsed = parse_datetime(value.replace("z", "Z").replace("Z", "+00:00")) if isinstance(value, str) else None
-    except ValueError:
-        parsed = None
-    if parsed is None:
-        raise ValidationError({name: [f"{value!r} is not an RFC 3339 timestamp; use e.g. 2026-03-01T00:00:00Z."]})
-    if parsed.tzinfo is None:
-        raise ValidationError({name: [f"{value!r} has no time zone offset; add Z or +00:00."]})
-    return parsed
-
-
-def audit_filters_from_api(params):
-    """Filters from `GET /v1/organizations/audit_events` query parameters (400 on bad values)."""
-    action = params.get("action") or None
-    if action is not None and action not in EVENT_TYPES:
-        raise ValidationError({"action": [
-            f"Unknown action {action!r}; use one of {', '.join(EVENT_TYPES)}."
-        ]})
-    filters = AuditFilters(
-        action=action,
-        actor_id=params.get("actor_id") or None,
-        target_id=params.get("target_id") or None,
-        starting_at=parse_rfc3339(params.get("starting_at"), "starting_at"),
-        ending_at=parse_rfc3339(params.get("ending_at"), "ending_at"),
-    )
-    if filters.starting_at and filters.ending_at and filters.ending_at <= filters.starting_at:
-        raise ValidationError({"ending_at": ["must be after starting_at."]})
-    return filters
-
-
-def day_start(day):
-    from datetime import UTC
-
-    return datetime.combine(day, time.min, tzinfo=UTC)
-
-
-def audit_filters_from_console(params):
-    """Filters from the console form (dates are whole UTC days, `to` inclusive).
-
-    Returns (filters, errors) so the page can show a bad date next to its field.
-    """
-    errors = {}
-    dates = {}
-    for name in ("from", "to"):
-        raw = (params.get(name) or "").strip()
-        if raw:
-            try:
-                value = parse_date(raw)
-            except ValueError:
-                value = None
-            if value is None:
-                errors[name] = f"{raw!r} is not a date; use YYYY-MM-DD."
-            dates[name] = value
-    action = params.get("action") or None
-    if action is not None and action not in EVENT_TYPES:
-        errors["action"] = f"Unknown action {action!r}."
-        action = None
-    start = day_start(dates["from"]) if dates.get("from") else None
-    end = day_start(dates["to"]) + timedelta(days=1) if dates.get("to") else None
-    if start and end and end <= start:
-        errors["to"] = "The end date is before the start date."
-    filters = AuditFilters(
-        action=action,
-        actor_id=(params.get("actor") or "").strip() or None,
-        target_id=(params.get("target") or "").strip() or None,
-        starting_at=start,
-        ending_at=end,
-    )
-    return filters, errors
-
-
-def audit_events(scope, filters=None):
-    """The events `scope` may see, filtered; ordered newest first (by seq)."""
-    filters = filters or AuditFilters()
-    qs = AuditEvent.objects.filter(organization_id=scope.organization.pk)
-    if scope.actions is not None:
-        qs = qs.filter(action__in=scope.actions)
-    if filters.action:
-        qs = qs.filter(action=filters.action)
-    if filters.actor_id:
-        if filters.actor_id.startswith("user_"):
-            # a person: what they did themselves and through any of their API keys
-            qs = qs.filter(actor_user_id=filters.actor_id)
-        elif filters.actor_id == "system":
-            qs = qs.filter(actor_type="system")
-        else:
-            qs = qs.filter(actor_id=filters.actor_id)
-    if filters.target_id:
-        qs = qs.filter(target_id=filters.target_id)
-    if filters.starting_at:
-        qs = qs.filter(created_at__gte=filters.starting_at)
-    if filters.ending_at:
-        qs = qs.filter(created_at__lt=filters.ending_at)
-    return qs.order_by("-seq")
-
-
-def _seq_page(qs, *, limit, older_than=None, newer_than=None):
-    if older_than is not None:
-        rows = list(qs.filter(seq__lt=older_than).order_by("-seq")[: limit + 1])
-        return rows[:limit], len(rows) > limit, older_than is not None
-    if newer_than is not None:
-        rows = list(qs.filter(seq__gt=newer_than).order_by("seq")[: limit + 1])
-        has_newer = len(rows) > limit
-        return list(reversed(rows[:limit])), True, has_newer
-    rows = list(qs.order_by("-seq")[: limit + 1])
-    return rows[:limit], len(rows) > limit, False
-
-
-def audit_page(scope, filters, *, limit=50, older_than=None, newer_than=None):
-    """One console page: (events, has_older, has_newer), keyset by seq (cursor = a seq)."""
-    return _seq_page(audit_events(scope, filters), limit=limit, older_than=older_than, newer_than=newer_than)
-
-
-def audit_api_page(scope, filters, params):
-    """One REST page per the list contract: (events, has_more), newest first.
-
-    `after_id` continues to older events, `before_id` goes back to newer ones; the cursor is
-    an event id (string) visible to this caller.
-    """
-    limit = parse_limit(params.get("limit"))
-    after_id, before_id = params.get("after_id"), params.get("before_id")
-    if after_id and before_id:
-        raise ValidationError("Send at most one of after_id and before_id.")
-    qs = audit_events(scope, filters)
-    cursor = after_id or before_id
-    if cursor:
-        name = "after_id" if after_id else "before_id"
-        anchor = None
-        if str(cursor).isdigit():
-            visible = AuditEvent.objects.filter(organization_id=scope.organization.pk, pk=int(cursor))
-            if scope.actions is not None:
-                visible = visible.filter(action__in=scope.actions)
-            anchor = visible.values_list("seq", flat=True).first()
-        if anchor is None:
-            raise ValidationError({name: [f"no audit event with id {cursor!r} in this list."]})
-        if after_id:
-            rows, has_more, _ = _seq_page(qs, limit=limit, older_than=anchor)
-        else:
-            rows, _, has_more = _seq_page(qs, limit=limit, newer_than=anchor)
-        return rows, has_more
-    rows, has_more, _ = _seq_page(qs, limit=limit)
-    return rows, has_more
-
-
-def audit_names(organization):
-    """Role names for rendering role ids in sentences (one query)."""
-    roles = Role.objects.filter(Q(builtin=True) | Q(organization_id=organization.pk)).values_list("id", "name")
-    return Names(dict(roles))
-
-
-def audit_filter_choices(scope, names):
-    """Options for the console's actor/target/action selects, from current objects (3 queries)."""
-    org = scope.organization
-    members = list(
-        Membership.objects.filter(organization_id=org.pk).select_related("user").order_by("user__email")
-    )
-    keys = list(
-        ApiKey.objects.filter(membership__organization_id=org.pk).select_related("membership__user").order_by("name")
-    )
-    workspaces = list(Workspace.objects.filter(organization_id=org.pk).order_by("name").values_list("id", "name"))
-    actors = [(m.user_id, f"{m.user.display_name} (any source)") for m in members]
-    actors += [(k.pk, f"API key {k.name} ({k.membership.user.email})") for k in keys]
-    actors.append(("system", "System (commands, migrations)"))
-    targets = [(org.pk, f"Organization {org.name}")]
-    targets += [(ws_id, f"Workspace {name}") for ws_id, name in workspaces]
-    if scope.actions is None:
-        targets += [(m.user_id, f"Member {m.user.email}") for m in members]
-        targets += [(k.pk, f"API key {k.name}") for k in keys]
-        targets += [(rid, f"Role {name}") for rid, name in names.roles.items() if rid.startswith("role_")]
-    actions = [(a, e.label) for a, e in EVENT_TYPES.items() if scope.actions is None or a in scope.actions]
-    return {"actors": actors, "targets": targets, "actions": actions}

@@ -1,26 +1,340 @@
-"""Writes owned by the residency app: the migration of legacy opt-outs (SPEC §2) and usage
-ingestion (SPEC §3 `POST .../usage_records`).
+"""Every write about where inference runs (SPEC §2, §3): the organization's plan, locks and
+US-only setting, workspaces and their data residency, the migration of legacy opt-outs, and
+usage ingestion.
 
-Usage rows are data reported by the platform, not changes to settings, so ingestion writes
-no audit records (the audit log is for who changed what). Everything else a usage row
-touches (reports, costs) is derived from it.
+Each service is keyword-only, takes an `actor`, runs in one transaction, checks permission
+through `residency.permissions` / `orgs.permissions` and writes its audit record inside that
+transaction. Usage rows are data reported by the platform, not changes to settings, so
+ingestion writes no audit records.
 """
 
 import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
+from django.http import Http404
 from django.utils import timezone
 
-from orgs.models import LOCK_LEGACY_OPT_OUT, Organization, Workspace
-from orgs.permissions import access_organization
+from audit import events
+from audit.models import Outcome
+from audit.services import audit_record
+from orgs.models import MAX_ACTIVE_WORKSPACES, Level, LockReason, Organization, Plan, Workspace, WorkspaceUserObjectPermission
+from orgs.permissions import access_organization, is_trusted_operator, role_label
+from orgs.services import lock_organization, organization_create, snapshot_organization
 
-from .audit import audit_record
 from .models import SERVICE_TIERS, CatalogModel, Geo, UsageRecord, UsageRollup
-from .permissions import require_usage_ingest
-from .policy import NOT_AVAILABLE
+from .permissions import (
+    WORKSPACE_ADMIN_PERM,
+    access_workspace,
+    require_usage_ingest,
+    residency_unavailable_message,
+)
+from .policy import NOT_AVAILABLE, UNRESTRICTED, clean_data_residency
+
+LOCK_REASON_SENTENCES = {
+    LockReason.LEGACY_OPT_OUT: "this organization opted out of global routing before the setting existed",
+    LockReason.CONTRACT: "US-only inference is part of this organization's contract",
+}
+
+
+# --- organizations: plan, locks and US-only inference -------------------------------------------
+
+
+def organization_provision(*, actor, name, plan, owner_email, owner_password=None, lock_reason=None,
+                           legacy_opt_out=False):
+    """Create an organization with its primary owner and its residency terms (operators only).
+
+    A lock turns US-only inference on for good. Returns (organization, primary membership).
+    """
+    if lock_reason not in (None, "") and lock_reason not in LockReason.values:
+        raise ValidationError({"lock_reason": [
+            f"Unknown lock reason {lock_reason!r}; use one of {', '.join(LockReason.values)}."]})
+    lock_reason = lock_reason or None
+    return organization_create(actor=actor, name=name, plan=plan, owner_email=owner_email,
+                               owner_password=owner_password, lock_reason=lock_reason,
+                               us_only_inference=lock_reason is not None, legacy_opt_out=legacy_opt_out)
+
+
+def organization_terms_update(*, actor, organization, **changes):
+    """Change plan / lock / legacy flag (platform operators only).
+
+    A lock turns US-only on and can never be lifted. Leaving the usage-based plan turns an
+    unlocked US-only setting off, since the setting does not exist on other plans.
+    """
+    unknown = set(changes) - {"plan", "lock_reason", "legacy_opt_out"}
+    if unknown:
+        raise ValidationError(f"Unknown organization fields: {', '.join(sorted(unknown))}.")
+    if not is_trusted_operator(actor):
+        raise PermissionDenied("Plan and lock changes are made by platform operators.")
+    with transaction.atomic():
+        org = lock_organization(organization)
+        before = snapshot_organization(org)
+        errors = {}
+        if "plan" in changes:
+            if changes["plan"] not in Plan.values:
+                errors["plan"] = [f"Unknown plan {changes['plan']!r}; use one of {', '.join(Plan.values)}."]
+            org.plan = changes["plan"]
+        if "lock_reason" in changes:
+            reason = changes["lock_reason"] or None
+            if reason is not None and reason not in LockReason.values:
+                errors["lock_reason"] = [
+                    f"Unknown lock reason {reason!r}; use one of {', '.join(LockReason.values)}."]
+            elif org.lock_reason and reason != org.lock_reason:
+                errors["lock_reason"] = [
+                    f"US-only inference is locked ({org.lock_reason}); a lock cannot be lifted or changed."
+                ]
+            org.lock_reason = reason
+            if reason:
+                org.us_only_inference = True
+        if "legacy_opt_out" in changes:
+            org.legacy_opt_out = bool(changes["legacy_opt_out"])
+        if errors:
+            raise ValidationError(errors)
+        if org.plan != Plan.ENTERPRISE_USAGE and not org.lock_reason:
+            org.us_only_inference = False
+        after = snapshot_organization(org)
+        if after == before:
+            return org
+        org.save()
+        audit_record(actor=actor, organization=org, event=events.ORGANIZATION_UPDATED, target=org,
+                     before={k: v for k, v in before.items() if before[k] != after[k]},
+                     after={k: v for k, v in after.items() if before[k] != after[k]},
+                     role=role_label(actor, org))
+    organization.refresh_from_db()
+    return org
+
+
+def inference_residency_set(*, actor, organization, us_only):
+    """Turn US-only inference on or off (enterprise_usage plan, Privacy: manage, not locked).
+
+    Every denied attempt by a member is audited (in its own transaction) before the error.
+    """
+    if not isinstance(us_only, bool):
+        raise ValidationError({"us_only": ["Must be true or false."]})
+    if not organization.residency_available and not organization.locked:
+        raise Http404(residency_unavailable_message(organization))
+    access = access_organization(actor=actor, id=organization.pk)
+    denial = None
+    with transaction.atomic():
+        org = lock_organization(organization)
+        before = {"us_only": org.us_only_inference}
+        if not access.can("privacy", Level.MANAGE):
+            # privacy: none does not see the setting at all, so it is "not found" to them
+            if access.can("privacy"):
+                denial = PermissionDenied(
+                    "Changing US-only inference needs Privacy: manage; "
+                    f"your role ({access.role_name}) has Privacy: view."
+                )
+            else:
+                denial = Http404("Not found.")
+            reason = "permission"
+        elif org.locked and us_only != org.us_only_inference:
+            denial = PermissionDenied(
+                f"US-only inference is locked on because {LOCK_REASON_SENTENCES[org.lock_reason]}, "
+                "and cannot be changed. Existing pricing terms continue; contact your account team."
+            )
+            reason = f"locked:{org.lock_reason}"
+        if denial is not None:
+            audit_record(actor=actor, organization=org, event=events.INFERENCE_RESIDENCY_CHANGE_DENIED,
+                         target=org, before=before, after={"us_only": us_only, "denied": reason},
+                         outcome=Outcome.DENIED, role=access.role_name)
+        elif us_only != org.us_only_inference:
+            org.us_only_inference = us_only
+            org.save(update_fields=["us_only_inference"])
+            audit_record(actor=actor, organization=org, event=events.INFERENCE_RESIDENCY_UPDATED,
+                         target=org, before=before, after={"us_only": us_only}, role=access.role_name)
+    if denial is not None:
+        raise denial
+    organization.us_only_inference = org.us_only_inference
+    return org
+
+
+# --- workspaces -------------------------------------------------------------------------------
+
+
+def inference_geo_codes():
+    return list(Geo.objects.filter(inference=True).values_list("code", flat=True))
+
+
+def workspace_geo_codes():
+    return list(Geo.objects.filter(workspace=True).values_list("code", flat=True))
+
+
+def data_residency_clean(data, *, current=None):
+    """`policy.clean_data_residency` against the geos in the database (one query)."""
+    geos = list(Geo.objects.values_list("code", "inference", "workspace"))
+    return clean_data_residency(data, current=current, inference_geos=[c for c, i, _ in geos if i],
+                                workspace_geos=[c for c, _, w in geos if w])
+
+
+def _apply_residency(workspace, residency):
+    workspace.workspace_geo = residency["workspace_geo"]
+    allowed = residency["allowed_inference_geos"]
+    workspace.allowed_inference_geos = None if allowed == UNRESTRICTED else list(allowed)
+    workspace.default_inference_geo = residency["default_inference_geo"]
+
+
+def _clean_workspace_name(name):
+    name = (name or "").strip() if isinstance(name, str) else name
+    if not isinstance(name, str) or not name:
+        raise ValidationError({"name": ["Give the workspace a name."]})
+    if len(name) > 200:
+        raise ValidationError({"name": ["Use at most 200 characters."]})
+    return name
+
+
+def _audit_workspace_denial(actor, organization, access, target, before, name, data_residency):
+    with transaction.atomic():
+        audit_record(actor=actor, organization=organization, event=events.WORKSPACE_RESIDENCY_CHANGE_DENIED,
+                     target=target, before=before, after={"name": name, "data_residency": data_residency},
+                     outcome=Outcome.DENIED, role=access.role_name)
+
+
+def workspace_create(*, actor, organization, name, data_residency=None):
+    """Create a workspace (Privacy: manage). workspace_geo is fixed from here on.
+
+    At most 100 active workspaces per organization (checked under the organization lock).
+    Anyone else gets a 403 (the collection itself is visible to every member).
+    """
+    access = access_organization(actor=actor, id=organization.pk)
+    if not access.can("privacy", Level.MANAGE):
+        _audit_workspace_denial(actor, organization, access, ("workspace", "", str(name or "")[:300]), None, name,
+                                data_residency)
+        access.require("privacy", Level.MANAGE)
+    name = _clean_workspace_name(name)
+    residency = data_residency_clean(data_residency)
+    with transaction.atomic():
+        lock_organization(organization)
+        active = Workspace.objects.filter(organization=organization, archived_at__isnull=True).count()
+        if active >= MAX_ACTIVE_WORKSPACES:
+            raise ValidationError(
+                f"This organization already has {MAX_ACTIVE_WORKSPACES} active workspaces, the most allowed; "
+                "archive one before creating another."
+            )
+        workspace = Workspace(organization=organization, name=name)
+        _apply_residency(workspace, residency)
+        workspace.save()
+        audit_record(actor=actor, organization=organization, event=events.WORKSPACE_CREATED, target=workspace,
+                     after={"name": name, "data_residency": workspace.data_residency}, role=access.role_name)
+    return workspace
+
+
+def workspace_update(*, actor, workspace, name=None, data_residency=None):
+    """Rename and/or change data residency (Privacy: manage or workspace admin).
+
+    `data_residency` is a partial update: fields left out keep their values; the merged
+    result must be valid. A member who may only view it gets a 403 and an audit record.
+    """
+    denial = None
+    try:
+        workspace, access = access_workspace(actor=actor, id=workspace.pk, need=Level.MANAGE)
+    except PermissionDenied as exc:
+        denial = exc
+        workspace, access = access_workspace(actor=actor, id=workspace.pk)
+    organization = workspace.organization
+    if denial is not None:
+        _audit_workspace_denial(actor, organization, access, workspace,
+                                {"data_residency": workspace.data_residency}, name, data_residency)
+        raise denial
+    if workspace.is_archived:
+        raise ValidationError("This workspace is archived; archived workspaces cannot be changed.")
+    if name is not None and name != workspace.name and not access.can("privacy", Level.MANAGE):
+        # delegation covers the workspace's data residency only (SPEC §2)
+        _audit_workspace_denial(actor, organization, access, workspace, {"name": workspace.name}, name,
+                                data_residency)
+        raise PermissionDenied(
+            f"Renaming workspace {workspace.name} needs Privacy: manage; as its workspace admin you may "
+            "change its data residency only."
+        )
+    new_name = _clean_workspace_name(name) if name is not None else None
+    residency = data_residency_clean(data_residency, current=workspace.data_residency) \
+        if data_residency is not None else None
+    with transaction.atomic():
+        lock_organization(organization)
+        ws = Workspace.objects.select_for_update().get(pk=workspace.pk)
+        before = {"name": ws.name, "data_residency": ws.data_residency}
+        if new_name is not None:
+            ws.name = new_name
+        if residency is not None:
+            _apply_residency(ws, residency)
+        after = {"name": ws.name, "data_residency": ws.data_residency}
+        if after == before:
+            return ws
+        ws.save()
+        changed_before, changed_after = _diff(before, after)
+        audit_record(actor=actor, organization=organization, event=events.WORKSPACE_UPDATED, target=ws,
+                     before=changed_before, after=changed_after, role=access.role_name)
+    return ws
+
+
+def _diff(before, after):
+    b, a = {}, {}
+    for key in after:
+        if isinstance(after[key], dict):
+            sub_b, sub_a = _diff(before[key], after[key])
+            if sub_a:
+                b[key], a[key] = sub_b, sub_a
+        elif before.get(key) != after[key]:
+            b[key], a[key] = before.get(key), after[key]
+    return b, a
+
+
+def workspace_archive(*, actor, workspace):
+    """Archive a workspace, permanently (Privacy: manage).
+
+    Whoever cannot see the workspace gets a 404; a viewer or a delegated workspace admin
+    (who manages its residency, not its life) gets a 403.
+    """
+    workspace, access = access_workspace(actor=actor, id=workspace.pk)
+    access.require("privacy", Level.MANAGE)
+    organization = workspace.organization
+    with transaction.atomic():
+        lock_organization(organization)
+        ws = Workspace.objects.select_for_update().get(pk=workspace.pk)
+        if ws.archived_at is not None:
+            return ws
+        ws.archived_at = timezone.now()
+        ws.save(update_fields=["archived_at"])
+        audit_record(actor=actor, organization=organization, event=events.WORKSPACE_ARCHIVED, target=ws,
+                     before={"archived_at": None}, after={"archived_at": ws.archived_at.isoformat()},
+                     role=access.role_name)
+    return ws
+
+
+def workspace_admin_set(*, actor, workspace, membership, admin):
+    """Make a member admin of one workspace (or stop it): they may then manage its residency.
+
+    Needs Privacy: manage; whoever cannot see the workspace gets a 404, a viewer or the
+    workspace's own admin a 403 (delegation does not delegate further).
+    """
+    workspace, access = access_workspace(actor=actor, id=workspace.pk)
+    access.require("privacy", Level.MANAGE)
+    organization = workspace.organization
+    if membership.organization_id != organization.pk:
+        raise ValidationError({"user_id": ["That user is not a member of this organization."]})
+    perm = Permission.objects.get(codename=WORKSPACE_ADMIN_PERM, content_type__app_label="orgs")
+    with transaction.atomic():
+        existing = WorkspaceUserObjectPermission.objects.filter(
+            user_id=membership.user_id, content_object=workspace, permission=perm
+        )
+        if admin == existing.exists():
+            return
+        if admin:
+            WorkspaceUserObjectPermission.objects.create(
+                user_id=membership.user_id, content_object=workspace, permission=perm
+            )
+        else:
+            existing.delete()
+        audit_record(actor=actor, organization=organization,
+                     event=events.WORKSPACE_ADMIN_GRANTED if admin else events.WORKSPACE_ADMIN_REVOKED,
+                     target=workspace, after={"user_id": membership.user_id, "email": membership.user.email},
+                     role=access.role_name)
+
+
+# --- legacy opt-outs --------------------------------------------------------------------------
 
 US_ONLY_RESIDENCY = {"allowed_inference_geos": ["us"], "default_inference_geo": "us"}
 
@@ -68,7 +382,7 @@ def legacy_optout_migrate(*, actor, organization, dry_run=False):
     with `actor` (the migration). An existing contract lock is kept (a lock never changes).
     A dry run computes the same changes and writes nothing. Operators only.
     """
-    if actor.user is not None and not (actor.source == "admin" and actor.user.is_superuser):
+    if not is_trusted_operator(actor):
         raise PermissionDenied("Only platform operators can run the legacy opt-out migration.")
     with transaction.atomic():
         org = Organization.objects.select_for_update().get(pk=organization.pk)
@@ -77,10 +391,10 @@ def legacy_optout_migrate(*, actor, organization, dry_run=False):
             result.note = "not a legacy opt-out organization, skipped"
             return result
         before = _org_state(org)
-        if org.lock_reason and org.lock_reason != LOCK_LEGACY_OPT_OUT:
+        if org.lock_reason and org.lock_reason != LockReason.LEGACY_OPT_OUT:
             result.note = f"kept its existing {org.lock_reason} lock"
         else:
-            after = {"us_only": True, "lock_reason": LOCK_LEGACY_OPT_OUT}
+            after = {"us_only": True, "lock_reason": LockReason.LEGACY_OPT_OUT}
             if after != before:
                 result.organization_change = {"before": before, "after": after}
         workspaces = Workspace.objects.select_for_update().filter(organization=org, archived_at__isnull=True)
@@ -92,15 +406,16 @@ def legacy_optout_migrate(*, actor, organization, dry_run=False):
         if dry_run:
             return result
         if result.organization_change:
-            org.us_only_inference, org.lock_reason = True, LOCK_LEGACY_OPT_OUT
+            org.us_only_inference, org.lock_reason = True, LockReason.LEGACY_OPT_OUT
             org.save(update_fields=["us_only_inference", "lock_reason"])
-            audit_record(actor=actor, organization=org, action="inference_residency.legacy_migrated", target=org,
-                         before=result.organization_change["before"], after=result.organization_change["after"])
+            audit_record(actor=actor, organization=org, event=events.INFERENCE_RESIDENCY_LEGACY_MIGRATED,
+                         target=org, before=result.organization_change["before"],
+                         after=result.organization_change["after"])
         for ws, old, new in result.workspace_changes:
             ws.allowed_inference_geos = list(US_ONLY_RESIDENCY["allowed_inference_geos"])
             ws.default_inference_geo = US_ONLY_RESIDENCY["default_inference_geo"]
             ws.save(update_fields=["allowed_inference_geos", "default_inference_geo"])
-            audit_record(actor=actor, organization=org, action="workspace.updated", target=ws,
+            audit_record(actor=actor, organization=org, event=events.WORKSPACE_UPDATED, target=ws,
                          before={"data_residency": old}, after={"data_residency": new})
     organization.us_only_inference, organization.lock_reason = org.us_only_inference, org.lock_reason
     return result

@@ -10,6 +10,8 @@ export DJANGO_SETTINGS_MODULE=config.settings.test
 
 echo "==> ruff"
 .venv/bin/ruff check .
+echo "==> lint-imports (the layers in docs/ARCHITECTURE.md)"
+.venv/bin/lint-imports --no-cache >/dev/null || .venv/bin/lint-imports --no-cache
 echo "==> manage.py check / makemigrations --check"
 $PY manage.py check
 $PY manage.py makemigrations --check --dry-run >/dev/null || { echo "Missing migrations: run makemigrations"; exit 1; }

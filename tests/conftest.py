@@ -77,8 +77,9 @@ def committed_db(transactional_db):
         # Django empties tables with DELETE on SQLite, which the append-only trigger refuses.
         import importlib
 
-        triggers = importlib.import_module("residency.migrations.0003_audit_append_only_triggers")
+        triggers = importlib.import_module("audit.migrations.0001_initial")
         with connection.cursor() as cursor:
             cursor.execute("DROP TRIGGER IF EXISTS auditevent_no_delete")
             cursor.execute(f"DELETE FROM {triggers.TABLE}")
-            cursor.execute(triggers.SQLITE_UP[1])
+            for sql in triggers.SQLITE_TRIGGERS:
+                cursor.execute(sql)

@@ -5,6 +5,7 @@ import factory
 from core.actor import Actor
 from orgs import services
 from orgs.models import Membership, Organization, User
+from residency import services as residency_services
 
 PASSWORD = "correct-horse-battery"
 AREAS_OF = {
@@ -43,7 +44,7 @@ def make_org(*, plan="enterprise_usage", name=None, lock_reason=None, legacy_opt
     """An organization with a primary owner (password PASSWORD); returns the Organization."""
     n = Organization.objects.count() + 1
     owner = UserFactory(email=owner_email) if owner_email else UserFactory()
-    org, _ = services.organization_create(
+    org, _ = residency_services.organization_provision(
         actor=SYSTEM, name=name or f"Org {n}", plan=plan, owner_email=owner.email,
         lock_reason=lock_reason, legacy_opt_out=legacy_opt_out,
     )

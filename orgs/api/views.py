@@ -11,21 +11,15 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serial
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from core.api import OrgApi
 from core.pagination import keyset_page, list_body
 from core.schema import errors
 from core.serializers import StrictSerializer
-from orgs import services
-from orgs.models import AREA_LEVELS, AREAS, LEVEL_MANAGE, LOCK_CHOICES, Membership
-from orgs.permissions import (
-    access_api_key,
-    access_member,
-    can_change_inference_residency,
-    require_inference_residency,
-    require_inference_residency_exists,
-    require_roles_view,
-)
-from orgs.selectors import api_keys_visible_to, members_of, roles_for
+
+from .. import services
+from ..models import AREA_LEVELS, AREAS, Level
+from ..permissions import access_api_key, access_member, require_roles_view
+from ..selectors import api_keys_visible_to, member_of, members_of, roles_for
+from .base import OrgApi
 
 # --- schema helpers ---------------------------------------------------------------------------
 
@@ -45,17 +39,6 @@ def list_of(name, item):
     })
 
 
-class StrictBooleanField(serializers.BooleanField):
-    """Only JSON true/false: "yes" or 1 is a mistake worth reporting, not guessing."""
-
-    default_error_messages = {"invalid": "Must be true or false (a JSON boolean)."}
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool):
-            return data
-        self.fail("invalid")
-
-
 def _page(request, queryset, *, order_field="created_at", id_field="pk"):
     return keyset_page(queryset, request.query_params, order_field=order_field, id_field=id_field)
 
@@ -71,55 +54,6 @@ class OrganizationMeApi(OrgApi):
     def get(self, request):
         org = self.organization
         return Response({"id": org.id, "type": "organization", "name": org.name, "plan": org.plan})
-
-
-# --- US-only inference -------------------------------------------------------------------------
-
-
-class InferenceResidencyApi(OrgApi):
-    """The organization's US-only inference setting (usage-based Enterprise plans only)."""
-
-    class InputSerializer(StrictSerializer):
-        us_only = StrictBooleanField()
-
-    class OutputSerializer(serializers.Serializer):
-        type = serializers.CharField(default="inference_residency")
-        us_only = serializers.BooleanField()
-        locked = serializers.BooleanField()
-        lock_reason = serializers.ChoiceField(choices=[c for c, _ in LOCK_CHOICES], allow_null=True)
-        can_manage = serializers.BooleanField(help_text="Whether the caller may change it now.")
-
-    def _body(self):
-        org = self.organization
-        return {
-            "type": "inference_residency",
-            "us_only": org.us_only_inference,
-            "locked": org.locked,
-            "lock_reason": org.lock_reason,
-            "can_manage": can_change_inference_residency(self.access),
-        }
-
-    @extend_schema(operation_id="inference_residency_get", summary="Read US-only inference",
-                   responses={200: OutputSerializer, **errors(401, 404)})
-    def get(self, request):
-        require_inference_residency(self.access)
-        return Response(self._body())
-
-    @extend_schema(
-        operation_id="inference_residency_set", summary="Turn US-only inference on or off",
-        description="Needs Privacy: manage. A locked organization answers 403. Every change and every "
-        "denied attempt is audited.",
-        request=InputSerializer, responses={200: OutputSerializer, **errors(400, 401, 403, 404)},
-    )
-    def post(self, request):
-        require_inference_residency_exists(self.organization)
-        serializer = self.InputSerializer(data=request.data)
-        if not serializer.is_valid():
-            require_inference_residency(self.access)  # privacy: none must not learn more than 404
-            raise serializers.ValidationError(serializer.errors)
-        services.inference_residency_set(actor=self.actor, organization=self.organization,
-                                         us_only=serializer.validated_data["us_only"])
-        return Response(self._body())
 
 
 # --- users -------------------------------------------------------------------------------------
@@ -307,7 +241,7 @@ class ApiKeyListCreateApi(OrgApi):
         owner = self.access.membership
         user_id = serializer.validated_data.get("user_id")
         if user_id is not None:
-            owner = Membership.objects.filter(organization=self.organization, user_id=user_id).first()
+            owner = member_of(self.organization, user_id=user_id)
             if owner is None:
                 raise ValidationError({"user_id": [f"No member with id {user_id!r} in this organization."]})
         key, secret = services.api_key_create(actor=self.actor, organization=self.organization,
@@ -321,6 +255,6 @@ class ApiKeyRevokeApi(OrgApi):
     @extend_schema(operation_id="api_key_revoke", summary="Revoke an API key", request=None,
                    responses={200: ApiKeyOutputSerializer, **errors(401, 403, 404)})
     def post(self, request, key_id):
-        key = access_api_key(access=self.access, id=key_id, need=LEVEL_MANAGE)
+        key = access_api_key(access=self.access, id=key_id, need=Level.MANAGE)
         services.api_key_revoke(actor=self.actor, api_key=key)
         return Response(_key_out(key))

@@ -1,5 +1,6 @@
 from django import template
 
+from orgs.models import AREA_LABELS, Level
 from orgs.selectors import memberships_for_user
 
 register = template.Library()
@@ -15,11 +16,9 @@ def user_memberships(context):
 
 @register.filter
 def level_label(level):
-    return {"none": "No access", "view": "Can view", "manage": "Can manage"}.get(level, level)
+    return dict(Level.choices).get(level, level)
 
 
 @register.filter
 def area_label(area):
-    from orgs.models import AREA_LABELS
-
     return AREA_LABELS.get(area, area)

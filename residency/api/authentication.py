@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from django.db import connection
 from rest_framework import exceptions
 
-from core.authentication import ApiKeyAuthentication
-from orgs.models import ApiKey, Membership, Organization, User
-from orgs.services import api_key_touch, hash_api_key
+from orgs.auth import INVALID_KEY, ApiKeyAuthentication
+from orgs.models import MAX_API_KEY_LENGTH as MAX_KEY_LENGTH
+from orgs.models import ApiKey, Membership, Organization, User, hash_api_key
+from orgs.services import api_key_touch
 from residency.selectors import DecisionKey, aware
-
-MAX_KEY_LENGTH = 200  # longer is never a key: answer 401 without hashing megabytes
 
 
 @dataclass
@@ -64,9 +63,6 @@ def decision_key(raw):
         return None
     key_id, last_used, org_id, _user_id, us_only, lock_reason = row
     return DecisionKey(key_id, aware(last_used), org_id, bool(us_only), lock_reason is not None), _user_id
-
-
-INVALID_KEY = "Invalid API key: check the `x-api-key` header; the key may have been revoked."
 
 
 class DecisionKeyAuthentication(ApiKeyAuthentication):

@@ -1,13 +1,17 @@
 from django.urls import path
 
-from . import audit, usage, views
+from . import decisions, inference_residency, usage, workspaces
 
 urlpatterns = [
-    # decisions for the inference router (issue 4)
-    path("residency/decisions", views.decision_view, name="api-decisions"),
-    path("residency/decisions/batch", views.DecisionBatchApi.as_view(), name="api-decisions-batch"),
-    # audit log, usage and cost (issue 5)
-    path("organizations/audit_events", audit.AuditEventListApi.as_view(), name="api-audit-events"),
+    path("residency/decisions", decisions.decision_view, name="api-decisions"),
+    path("residency/decisions/batch", decisions.DecisionBatchApi.as_view(), name="api-decisions-batch"),
+    path("organizations/inference_residency", inference_residency.InferenceResidencyApi.as_view(),
+         name="api-inference-residency"),
+    path("organizations/workspaces", workspaces.WorkspaceListCreateApi.as_view(), name="api-workspaces"),
+    path("organizations/workspaces/<str:workspace_id>", workspaces.WorkspaceDetailApi.as_view(),
+         name="api-workspace"),
+    path("organizations/workspaces/<str:workspace_id>/archive", workspaces.WorkspaceArchiveApi.as_view(),
+         name="api-workspace-archive"),
     path("organizations/usage_records", usage.UsageRecordIngestApi.as_view(), name="api-usage-records"),
     path("organizations/usage_report/messages", usage.UsageReportApi.as_view(), name="api-usage-report"),
     path("organizations/cost_report", usage.CostReportApi.as_view(), name="api-cost-report"),

@@ -6,8 +6,8 @@ from rest_framework import status
 from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 
-from core.api import OrgApi
 from core.schema import errors
+from orgs.api.base import OrgApi
 
 from ..permissions import require_cost_view, require_usage_view
 from ..reports import COST_GROUPS, USAGE_GROUPS, cost_report, parse_report_query, usage_report

@@ -2,7 +2,7 @@ import pytest
 from django.core.management import call_command
 from playwright.sync_api import expect
 
-from orgs.management.commands.seed_demo import PASSWORD
+from residency.management.commands.seed_demo import PASSWORD
 
 
 @pytest.mark.browser

@@ -1,8 +1,8 @@
 import pytest
 from playwright.sync_api import expect
 
-from orgs import services
 from orgs.models import Workspace
+from residency import services as residency_services
 from tests.factories import PASSWORD, actor_for, make_org, primary_owner
 
 
@@ -10,7 +10,7 @@ from tests.factories import PASSWORD, actor_for, make_org, primary_owner
 def test_owner_restricts_a_workspace_to_us_and_the_default_only_offers_us(login, live_server):
     org = make_org(name="Acme Browser")
     owner = primary_owner(org)
-    ws = services.workspace_create(actor=actor_for(owner.user), organization=org, name="Production")
+    ws = residency_services.workspace_create(actor=actor_for(owner.user), organization=org, name="Production")
     page = login(owner.user.email, PASSWORD)
     page.goto(f"{live_server.url}/workspaces/")
     page.get_by_role("link", name="Production").click()
@@ -39,7 +39,7 @@ def test_owner_restricts_a_workspace_to_us_and_the_default_only_offers_us(login,
 def test_archive_with_confirmation_in_the_browser(login, live_server):
     org = make_org(name="Acme Archive")
     owner = primary_owner(org)
-    ws = services.workspace_create(actor=actor_for(owner.user), organization=org, name="Old")
+    ws = residency_services.workspace_create(actor=actor_for(owner.user), organization=org, name="Old")
     page = login(owner.user.email, PASSWORD)
     page.goto(f"{live_server.url}/workspaces/{ws.pk}/")
     page.get_by_role("link", name="Archive workspace…").click()

@@ -5,9 +5,10 @@ import json
 import pytest
 from django.urls import reverse
 
+from audit.models import AuditEvent
 from orgs import services
 from orgs.models import ApiKey
-from residency.models import AuditEvent
+from residency import services as residency_services
 from tests.factories import actor_for, add_member
 
 pytestmark = pytest.mark.django_db
@@ -54,9 +55,9 @@ def test_changing_a_user_refuses_an_email_field(api, org, owner, key_for):
 
 
 def test_a_workspace_admin_changes_residency_but_cannot_rename(api, org, owner):
-    ws = services.workspace_create(actor=actor_for(owner.user), organization=org, name="Prod")
+    ws = residency_services.workspace_create(actor=actor_for(owner.user), organization=org, name="Prod")
     delegate = add_member(org, "user")
-    services.workspace_admin_set(actor=actor_for(owner.user), workspace=ws, membership=delegate, admin=True)
+    residency_services.workspace_admin_set(actor=actor_for(owner.user), workspace=ws, membership=delegate, admin=True)
     _, secret = services.api_key_create(actor=actor_for(delegate.user), organization=org, name="d")
     client = api(secret)
     ok = client.post(f"/v1/organizations/workspaces/{ws.id}", {"data_residency": {"default_inference_geo": "us"}},
@@ -116,7 +117,7 @@ def test_admin_cannot_delete_catalog_models(staff):
 
 
 def test_admin_workspace_requires_allowed_geos_and_puts_errors_by_the_field(staff, org, owner):
-    ws = services.workspace_create(actor=actor_for(owner.user), organization=org, name="Prod")
+    ws = residency_services.workspace_create(actor=actor_for(owner.user), organization=org, name="Prod")
     url = reverse("admin:orgs_workspace_change", args=[ws.pk])
     blank = staff.post(url, {"name": "Prod", "allowed_inference_geos": "", "default_inference_geo": "global"})
     assert blank.status_code == 200 and "This field is required" in blank.content.decode()
@@ -126,7 +127,7 @@ def test_admin_workspace_requires_allowed_geos_and_puts_errors_by_the_field(staf
 
 
 def test_make_admin_offers_only_members_who_would_gain_from_it(console, org, owner):
-    ws = services.workspace_create(actor=actor_for(owner.user), organization=org, name="Prod")
+    ws = residency_services.workspace_create(actor=actor_for(owner.user), organization=org, name="Prod")
     plain, manager = add_member(org, "user"), add_member(org, "privacy_manage")
     page = console(owner.user).get(reverse("console:workspace_detail", args=[ws.pk])).content.decode()
     offered = page.split('id="new-admin"', 1)[1].split("</select>", 1)[0]
@@ -159,7 +160,7 @@ def test_existing_users_are_added_without_an_invitation(console, org, owner):
 
 
 def test_restricting_to_no_geos_is_one_clear_error(console, org, owner):
-    ws = services.workspace_create(actor=actor_for(owner.user), organization=org, name="Prod")
+    ws = residency_services.workspace_create(actor=actor_for(owner.user), organization=org, name="Prod")
     response = console(owner.user).post(reverse("console:workspace_detail", args=[ws.pk]), {
         "name": "Prod", "allowed_mode": "restricted", "default_inference_geo": ""})
     assert response.status_code == 400

@@ -3,9 +3,10 @@
 import pytest
 from django.urls import reverse
 
+from audit.models import AuditEvent
 from orgs import services
 from orgs.models import Membership, Organization, Workspace
-from residency.models import AuditEvent
+from residency import services as residency_services
 from tests.factories import UserFactory, actor_for, make_org
 
 pytestmark = pytest.mark.django_db
@@ -29,7 +30,7 @@ def test_admin_creates_an_organization_through_the_service(staff):
     assert Membership.objects.get(organization=org).role_id == "primary_owner"
     created = AuditEvent.objects.get(organization=org, action="organization.created")
     staff_user = Organization._meta.apps.get_model("orgs", "User").objects.get(email="staff@platform.test")
-    assert (created.source, created.actor_label, created.actor_role) == ("admin", staff_user.display_name, "staff")
+    assert (created.source, created.actor_label, created.actor_role) == ("admin", staff_user.display_name, "Platform staff")
     assert created.actor_user_id == staff_user.pk
 
 
@@ -64,7 +65,7 @@ def test_admin_plan_error_shows_on_the_form_and_changes_nothing(staff, org):
 
 
 def test_admin_workspace_geo_is_read_only_after_creation_and_edits_are_audited(staff, org, owner):
-    ws = services.workspace_create(actor=actor_for(owner.user), organization=org, name="Prod")
+    ws = residency_services.workspace_create(actor=actor_for(owner.user), organization=org, name="Prod")
     url = reverse("admin:orgs_workspace_change", args=[ws.pk])
     page = staff.get(url).content.decode()
     assert 'name="workspace_geo"' not in page
@@ -78,7 +79,7 @@ def test_admin_workspace_geo_is_read_only_after_creation_and_edits_are_audited(s
 
 
 def test_admin_workspace_validation_error_is_shown_next_to_the_form(staff, org, owner):
-    ws = services.workspace_create(actor=actor_for(owner.user), organization=org, name="Prod")
+    ws = residency_services.workspace_create(actor=actor_for(owner.user), organization=org, name="Prod")
     url = reverse("admin:orgs_workspace_change", args=[ws.pk])
     response = staff.post(url, {"name": "Prod", "allowed_inference_geos": "us", "default_inference_geo": "global"})
     assert response.status_code == 200
@@ -100,11 +101,11 @@ def test_admin_membership_role_change_goes_through_the_service(staff, org, owner
 
 def test_audit_events_are_read_only_in_admin(staff, org):
     event = AuditEvent.objects.filter(organization=org).first()
-    assert staff.get(reverse("admin:residency_auditevent_changelist")).status_code == 200
-    change = staff.get(reverse("admin:residency_auditevent_change", args=[event.pk]))
+    assert staff.get(reverse("admin:audit_auditevent_changelist")).status_code == 200
+    change = staff.get(reverse("admin:audit_auditevent_change", args=[event.pk]))
     assert change.status_code == 200 and 'name="_save"' not in change.content.decode()
-    assert staff.post(reverse("admin:residency_auditevent_delete", args=[event.pk]), {"post": "yes"}).status_code == 403
-    assert staff.get(reverse("admin:residency_auditevent_add")).status_code == 403
+    assert staff.post(reverse("admin:audit_auditevent_delete", args=[event.pk]), {"post": "yes"}).status_code == 403
+    assert staff.get(reverse("admin:audit_auditevent_add")).status_code == 403
     assert AuditEvent.objects.filter(pk=event.pk).exists()
 
 

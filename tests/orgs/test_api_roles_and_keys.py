@@ -3,9 +3,9 @@ POST /v1/organizations/api_keys/{id}/revoke (SPEC §3, contract)."""
 
 import pytest
 
+from audit.models import AuditEvent
 from orgs.models import AREAS, ApiKey, Role
 from orgs.services import hash_api_key
-from residency.models import AuditEvent
 from tests.factories import add_member, api_key_for, make_org, primary_owner
 from tests.orgs.matrix import api_client, build_people, expect
 

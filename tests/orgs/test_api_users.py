@@ -2,8 +2,8 @@
 
 import pytest
 
+from audit.models import AuditEvent
 from orgs.models import Membership
-from residency.models import AuditEvent
 from tests.factories import add_member, api_key_for
 from tests.orgs.matrix import api_client, build_people, expect
 

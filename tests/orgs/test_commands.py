@@ -5,8 +5,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from audit.models import AuditEvent
 from orgs.models import ApiKey, Membership, Organization
-from residency.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 

@@ -6,9 +6,9 @@ from html import unescape
 import pytest
 from django.urls import reverse
 
+from audit.models import AuditEvent
 from orgs.models import ApiKey
 from orgs.services import hash_api_key
-from residency.models import AuditEvent
 from tests.factories import add_member, api_key_for
 from tests.orgs.matrix import build_people, console_client, expect
 

@@ -5,8 +5,8 @@ from html import unescape
 import pytest
 from django.urls import reverse
 
+from audit.models import AuditEvent
 from orgs.models import Membership
-from residency.models import AuditEvent
 from tests.factories import add_member, api_key_for
 from tests.orgs.matrix import build_people, console_client, expect
 

@@ -5,8 +5,8 @@ from html import unescape
 import pytest
 from django.urls import reverse
 
+from audit.models import AuditEvent
 from orgs.models import AREAS, Role
-from residency.models import AuditEvent
 from tests.factories import add_member, make_org, primary_owner
 from tests.orgs.matrix import build_people, console_client, expect
 

@@ -5,9 +5,10 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import ProtectedError
 from django.urls import reverse
 
+from audit.models import AuditEvent
 from orgs import services
 from orgs.models import ApiKey, Membership, Role
-from residency.models import AuditEvent
+from residency import services as residency_services
 from tests.factories import actor_for, add_member, make_org, primary_owner
 
 pytestmark = pytest.mark.django_db
@@ -77,15 +78,15 @@ def test_a_person_with_memberships_cannot_be_deleted(org, owner):
 def test_denied_workspace_create_and_delegate_rename_are_audited(org, owner):
     viewer = add_member(org, "privacy_view")
     with pytest.raises(PermissionDenied):
-        services.workspace_create(actor=actor_for(viewer.user), organization=org, name="W",
+        residency_services.workspace_create(actor=actor_for(viewer.user), organization=org, name="W",
                                   data_residency={"default_inference_geo": "us"})
     e = AuditEvent.objects.filter(organization=org).order_by("-seq").first()
     assert (e.action, e.outcome, e.actor_user_id) == ("workspace.residency_change_denied", "denied", viewer.user_id)
-    ws = services.workspace_create(actor=actor_for(owner.user), organization=org, name="Prod")
+    ws = residency_services.workspace_create(actor=actor_for(owner.user), organization=org, name="Prod")
     delegate = add_member(org, "user")
-    services.workspace_admin_set(actor=actor_for(owner.user), workspace=ws, membership=delegate, admin=True)
+    residency_services.workspace_admin_set(actor=actor_for(owner.user), workspace=ws, membership=delegate, admin=True)
     with pytest.raises(PermissionDenied):
-        services.workspace_update(actor=actor_for(delegate.user), workspace=ws, name="Mine",
+        residency_services.workspace_update(actor=actor_for(delegate.user), workspace=ws, name="Mine",
                                   data_residency={"default_inference_geo": "us"})
     e = AuditEvent.objects.filter(organization=org).order_by("-seq").first()
     assert (e.action, e.outcome, e.actor_user_id) == ("workspace.residency_change_denied", "denied", delegate.user_id)

@@ -5,7 +5,8 @@ import pytest
 from orgs import services
 from orgs.models import OrganizationUserObjectPermission, WorkspaceUserObjectPermission
 from orgs.permissions import access_organization
-from orgs.selectors import workspaces_visible_to
+from residency import services as residency_services
+from residency.selectors import workspaces_visible_to
 from tests.factories import actor_for, add_member, make_org
 
 pytestmark = pytest.mark.django_db
@@ -36,8 +37,8 @@ def test_role_change_grants_and_revokes_in_the_same_call(org, owner):
 
 def test_removal_revokes_org_and_workspace_permissions(org, owner):
     m = add_member(org, "user")
-    ws = services.workspace_create(actor=actor_for(owner.user), organization=org, name="W")
-    services.workspace_admin_set(actor=actor_for(owner.user), workspace=ws, membership=m, admin=True)
+    ws = residency_services.workspace_create(actor=actor_for(owner.user), organization=org, name="W")
+    residency_services.workspace_admin_set(actor=actor_for(owner.user), workspace=ws, membership=m, admin=True)
     services.member_change_role(actor=actor_for(owner.user), membership=m, role_id="admin")
     services.member_remove(actor=actor_for(owner.user), membership=m)
     assert not OrganizationUserObjectPermission.objects.filter(user_id=m.user_id).exists()
@@ -56,10 +57,10 @@ def test_permissions_are_per_organization(org, owner):
 
 def test_workspace_list_is_filtered_by_guardian_for_delegates(org, owner, django_assert_num_queries):
     actor = actor_for(owner.user)
-    mine = services.workspace_create(actor=actor, organization=org, name="Mine")
-    services.workspace_create(actor=actor, organization=org, name="Theirs")
+    mine = residency_services.workspace_create(actor=actor, organization=org, name="Mine")
+    residency_services.workspace_create(actor=actor, organization=org, name="Theirs")
     delegate = add_member(org, "user")
-    services.workspace_admin_set(actor=actor, workspace=mine, membership=delegate, admin=True)
+    residency_services.workspace_admin_set(actor=actor, workspace=mine, membership=delegate, admin=True)
     delegate_access = access_organization(actor=actor_for(delegate.user), id=org.pk)
     assert [w.name for w in workspaces_visible_to(delegate_access)] == ["Mine"]
     owner_access = access_organization(actor=actor_for(owner.user), id=org.pk)

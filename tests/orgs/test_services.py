@@ -4,9 +4,10 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 
+from audit.models import AuditEvent
 from orgs import services
 from orgs.models import ApiKey, Membership, Organization, Role, Workspace
-from residency.models import AuditEvent
+from residency import services as residency_services
 from tests.factories import SYSTEM, actor_for, add_member, make_org, primary_owner
 
 pytestmark = pytest.mark.django_db
@@ -42,8 +43,8 @@ def test_organization_create_makes_primary_owner_and_audits():
 
 
 def test_organization_create_with_lock_is_us_only_on():
-    org, _ = services.organization_create(actor=SYSTEM, name="L", plan="enterprise_usage",
-                                          owner_email="l@l.test", lock_reason="contract")
+    org, _ = residency_services.organization_provision(actor=SYSTEM, name="L", plan="enterprise_usage",
+                                                       owner_email="l@l.test", lock_reason="contract")
     assert org.us_only_inference and org.locked
 
 
@@ -56,7 +57,7 @@ def test_organization_create_with_lock_is_us_only_on():
 def test_organization_create_bad_input_changes_nothing(kwargs, field):
     before = Organization.objects.count()
     with pytest.raises(ValidationError) as exc:
-        services.organization_create(actor=SYSTEM, **kwargs)
+        residency_services.organization_provision(actor=SYSTEM, **kwargs)
     assert field in exc.value.message_dict
     assert Organization.objects.count() == before
 
@@ -70,7 +71,7 @@ def test_a_lock_can_never_be_lifted_by_anyone():
     org = make_org(lock_reason="legacy_opt_out")
     n = AuditEvent.objects.filter(organization=org).count()
     with pytest.raises(ValidationError) as exc:
-        services.organization_update(actor=SYSTEM, organization=org, lock_reason=None)
+        residency_services.organization_terms_update(actor=SYSTEM, organization=org, lock_reason=None)
     assert "cannot be lifted" in str(exc.value)
     org.refresh_from_db()
     assert org.lock_reason == "legacy_opt_out" and org.us_only_inference
@@ -78,8 +79,8 @@ def test_a_lock_can_never_be_lifted_by_anyone():
 
 
 def test_leaving_the_usage_plan_turns_unlocked_us_only_off(org, owner):
-    services.inference_residency_set(actor=actor_for(owner.user), organization=org, us_only=True)
-    services.organization_update(actor=SYSTEM, organization=org, plan="enterprise_seat")
+    residency_services.inference_residency_set(actor=actor_for(owner.user), organization=org, us_only=True)
+    residency_services.organization_terms_update(actor=SYSTEM, organization=org, plan="enterprise_seat")
     org.refresh_from_db()
     assert not org.us_only_inference
     event = last_event(org)
@@ -90,7 +91,7 @@ def test_leaving_the_usage_plan_turns_unlocked_us_only_off(org, owner):
 
 def test_owner_cannot_change_plan(org, owner):
     with pytest.raises(PermissionDenied):
-        services.organization_update(actor=actor_for(owner.user), organization=org, plan="team")
+        residency_services.organization_terms_update(actor=actor_for(owner.user), organization=org, plan="team")
 
 
 # --- US-only inference -----------------------------------------------------------------------
@@ -99,7 +100,7 @@ def test_owner_cannot_change_plan(org, owner):
 def test_owner_turns_us_only_on_and_off_audited_with_role_and_origin(org, owner):
     actor = actor_for(owner.user)
     actor.ip, actor.request_id = "203.0.113.9", "req_abc"
-    services.inference_residency_set(actor=actor, organization=org, us_only=True)
+    residency_services.inference_residency_set(actor=actor, organization=org, us_only=True)
     org.refresh_from_db()
     assert org.us_only_inference
     event = last_event(org)
@@ -107,20 +108,20 @@ def test_owner_turns_us_only_on_and_off_audited_with_role_and_origin(org, owner)
         "inference_residency.updated", "success", {"us_only": False}, {"us_only": True})
     assert (event.actor_user_id, event.actor_role, event.ip, event.request_id, event.source) == (
         owner.user_id, "Primary owner", "203.0.113.9", "req_abc", "console")
-    services.inference_residency_set(actor=actor, organization=org, us_only=False)
+    residency_services.inference_residency_set(actor=actor, organization=org, us_only=False)
     assert last_event(org).after == {"us_only": False}
 
 
 def test_setting_the_same_value_records_nothing(org, owner):
     n = AuditEvent.objects.filter(organization=org).count()
-    services.inference_residency_set(actor=actor_for(owner.user), organization=org, us_only=False)
+    residency_services.inference_residency_set(actor=actor_for(owner.user), organization=org, us_only=False)
     assert_unchanged(org, n)
 
 
 def test_privacy_view_is_denied_with_403_and_the_attempt_is_audited(org):
     viewer = add_member(org, "privacy_view")
     with pytest.raises(PermissionDenied) as exc:
-        services.inference_residency_set(actor=actor_for(viewer.user), organization=org, us_only=True)
+        residency_services.inference_residency_set(actor=actor_for(viewer.user), organization=org, us_only=True)
     assert "Privacy: manage" in str(exc.value)
     org.refresh_from_db()
     assert not org.us_only_inference
@@ -133,13 +134,13 @@ def test_privacy_view_is_denied_with_403_and_the_attempt_is_audited(org):
 def test_privacy_none_gets_404_and_the_attempt_is_audited(org):
     member = add_member(org, "user")
     with pytest.raises(Http404):
-        services.inference_residency_set(actor=actor_for(member.user), organization=org, us_only=True)
+        residency_services.inference_residency_set(actor=actor_for(member.user), organization=org, us_only=True)
     assert last_event(org).outcome == "denied"
 
 
 def test_custom_privacy_manage_may_change_it(org):
     manager = add_member(org, "privacy_manage")
-    services.inference_residency_set(actor=actor_for(manager.user), organization=org, us_only=True)
+    residency_services.inference_residency_set(actor=actor_for(manager.user), organization=org, us_only=True)
     org.refresh_from_db()
     assert org.us_only_inference
 
@@ -149,7 +150,7 @@ def test_the_setting_does_not_exist_on_other_plans(plan):
     org = make_org(plan=plan)
     n = AuditEvent.objects.filter(organization=org).count()
     with pytest.raises(Http404) as exc:
-        services.inference_residency_set(actor=actor_for(primary_owner(org).user), organization=org, us_only=True)
+        residency_services.inference_residency_set(actor=actor_for(primary_owner(org).user), organization=org, us_only=True)
     assert "usage-based Enterprise" in str(exc.value)
     assert_unchanged(org, n)
 
@@ -158,7 +159,7 @@ def test_the_setting_does_not_exist_on_other_plans(plan):
 def test_locked_setting_cannot_be_turned_off_even_by_the_primary_owner(reason):
     org = make_org(lock_reason=reason)
     with pytest.raises(PermissionDenied) as exc:
-        services.inference_residency_set(actor=actor_for(primary_owner(org).user), organization=org, us_only=False)
+        residency_services.inference_residency_set(actor=actor_for(primary_owner(org).user), organization=org, us_only=False)
     assert "locked" in str(exc.value) and "pricing terms" in str(exc.value)
     org.refresh_from_db()
     assert org.us_only_inference
@@ -168,7 +169,7 @@ def test_locked_setting_cannot_be_turned_off_even_by_the_primary_owner(reason):
 
 def test_non_boolean_is_a_clear_error(org, owner):
     with pytest.raises(ValidationError) as exc:
-        services.inference_residency_set(actor=actor_for(owner.user), organization=org, us_only="yes")
+        residency_services.inference_residency_set(actor=actor_for(owner.user), organization=org, us_only="yes")
     assert exc.value.message_dict == {"us_only": ["Must be true or false."]}
 
 
@@ -176,7 +177,7 @@ def test_another_organizations_member_gets_404(org):
     stranger = primary_owner(make_org(name="Other"))
     n = AuditEvent.objects.filter(organization=org).count()
     with pytest.raises(Http404):
-        services.inference_residency_set(actor=actor_for(stranger.user), organization=org, us_only=True)
+        residency_services.inference_residency_set(actor=actor_for(stranger.user), organization=org, us_only=True)
     assert_unchanged(org, n)
 
 
@@ -289,7 +290,7 @@ def test_role_update_changes_every_holders_access_at_once(org, owner):
     holder = add_member(org, "privacy_view")
     role = holder.role
     services.role_update(actor=actor_for(owner.user), role=role, permissions={"privacy": "manage"})
-    services.inference_residency_set(actor=actor_for(holder.user), organization=org, us_only=True)
+    residency_services.inference_residency_set(actor=actor_for(holder.user), organization=org, us_only=True)
     e = AuditEvent.objects.filter(organization=org, action="role.updated").get()
     assert e.before["permissions"]["privacy"] == "view" and e.after["permissions"]["privacy"] == "manage"
 
@@ -354,7 +355,7 @@ def test_removing_a_member_kills_their_keys(org, owner, api, key_for):
 
 
 def test_workspace_create_defaults_and_id_shape(org, owner):
-    ws = services.workspace_create(actor=actor_for(owner.user), organization=org, name="Prod")
+    ws = residency_services.workspace_create(actor=actor_for(owner.user), organization=org, name="Prod")
     assert ws.id.startswith("wrkspc_") and len(ws.id) > 20 and ws.id[7:].isalnum()
     assert ws.data_residency == {"workspace_geo": "us", "allowed_inference_geos": "unrestricted",
                                  "default_inference_geo": "global"}
@@ -363,17 +364,17 @@ def test_workspace_create_defaults_and_id_shape(org, owner):
 
 
 def test_workspace_geo_can_never_change(org, owner):
-    ws = services.workspace_create(actor=actor_for(owner.user), organization=org, name="Prod")
+    ws = residency_services.workspace_create(actor=actor_for(owner.user), organization=org, name="Prod")
     n = AuditEvent.objects.filter(organization=org).count()
     with pytest.raises(ValidationError) as exc:
-        services.workspace_update(actor=actor_for(owner.user), workspace=ws, data_residency={"workspace_geo": "us"})
+        residency_services.workspace_update(actor=actor_for(owner.user), workspace=ws, data_residency={"workspace_geo": "us"})
     assert "data_residency.workspace_geo" in exc.value.message_dict
     assert_unchanged(org, n)
 
 
 def test_default_geo_outside_allowed_list_is_refused(org, owner):
     with pytest.raises(ValidationError) as exc:
-        services.workspace_create(actor=actor_for(owner.user), organization=org, name="W",
+        residency_services.workspace_create(actor=actor_for(owner.user), organization=org, name="W",
                                   data_residency={"allowed_inference_geos": ["us"], "default_inference_geo": "global"})
     assert "not in allowed_inference_geos (us)" in exc.value.message_dict["data_residency.default_inference_geo"][0]
     assert not Workspace.objects.filter(organization=org).exists()
@@ -381,14 +382,14 @@ def test_default_geo_outside_allowed_list_is_refused(org, owner):
 
 def test_partial_update_merges_and_audits_only_the_difference(org, owner):
     actor = actor_for(owner.user)
-    ws = services.workspace_create(actor=actor, organization=org, name="Prod")
-    services.workspace_update(actor=actor, workspace=ws,
+    ws = residency_services.workspace_create(actor=actor, organization=org, name="Prod")
+    residency_services.workspace_update(actor=actor, workspace=ws,
                               data_residency={"allowed_inference_geos": ["us"], "default_inference_geo": "us"})
     e = last_event(org)
     assert e.before == {"data_residency": {"allowed_inference_geos": "unrestricted", "default_inference_geo": "global"}}
     assert e.after == {"data_residency": {"allowed_inference_geos": ["us"], "default_inference_geo": "us"}}
     with pytest.raises(ValidationError) as exc:
-        services.workspace_update(actor=actor, workspace=ws, data_residency={"allowed_inference_geos": ["global"]})
+        residency_services.workspace_update(actor=actor, workspace=ws, data_residency={"allowed_inference_geos": ["global"]})
     assert "send default_inference_geo too" in str(exc.value)
 
 
@@ -403,7 +404,7 @@ def test_partial_update_merges_and_audits_only_the_difference(org, owner):
 ])
 def test_workspace_residency_validation_names_the_field(org, owner, residency, field):
     with pytest.raises(ValidationError) as exc:
-        services.workspace_create(actor=actor_for(owner.user), organization=org, name="W", data_residency=residency)
+        residency_services.workspace_create(actor=actor_for(owner.user), organization=org, name="W", data_residency=residency)
     assert f"data_residency.{field}" in exc.value.message_dict
 
 
@@ -412,39 +413,41 @@ def test_the_101st_active_workspace_is_refused(org, owner):
     Workspace.objects.bulk_create(Workspace(organization=org, name=f"W{i}") for i in range(100))
     n = AuditEvent.objects.filter(organization=org).count()
     with pytest.raises(ValidationError) as exc:
-        services.workspace_create(actor=actor, organization=org, name="One too many")
+        residency_services.workspace_create(actor=actor, organization=org, name="One too many")
     assert "100 active workspaces" in str(exc.value) and "archive one" in str(exc.value)
     assert Workspace.objects.filter(organization=org).count() == 100
     assert_unchanged(org, n)
-    services.workspace_archive(actor=actor, workspace=Workspace.objects.filter(organization=org).first())
-    assert services.workspace_create(actor=actor, organization=org, name="Now it fits")
+    residency_services.workspace_archive(actor=actor, workspace=Workspace.objects.filter(organization=org).first())
+    assert residency_services.workspace_create(actor=actor, organization=org, name="Now it fits")
 
 
 def test_archived_workspace_cannot_change(org, owner):
     actor = actor_for(owner.user)
-    ws = services.workspace_create(actor=actor, organization=org, name="Old")
-    services.workspace_archive(actor=actor, workspace=ws)
+    ws = residency_services.workspace_create(actor=actor, organization=org, name="Old")
+    residency_services.workspace_archive(actor=actor, workspace=ws)
     assert last_event(org).action == "workspace.archived"
     with pytest.raises(ValidationError):
-        services.workspace_update(actor=actor, workspace=ws, name="New")
+        residency_services.workspace_update(actor=actor, workspace=ws, name="New")
 
 
 def test_workspace_admin_may_manage_only_that_workspace(org, owner):
     actor = actor_for(owner.user)
-    mine = services.workspace_create(actor=actor, organization=org, name="Mine")
-    other = services.workspace_create(actor=actor, organization=org, name="Other")
+    mine = residency_services.workspace_create(actor=actor, organization=org, name="Mine")
+    other = residency_services.workspace_create(actor=actor, organization=org, name="Other")
     delegate = add_member(org, "user")
-    services.workspace_admin_set(actor=actor, workspace=mine, membership=delegate, admin=True)
-    services.workspace_update(actor=actor_for(delegate.user), workspace=mine, data_residency={"default_inference_geo": "us"})
+    residency_services.workspace_admin_set(actor=actor, workspace=mine, membership=delegate, admin=True)
+    residency_services.workspace_update(actor=actor_for(delegate.user), workspace=mine,
+                                        data_residency={"default_inference_geo": "us"})
     with pytest.raises(Http404):
-        services.workspace_update(actor=actor_for(delegate.user), workspace=other, name="Hijacked")
+        residency_services.workspace_update(actor=actor_for(delegate.user), workspace=other, name="Hijacked")
 
 
 def test_view_only_workspace_change_is_denied_and_audited(org, owner):
-    ws = services.workspace_create(actor=actor_for(owner.user), organization=org, name="Prod")
+    ws = residency_services.workspace_create(actor=actor_for(owner.user), organization=org, name="Prod")
     viewer = add_member(org, "privacy_view")
     with pytest.raises(PermissionDenied):
-        services.workspace_update(actor=actor_for(viewer.user), workspace=ws, data_residency={"default_inference_geo": "us"})
+        residency_services.workspace_update(actor=actor_for(viewer.user), workspace=ws,
+                                            data_residency={"default_inference_geo": "us"})
     e = last_event(org)
     assert (e.action, e.outcome, e.actor_user_id) == ("workspace.residency_change_denied", "denied", viewer.user_id)
     ws.refresh_from_db()

@@ -2,6 +2,7 @@
 
 from orgs import services
 from orgs.models import Role
+from residency import services as residency_services
 from tests.factories import actor_for, add_member, primary_owner
 
 
@@ -32,5 +33,5 @@ def member_with(org, name, permissions):
 
 def workspace(org, name="Prod", **residency):
     owner = primary_owner(org).user
-    return services.workspace_create(actor=actor_for(owner), organization=org, name=name,
+    return residency_services.workspace_create(actor=actor_for(owner), organization=org, name=name,
                                      data_residency=residency or None)

@@ -2,8 +2,8 @@
 
 from decimal import Decimal
 
-from orgs import services
 from orgs.models import User
+from residency import services as residency_services
 from residency.models import CatalogModel, Geo
 from residency.policy import Tokens, price, residency_multiplier
 from residency.selectors import catalog_prices
@@ -24,7 +24,7 @@ def test_staff_add_a_geo_capable_model_and_it_is_used_at_once(org, owner, api, k
     assert response.status_code == 302, response.content.decode()[:2000]
     assert CatalogModel.objects.get(pk="claude-opus-5").supports_inference_geo is True
 
-    ws = services.workspace_create(actor=actor_for(owner.user), organization=org, name="W")
+    ws = residency_services.workspace_create(actor=actor_for(owner.user), organization=org, name="W")
     decision = api(key_for(owner)).post("/v1/residency/decisions", {
         "workspace_id": ws.id, "model": "claude-opus-5", "inference_geo": "us"}, format="json")
     assert decision.status_code == 200
@@ -52,7 +52,7 @@ def test_admin_refuses_negative_prices(client, db):
 
 
 def test_switching_the_geo_flag_off_changes_the_next_decision(org, owner, api, key_for):
-    ws = services.workspace_create(actor=actor_for(owner.user), organization=org, name="W")
+    ws = residency_services.workspace_create(actor=actor_for(owner.user), organization=org, name="W")
     client = api(key_for(owner))
     body = {"workspace_id": ws.id, "model": "claude-sonnet-4-6", "inference_geo": "us"}
     assert client.post("/v1/residency/decisions", body, format="json").status_code == 200

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from orgs import services
+from residency import services as residency_services
 from tests.factories import actor_for, api_key_for, make_org, primary_owner
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,8 +39,8 @@ FLIPPER = textwrap.dedent("""
     import django
     django.setup()
     from core.actor import Actor
-    from orgs import services
     from orgs.models import User, Workspace
+    from residency import services
     user = User.objects.get(pk=sys.argv[1])
     ws = Workspace.objects.get(pk=sys.argv[2])
     services.workspace_update(actor=Actor(user=user, source="console"), workspace=ws,
@@ -60,7 +60,7 @@ def test_a_flip_in_one_process_is_seen_by_the_next_decision_in_another(committed
     assert connection.vendor == "postgresql"
     org = make_org(name="Cross")
     owner = primary_owner(org)
-    ws = services.workspace_create(actor=actor_for(owner.user), organization=org, name="W",
+    ws = residency_services.workspace_create(actor=actor_for(owner.user), organization=org, name="W",
                                    data_residency={"allowed_inference_geos": ["global", "us"]})
     secret = api_key_for(owner)
     env = _env()
@@ -76,7 +76,7 @@ def test_a_flip_in_one_process_is_seen_by_the_next_decision_in_another(committed
 
         assert ask() == "global"
         # flip in this process (committed at once: no transaction wraps this test)
-        services.workspace_update(actor=actor_for(owner.user), workspace=ws,
+        residency_services.workspace_update(actor=actor_for(owner.user), workspace=ws,
                                   data_residency={"default_inference_geo": "us"})
         assert ask() == "us"
         # flip back from a third process
@@ -84,7 +84,7 @@ def test_a_flip_in_one_process_is_seen_by_the_next_decision_in_another(committed
                        check=True)
         assert ask() == "global"
         # archiving is seen by the next decision too: it is refused
-        services.workspace_archive(actor=actor_for(owner.user), workspace=ws)
+        residency_services.workspace_archive(actor=actor_for(owner.user), workspace=ws)
         decider.stdin.write("decide\n")
         decider.stdin.flush()
         assert json.loads(decider.stdout.readline())["error"]["type"] == "permission_error"

@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from orgs import services
 from orgs.models import ApiKey
+from residency import services as residency_services
 from residency.api.serializers import MAX_BATCH
 from residency.models import CatalogModel
 from tests.factories import actor_for, make_org, primary_owner
@@ -18,10 +19,10 @@ def workspaces(org, owner):
     actor = actor_for(owner.user)
 
     def make(name, **residency):
-        return services.workspace_create(actor=actor, organization=org, name=name, data_residency=residency)
+        return residency_services.workspace_create(actor=actor, organization=org, name=name, data_residency=residency)
 
     archived = make("Old")
-    services.workspace_archive(actor=actor, workspace=archived)
+    residency_services.workspace_archive(actor=actor, workspace=archived)
     return {
         "open": make("Open"),
         "us_only": make("US", allowed_inference_geos=["us"], default_inference_geo="us"),
@@ -114,7 +115,7 @@ def test_missing_workspace_id_and_non_object_body(owner_api, db):
 def test_a_default_flip_is_seen_by_the_next_decision(owner, owner_api, workspaces):
     ws = workspaces["open"]
     assert decision(owner_api, workspace_id=ws.id, model="claude-opus-4-6").json()["routing_geo"] == "global"
-    services.workspace_update(actor=actor_for(owner.user), workspace=ws,
+    residency_services.workspace_update(actor=actor_for(owner.user), workspace=ws,
                               data_residency={"default_inference_geo": "us"})
     assert decision(owner_api, workspace_id=ws.id, model="claude-opus-4-6").json()["routing_geo"] == "us"
 
@@ -128,7 +129,7 @@ def apps(client, org_id, model="claude-opus-4-6"):
 def test_apps_surface_follows_us_only(org, owner, owner_api):
     assert apps(owner_api, org.id).json() == {"inference_geo": "global", "routing_geo": "global",
                                               "price_multiplier": "1", "priority_burndown_multiplier": "1"}
-    services.inference_residency_set(actor=actor_for(owner.user), organization=org, us_only=True)
+    residency_services.inference_residency_set(actor=actor_for(owner.user), organization=org, us_only=True)
     assert apps(owner_api, org.id).json() == {"inference_geo": "us", "routing_geo": "us",
                                               "price_multiplier": "1.1", "priority_burndown_multiplier": "1.1"}
     assert apps(owner_api, org.id, "claude-haiku-4-5").json() == {
@@ -373,7 +374,7 @@ def test_keys_of_removed_members_and_inactive_users_stop_working_at_once(org, ow
 
 def _both(rf, body, secret, **extra):
     """(status, headers, content) from the lean view and from DecisionApi for the same request."""
-    from residency.api.views import DecisionApi, decision_view
+    from residency.api.decisions import DecisionApi, decision_view
 
     answers = []
     for view in (decision_view, DecisionApi.as_view()):
@@ -404,7 +405,7 @@ def test_lean_view_matches_drf_view(rf, org, owner, key_for, workspaces, kind, b
     other = None
     if "OTHER" in body:
         elsewhere = make_org(name="Elsewhere")
-        other = services.workspace_create(actor=actor_for(primary_owner(elsewhere).user), organization=elsewhere,
+        other = residency_services.workspace_create(actor=actor_for(primary_owner(elsewhere).user), organization=elsewhere,
                                           name="Theirs")
     body = (body.replace("WS", workspaces["open"].id).replace("ARCHIVED", workspaces["archived"].id)
             .replace("ORG", org.id).replace("OTHER", other.id if other else ""))

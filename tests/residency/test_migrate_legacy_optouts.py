@@ -6,10 +6,10 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.core.management import call_command
 
-from orgs import services
+from audit.chain import verify_chain
+from audit.models import AuditEvent
 from orgs.models import Organization, Workspace
-from residency.audit import verify_chain
-from residency.models import AuditEvent
+from residency import services as residency_services
 from residency.services import legacy_optout_migrate
 from tests.factories import actor_for, make_org, primary_owner
 
@@ -31,13 +31,13 @@ def legacy(db):
     """A legacy opt-out org, not migrated yet, with three workspaces (one archived)."""
     org = make_org(name="Fjord Shipping", legacy_opt_out=True)
     actor = actor_for(primary_owner(org).user)
-    open_ws = services.workspace_create(actor=actor, organization=org, name="Logistics")
-    both = services.workspace_create(actor=actor, organization=org, name="Customs",
+    open_ws = residency_services.workspace_create(actor=actor, organization=org, name="Logistics")
+    both = residency_services.workspace_create(actor=actor, organization=org, name="Customs",
                                      data_residency={"allowed_inference_geos": ["global", "us"]})
-    done = services.workspace_create(actor=actor, organization=org, name="Already US",
+    done = residency_services.workspace_create(actor=actor, organization=org, name="Already US",
                                      data_residency={"allowed_inference_geos": ["us"], "default_inference_geo": "us"})
-    gone = services.workspace_create(actor=actor, organization=org, name="Gone")
-    services.workspace_archive(actor=actor, workspace=gone)
+    gone = residency_services.workspace_create(actor=actor, organization=org, name="Gone")
+    residency_services.workspace_archive(actor=actor, workspace=gone)
     return org, open_ws, both, done, gone
 
 
@@ -101,12 +101,12 @@ def test_locked_setting_cannot_be_turned_off_after_migration(legacy):
     run()
     org.refresh_from_db()
     with pytest.raises(PermissionDenied):
-        services.inference_residency_set(actor=actor_for(primary_owner(org).user), organization=org, us_only=False)
+        residency_services.inference_residency_set(actor=actor_for(primary_owner(org).user), organization=org, us_only=False)
 
 
 def test_partly_migrated_org_gets_only_what_is_missing(db):
     org = make_org(name="Cedar", legacy_opt_out=True, lock_reason="legacy_opt_out")
-    ws = services.workspace_create(actor=actor_for(primary_owner(org).user), organization=org, name="Contracts")
+    ws = residency_services.workspace_create(actor=actor_for(primary_owner(org).user), organization=org, name="Contracts")
     count = AuditEvent.objects.filter(organization=org).count()
     out = run()
     assert "locked US-only" not in out and "set 1 workspace (Contracts)" in out

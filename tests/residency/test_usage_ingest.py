@@ -3,7 +3,8 @@
 import pytest
 from django.db import connection
 
-from residency.models import AuditEvent, UsageRecord, UsageRollup
+from audit.models import AuditEvent
+from residency.models import UsageRecord, UsageRollup
 from residency.services import MAX_RECORDS
 from tests.factories import make_org, primary_owner
 from tests.residency.helpers import member_with, usage_row, workspace

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from core.actor import SOURCE_MIGRATION, Actor
+from core.actor import Actor, Source
 from orgs.models import Organization
 from residency.services import legacy_optout_migrate
 
@@ -16,7 +16,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):
         dry_run = opts["dry_run"]
-        actor = Actor(source=SOURCE_MIGRATION, system_label=MIGRATION_ACTOR_LABEL)
+        actor = Actor(source=Source.MIGRATION, system_label=MIGRATION_ACTOR_LABEL)
         orgs = list(Organization.objects.filter(legacy_opt_out=True).order_by("name", "pk"))
         if dry_run:
             self.stdout.write("Dry run: nothing will be changed.")

@@ -1,0 +1,7 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("organizations/audit_events", views.AuditEventListApi.as_view(), name="api-audit-events"),
+]

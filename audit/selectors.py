@@ -1,0 +1,195 @@
+"""Reads of the audit log, always scoped to one organization and to what the reader may see.
+
+The log can hold millions of events per organization, so every read here is keyset paginated
+by `seq` over the `(organization, ..., -seq)` indexes: no OFFSET, no COUNT(*).
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.utils.dateparse import parse_date
+
+from core.dates import parse_rfc3339
+from core.pagination import parse_limit
+from orgs.models import ApiKey, LockReason, Membership, Plan, Role, Workspace
+
+from .events import REGISTRY, Names
+from .models import ActorType, AuditEvent
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    action: str | None = None
+    actor_id: str | None = None
+    target_id: str | None = None
+    starting_at: datetime | None = None
+    ending_at: datetime | None = None
+
+    @property
+    def active(self):
+        return any(v is not None for v in (self.action, self.actor_id, self.target_id, self.starting_at,
+                                           self.ending_at))
+
+
+def audit_events(scope, filters=None):
+    """The events `scope` may see, filtered; ordered newest first (by seq)."""
+    filters = filters or AuditFilters()
+    qs = AuditEvent.objects.filter(organization_id=scope.organization.pk)
+    if scope.actions is not None:
+        qs = qs.filter(action__in=scope.actions)
+    if filters.action:
+        qs = qs.filter(action=filters.action)
+    if filters.actor_id:
+        if filters.actor_id.startswith("user_"):
+            # a person: what they did themselves and through any of their API keys
+            qs = qs.filter(actor_user_id=filters.actor_id)
+        elif filters.actor_id == "system":
+            qs = qs.filter(actor_type=ActorType.SYSTEM)
+        else:
+            qs = qs.filter(actor_id=filters.actor_id)
+    if filters.target_id:
+        qs = qs.filter(target_id=filters.target_id)
+    if filters.starting_at:
+        qs = qs.filter(created_at__gte=filters.starting_at)
+    if filters.ending_at:
+        qs = qs.filter(created_at__lt=filters.ending_at)
+    return qs.order_by("-seq")
+
+
+def seq_page(qs, *, limit, older_than=None, newer_than=None):
+    """(rows newest first, has_older, has_newer) for one page of `qs` around a seq cursor."""
+    if older_than is not None:
+        rows = list(qs.filter(seq__lt=older_than).order_by("-seq")[: limit + 1])
+        return rows[:limit], len(rows) > limit, True
+    if newer_than is not None:
+        rows = list(qs.filter(seq__gt=newer_than).order_by("seq")[: limit + 1])
+        return list(reversed(rows[:limit])), True, len(rows) > limit
+    rows = list(qs.order_by("-seq")[: limit + 1])
+    return rows[:limit], len(rows) > limit, False
+
+
+def audit_page(scope, filters, *, limit=50, older_than=None, newer_than=None):
+    """One console page: (events, has_older, has_newer), keyset by seq (cursor = a seq)."""
+    return seq_page(audit_events(scope, filters), limit=limit, older_than=older_than, newer_than=newer_than)
+
+
+def visible_event_seq(scope, event_id):
+    """The seq of event `event_id` if `scope` may see it, else None (a cursor for REST pages)."""
+    if not str(event_id).isdigit() or len(str(event_id)) > 18:
+        return None
+    visible = AuditEvent.objects.filter(organization_id=scope.organization.pk, pk=int(event_id))
+    if scope.actions is not None:
+        visible = visible.filter(action__in=scope.actions)
+    return visible.values_list("seq", flat=True).first()
+
+
+def audit_names(organization):
+    """Role names and coded-value labels for rendering sentences (one query)."""
+    roles = Role.objects.filter(Q(builtin=True) | Q(organization_id=organization.pk)).values_list("id", "name")
+    return Names(dict(roles), values={"plan": dict(Plan.choices), "lock_reason": dict(LockReason.choices)})
+
+
+def audit_filter_choices(scope, names):
+    """Options for the console's actor/target/action selects, from current objects (3 queries)."""
+    org = scope.organization
+    members = list(
+        Membership.objects.filter(organization_id=org.pk).select_related("user").order_by("user__email")
+    )
+    keys = list(
+        ApiKey.objects.filter(membership__organization_id=org.pk).select_related("membership__user").order_by("name")
+    )
+    workspaces = list(Workspace.objects.filter(organization_id=org.pk).order_by("name").values_list("id", "name"))
+    actors = [(m.user_id, f"{m.user.display_name} (any source)") for m in members]
+    actors += [(k.pk, f"API key {k.name} ({k.membership.user.email})") for k in keys]
+    actors.append(("system", "System (commands, migrations)"))
+    targets = [(org.pk, f"Organization {org.name}")]
+    targets += [(ws_id, f"Workspace {name}") for ws_id, name in workspaces]
+    if scope.actions is None:
+        targets += [(m.user_id, f"Member {m.user.email}") for m in members]
+        targets += [(k.pk, f"API key {k.name}") for k in keys]
+        targets += [(rid, f"Role {name}") for rid, name in names.roles.items() if rid.startswith("role_")]
+    actions = [(a, e.label) for a, e in REGISTRY.items() if scope.actions is None or a in scope.actions]
+    return {"actors": actors, "targets": targets, "actions": actions}
+
+
+# --- filters from the REST query string and the console form ---------------------------------
+
+
+def audit_filters_from_api(params):
+    """Filters from `GET /v1/organizations/audit_events` query parameters (400 on bad values)."""
+    action = params.get("action") or None
+    if action is not None and action not in REGISTRY:
+        raise ValidationError({"action": [f"Unknown action {action!r}; use one of {', '.join(REGISTRY)}."]})
+    filters = AuditFilters(
+        action=action,
+        actor_id=params.get("actor_id") or None,
+        target_id=params.get("target_id") or None,
+        starting_at=parse_rfc3339(params.get("starting_at"), "starting_at"),
+        ending_at=parse_rfc3339(params.get("ending_at"), "ending_at"),
+    )
+    if filters.starting_at and filters.ending_at and filters.ending_at <= filters.starting_at:
+        raise ValidationError({"ending_at": ["must be after starting_at."]})
+    return filters
+
+
+def audit_filters_from_console(params):
+    """Filters from the console form (dates are whole UTC days, `to` inclusive).
+
+    Returns (filters, errors) so the page can show a bad date next to its field.
+    """
+    errors = {}
+    dates = {}
+    for name in ("from", "to"):
+        raw = (params.get(name) or "").strip()
+        if raw:
+            try:
+                value = parse_date(raw)
+            except ValueError:
+                value = None
+            if value is None:
+                errors[name] = f"{raw!r} is not a date; use YYYY-MM-DD."
+            dates[name] = value
+    action = params.get("action") or None
+    if action is not None and action not in REGISTRY:
+        errors["action"] = f"Unknown action {action!r}."
+        action = None
+    start = datetime.combine(dates["from"], time.min, tzinfo=UTC) if dates.get("from") else None
+    end = datetime.combine(dates["to"], time.min, tzinfo=UTC) + timedelta(days=1) if dates.get("to") else None
+    if start and end and end <= start:
+        errors["to"] = "The end date is before the start date."
+    filters = AuditFilters(
+        action=action,
+        actor_id=(params.get("actor") or "").strip() or None,
+        target_id=(params.get("target") or "").strip() or None,
+        starting_at=start,
+        ending_at=end,
+    )
+    return filters, errors
+
+
+def audit_api_page(scope, filters, params):
+    """One REST page per the list contract: (events, has_more), newest first.
+
+    `after_id` continues to older events, `before_id` goes back to newer ones; the cursor is
+    an event id (string) visible to this caller.
+    """
+    limit = parse_limit(params.get("limit"))
+    after_id, before_id = params.get("after_id"), params.get("before_id")
+    if after_id and before_id:
+        raise ValidationError("Send at most one of after_id and before_id.")
+    qs = audit_events(scope, filters)
+    cursor = after_id or before_id
+    if cursor:
+        anchor = visible_event_seq(scope, cursor)
+        if anchor is None:
+            name = "after_id" if after_id else "before_id"
+            raise ValidationError({name: [f"no audit event with id {cursor!r} in this list."]})
+        if after_id:
+            rows, has_more, _ = seq_page(qs, limit=limit, older_than=anchor)
+        else:
+            rows, _, has_more = seq_page(qs, limit=limit, newer_than=anchor)
+        return rows, has_more
+    rows, has_more, _ = seq_page(qs, limit=limit)
+    return rows, has_more

@@ -1,0 +1,20 @@
+"""Timestamps as the API takes them (RFC 3339 with an offset)."""
+
+from django.core.exceptions import ValidationError
+from django.utils.dateparse import parse_datetime
+
+
+def parse_rfc3339(value, name):
+    """An RFC 3339 timestamp with its offset (`2026-03-01T00:00:00Z`), or a 400 naming `name`."""
+    if value in (None, ""):
+        return None
+    parsed = None
+    try:
+        parsed = parse_datetime(value.replace("z", "Z").replace("Z", "+00:00")) if isinstance(value, str) else None
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise ValidationError({name: [f"{value!r} is not an RFC 3339 timestamp; use e.g. 2026-03-01T00:00:00Z."]})
+    if parsed.tzinfo is None:
+        raise ValidationError({name: [f"{value!r} has no time zone offset; add Z or +00:00."]})
+    return parsed

@@ -1,0 +1,156 @@
+"""Members pages: list, add, change role, remove, transfer primary ownership."""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+
+from core.forms import add_service_errors
+
+from .. import services
+from ..forms import MemberAddForm, MemberRoleForm
+from ..models import BuiltinRole, Level
+from ..permissions import access_member, can_manage_member, may_invite
+from ..selectors import active_key_count, assignable_roles, members_of
+from .base import console_page
+
+MEMBERS_PER_PAGE = 50
+
+
+@console_page
+def members(request):
+    access = request.access
+    access.require("user_management")
+    page = Paginator(members_of(access.organization), MEMBERS_PER_PAGE).get_page(request.GET.get("page"))
+    rows = [(m, can_manage_member(access, m)) for m in page.object_list]
+    return render(request, "console/members/list.html", {
+        "page": page, "rows": rows, "can_add": access.can("user_management", Level.MANAGE),
+        "me": access.membership,
+    })
+
+
+@console_page
+def member_add(request):
+    access = request.access
+    access.require("user_management", Level.MANAGE)
+    roles = assignable_roles(access)
+    form = MemberAddForm(request.POST or None, roles=roles, initial={"role": "user"})
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            membership = services.member_add(
+                actor=request.actor, organization=access.organization,
+                email=form.cleaned_data["email"], role_id=form.cleaned_data["role"],
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        except PermissionDenied as exc:
+            form.add_error("role", str(exc))
+            status = 403
+        else:
+            user = membership.user
+            if may_invite(access, user):
+                # A new person: the owner sends them this one-time link to choose a password.
+                link = request.build_absolute_uri(invitation_path(user))
+                return render(request, "console/members/invited.html", {"membership": membership, "link": link})
+            messages.success(request, f"{user.email} is now a member, as {membership.role.name}.")
+            return redirect("console:members")
+    return render(request, "console/members/add.html", {"form": form}, status=status)
+
+
+def invitation_path(user):
+    """A set-password link for a new member (Django's password-reset token: single use, expires
+    after PASSWORD_RESET_TIMEOUT, invalidated once the password is set)."""
+    from django.contrib.auth.tokens import default_token_generator
+    from django.urls import reverse
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
+
+    return reverse("password_reset_confirm", args=[urlsafe_base64_encode(force_bytes(user.pk)),
+                                                   default_token_generator.make_token(user)])
+
+
+@console_page
+def member_detail(request, user_id):
+    """A member and, for those who may, the change-role form."""
+    access = request.access
+    membership = access_member(access=access, user_id=user_id)
+    can_manage = can_manage_member(access, membership)
+    roles = assignable_roles(access) if can_manage else []
+    form = MemberRoleForm(request.POST or None, roles=roles, initial={"role": membership.role_id})
+    status = 200
+    if request.method == "POST":
+        access.require("user_management", Level.MANAGE)
+        if not can_manage:
+            raise PermissionDenied(
+                "The primary owner's role cannot be changed; the primary owner must transfer the title first."
+                if membership.role_id == BuiltinRole.PRIMARY_OWNER
+                else f"You cannot change the role of a member whose role ({membership.role.name}) "
+                     "has more access than yours."
+            )
+        if form.is_valid():
+            try:
+                updated = services.member_change_role(actor=request.actor, membership=membership,
+                                                      role_id=form.cleaned_data["role"])
+            except ValidationError as exc:
+                add_service_errors(form, exc)
+            except PermissionDenied as exc:
+                form.add_error("role", str(exc))
+                status = 403
+            else:
+                if updated.role_id == membership.role_id:
+                    messages.info(request, f"{membership.user.email} already has that role; nothing changed.")
+                else:
+                    messages.success(request, f"{membership.user.email} is now {updated.role.name}.")
+                return redirect("console:member_detail", user_id=user_id)
+    return render(request, "console/members/detail.html", {
+        "member": membership, "form": form, "can_manage": can_manage,
+        "is_me": access.membership is not None and access.membership.pk == membership.pk,
+        "can_transfer": access.is_primary_owner and membership.role_id != BuiltinRole.PRIMARY_OWNER,
+        "active_keys": active_key_count(membership),
+        "invite_link": request.build_absolute_uri(invitation_path(membership.user))
+        if can_manage and may_invite(access, membership.user) else None,
+    }, status=status)
+
+
+@console_page
+def member_remove(request, user_id):
+    access = request.access
+    membership = access_member(access=access, user_id=user_id, need=Level.MANAGE)
+    if request.method == "POST":
+        try:
+            services.member_remove(actor=request.actor, membership=membership)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return redirect("console:member_detail", user_id=user_id)
+        messages.success(request, f"{membership.user.email} was removed from {access.organization.name}; "
+                                  "their API keys no longer work.")
+        return redirect("console:members")
+    if not can_manage_member(access, membership):
+        raise PermissionDenied(
+            "The primary owner cannot be removed; transfer the title first."
+            if membership.role_id == BuiltinRole.PRIMARY_OWNER
+            else f"You cannot remove a member whose role ({membership.role.name}) has more access than yours."
+        )
+    return render(request, "console/members/remove.html", {
+        "member": membership,
+        "active_keys": active_key_count(membership),
+    })
+
+
+@console_page
+def member_transfer(request, user_id):
+    """Hand the primary-owner title to this member (primary owner only, confirmed)."""
+    access = request.access
+    membership = access_member(access=access, user_id=user_id)
+    if not access.is_primary_owner:
+        raise PermissionDenied("Only the primary owner can transfer primary ownership.")
+    if membership.role_id == BuiltinRole.PRIMARY_OWNER:
+        messages.info(request, "You are already the primary owner.")
+        return redirect("console:member_detail", user_id=user_id)
+    if request.method == "POST":
+        services.primary_owner_transfer(actor=request.actor, organization=access.organization,
+                                        to_membership=membership)
+        messages.success(request, f"{membership.user.email} is now the primary owner; you are now an owner.")
+        return redirect("console:members")
+    return render(request, "console/members/transfer.html", {"member": membership})

@@ -1,0 +1,16 @@
+"""Console pages of the residency app (mounted in the `console` namespace by config.urls)."""
+
+from django.urls import path
+
+from .views import home, residency, usage, workspaces
+
+urlpatterns = [
+    path("", home.home, name="home"),
+    path("settings/privacy/data-residency/", residency.residency, name="residency"),
+    path("workspaces/", workspaces.workspace_list, name="workspaces"),
+    path("workspaces/new/", workspaces.workspace_create, name="workspace_create"),
+    path("workspaces/<str:workspace_id>/", workspaces.workspace_detail, name="workspace_detail"),
+    path("workspaces/<str:workspace_id>/archive/", workspaces.workspace_archive, name="workspace_archive"),
+    path("workspaces/<str:workspace_id>/admins/", workspaces.workspace_admins, name="workspace_admins"),
+    path("usage/", usage.usage, name="usage"),
+]

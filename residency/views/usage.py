@@ -1,0 +1,156 @@
+"""Console page: usage and cost by day, stacked by inference geo, with a table and CSV."""
+
+import csv
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.utils.dateparse import parse_date
+from django.views.decorators.http import require_GET
+
+from orgs.views.base import console_page
+
+from .. import selectors
+from ..charts import compact, stacked_bars
+from ..permissions import can_see_cost, require_usage_view
+from ..policy import decimal_str
+from ..reports import daily_usage_by_geo
+
+DEFAULT_DAYS = 30
+MAX_DAYS = 366
+GEO_LABELS = {"global": "global", "us": "us", "not_available": "not available (older models)"}
+CENT = Decimal("0.01")
+
+
+def usd(value):
+    value = Decimal(value)
+    if value and abs(value) < CENT:
+        return "<$0.01"
+    return f"${value.quantize(CENT):,}"
+
+
+def _date(raw):
+    try:
+        return parse_date(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def _filters(request, workspaces, models):
+    today = datetime.now(UTC).date()
+    errors = {}
+    end = _date(request.GET.get("to")) or today
+    start = _date(request.GET.get("from")) or end - timedelta(days=DEFAULT_DAYS - 1)
+    if request.GET.get("from") and not _date(request.GET.get("from")):
+        errors["from"] = "Use a date as YYYY-MM-DD."
+    if request.GET.get("to") and not _date(request.GET.get("to")):
+        errors["to"] = "Use a date as YYYY-MM-DD."
+    if end < start:
+        errors["to"] = "The end date is before the start date."
+        start = end - timedelta(days=DEFAULT_DAYS - 1)
+    if (end - start).days >= MAX_DAYS:
+        errors["from"] = f"Show at most {MAX_DAYS} days at a time."
+        start = end - timedelta(days=MAX_DAYS - 1)
+    workspace = request.GET.get("workspace") or ""
+    if workspace and workspace not in {w.pk for w in workspaces}:
+        errors["workspace"] = "No such workspace in this organization."
+        workspace = ""
+    model = request.GET.get("model") or ""
+    if model and model not in {m.pk for m in models}:
+        errors["model"] = "No such model."
+        model = ""
+    return start, end, workspace, model, errors
+
+
+@console_page
+@require_GET
+def usage(request):
+    """Billing or Analytics view; cost figures need Billing view."""
+    access = request.access
+    require_usage_view(access)
+    organization = access.organization
+    with_cost = can_see_cost(access)
+    workspaces = selectors.workspaces_of(organization)
+    models = selectors.catalog_models()
+    start, end, workspace, model, errors = _filters(request, workspaces, models)
+    data = daily_usage_by_geo(organization, start_day=start, end_day=end,
+                              workspace_ids=(workspace,) if workspace else (),
+                              models=(model,) if model else (), with_cost=with_cost)
+    if request.GET.get("format") == "csv":
+        return _csv(organization, data, start, end)
+    us_multiplier = selectors.geo_multiplier("us")
+    table, charts, shares = [], {}, []
+    if not data.empty:
+        series = [(g, GEO_LABELS.get(g, g)) for g in data.geos]
+        labels = [f"{d:%b %-d}" for d in data.days]
+
+        def tokens_of(day, geo):
+            cell = data.cells.get((day, geo))
+            return sum(cell.tokens) if cell else 0
+
+        charts["tokens"] = stacked_bars(title="Tokens per day by inference geo", categories=data.days,
+                                        category_labels=labels, series=series, value=tokens_of, chart_id="tokens")
+        if with_cost:
+            def cost_of(day, geo):
+                cell = data.cells.get((day, geo))
+                return cell.cost if cell else 0
+
+            charts["cost"] = stacked_bars(title="Cost per day by inference geo (USD)", categories=data.days,
+                                          category_labels=labels, series=series, value=cost_of, fmt=usd,
+                                          axis_fmt=lambda v: "$" + compact(v), chart_id="cost")
+        for day in reversed(data.days):
+            total = data.day_total(day)
+            if not sum(total.tokens):
+                continue
+            cells = [data.cells.get((day, g)) for g in data.geos]
+            table.append({
+                "day": day,
+                "tokens": [sum(c.tokens) if c else 0 for c in cells],
+                "total_tokens": sum(total.tokens),
+                "costs": [usd(c.cost) if c else "$0.00" for c in cells],
+                "total_cost": usd(total.cost),
+            })
+        all_tokens = sum(sum(data.geo_total(g).tokens) for g in data.geos)
+        all_cost = sum((data.geo_total(g).cost for g in data.geos), Decimal(0))
+        for g in data.geos:
+            total = data.geo_total(g)
+            shares.append({
+                "geo": g, "label": GEO_LABELS.get(g, g),
+                "tokens": sum(total.tokens),
+                "token_share": round(100 * sum(total.tokens) / all_tokens, 1) if all_tokens else 0,
+                "cost": usd(total.cost),
+                "cost_share": round(100 * total.cost / all_cost, 1) if all_cost else 0,
+                "uplift": usd(total.uplift) if total.uplift else None,
+            })
+    return render(request, "console/usage.html", {
+        "data": data, "charts": charts, "table": table, "shares": shares, "with_cost": with_cost,
+        "geo_labels": [GEO_LABELS.get(g, g) for g in data.geos],
+        "workspaces": workspaces, "models": models, "errors": errors,
+        "values": {"from": start.isoformat(), "to": end.isoformat(), "workspace": workspace, "model": model},
+        "query": request.GET.urlencode(),
+        "us_multiplier": decimal_str(us_multiplier) if us_multiplier is not None else "1.1",
+    })
+
+
+def _csv(organization, data, start, end):
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="usage-{organization.pk}-{start:%Y%m%d}-{end:%Y%m%d}.csv"'
+    )
+    writer = csv.writer(response)
+    header = ["date", "inference_geo", "uncached_input_tokens", "cache_creation_5m_input_tokens",
+              "cache_creation_1h_input_tokens", "cache_read_input_tokens", "output_tokens"]
+    if data.with_cost:
+        header += ["cost_usd_cents", "residency_uplift_usd_cents"]
+    writer.writerow(header)
+    for day in data.days:
+        for geo in data.geos:
+            cell = data.cells.get((day, geo))
+            if cell is None:
+                continue
+            row = [day.isoformat(), geo, *cell.tokens]
+            if data.with_cost:
+                row += [decimal_str(cell.cost * 100), decimal_str(cell.uplift * 100)]
+            writer.writerow(row)
+    return response
