@@ -3,6 +3,8 @@
 from django.core.exceptions import ValidationError
 from django.utils.dateparse import parse_datetime
 
+from .hygiene import MalformedInput, check_datetime_range
+
 
 def parse_rfc3339(value, name):
     """An RFC 3339 timestamp with its offset (`2026-03-01T00:00:00Z`), or a 400 naming `name`."""
@@ -17,4 +19,7 @@ def parse_rfc3339(value, name):
         raise ValidationError({name: [f"{value!r} is not an RFC 3339 timestamp; use e.g. 2026-03-01T00:00:00Z."]})
     if parsed.tzinfo is None:
         raise ValidationError({name: [f"{value!r} has no time zone offset; add Z or +00:00."]})
-    return parsed
+    try:
+        return check_datetime_range(parsed, name)
+    except MalformedInput as exc:
+        raise ValidationError({name: [str(exc).removeprefix(f"{name}: ")]}) from None

@@ -94,7 +94,7 @@ def exception_handler(exc, context):
         if isinstance(exc, exceptions.ValidationError):
             message = "; ".join(flatten_detail(exc.detail)) or "Invalid request."
         elif isinstance(exc, exceptions.ParseError):
-            message = f"The request body is not valid JSON: {exc.detail}"
+            message = str(exc.detail)  # core.hygiene.JSONParser says what is wrong and where
         elif isinstance(exc, exceptions.NotAuthenticated):
             message = "Missing credentials: send your API key in the `x-api-key` header."
         else:

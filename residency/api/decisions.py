@@ -12,9 +12,9 @@ from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
-from rest_framework.utils.json import strict_constant
 from rest_framework.views import APIView
 
+from core import hygiene
 from core.errors import error_body
 from core.schema import errors
 from orgs.auth import ConsoleSessionAuthentication
@@ -217,9 +217,9 @@ def decision_view(request):
         return _drf_decision(request)  # the stream is unread: DRF answers as it always has
     try:
         try:
-            data = json.loads(body.decode(), parse_constant=strict_constant) if body else {}
-        except ValueError as exc:
-            raise InvalidInput(f"The request body is not valid JSON: JSON parse error - {exc}") from None
+            data = hygiene.loads(body)
+        except hygiene.MalformedInput as exc:
+            raise InvalidInput(str(exc)) from None
         params = parse_decision(data)
     except InvalidInput as exc:
         found = decision_key(raw_key)  # a bad key is a 401 whatever the body

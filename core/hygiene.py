@@ -1,0 +1,221 @@
+"""Input hygiene at the edge (SPEC §6): malformed input of any kind is a 400, never a 500.
+
+One place refuses what no field of this product accepts, before any view or form sees it:
+
+- NUL characters and unpaired surrogates, in any string: the path, query keys and values, form
+  fields, JSON keys and strings (PostgreSQL cannot store either; Python cannot encode the
+  second);
+- JSON nested deeper than `MAX_DEPTH` levels;
+- JSON numbers beyond what every reader keeps exactly: integers outside ±(2**53 - 1), and floats
+  that are not finite or whose magnitude is beyond 2**53 (I-JSON, RFC 7493);
+- timestamps before year 1 or after 9998 (`check_datetime_range`; parsers of dates call it).
+
+How a refusal reaches the caller:
+- REST (`/v1/...`): the middleware only marks the request (`request.malformed`), and
+  `WellFormedRequest`, a DRF permission placed after authentication, answers the 400, so a bad
+  key is still a 401 first. JSON bodies go through `JSONParser` (lazily, after authentication).
+  The decision endpoint's lean path calls `loads` itself, after its key check.
+- Console and Django admin: the middleware answers a 400 page at once.
+"""
+
+import json
+import math
+import re
+from datetime import UTC
+
+from django.http import HttpResponseBadRequest
+from django.template.loader import render_to_string
+from rest_framework import exceptions, parsers, permissions
+
+MAX_DEPTH = 64
+MAX_SAFE_INTEGER = 2**53 - 1
+MAX_SAFE_FLOAT = float(2**53)
+MIN_YEAR, MAX_YEAR = 1, 9998
+
+# In JSON text a NUL or a surrogate can only arrive escaped (\u0000, \ud800-\udfff): raw ones
+# are invalid JSON or invalid UTF-8. Finding no such escape means no string needs a walk.
+_SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
+# A number that may be out of range has 16 or more digits in a row, or is written as a float
+# (a digit followed by ".", "e" or "E"). Matches inside strings only cost a walk.
+_SUSPECT_NUMBER = re.compile(rb"[0-9]{16}|[0-9][.eE]")
+
+
+class MalformedInput(ValueError):
+    """Input no endpoint accepts; the message names where it is and what is wrong."""
+
+
+def text_problem(value):
+    """Why a string cannot be accepted, or None."""
+    if "\x00" in value:
+        return "contains a NUL character (\\u0000)"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "contains an unpaired surrogate (invalid Unicode)"
+    return None
+
+
+def check_text(value, where):
+    problem = text_problem(value)
+    if problem:
+        raise MalformedInput(f"{where}: {problem}; remove it." if where else f"{problem}; remove it.")
+
+
+def _number_problem(value):
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+            return f"the number {value} is out of range (at most {MAX_SAFE_INTEGER:,} either side of zero)"
+    elif isinstance(value, float):
+        if not math.isfinite(value) or abs(value) > MAX_SAFE_FLOAT:
+            return f"the number {value!r} is out of range (at most {MAX_SAFE_INTEGER:,} either side of zero)"
+    return None
+
+
+def _path(where, key):
+    return f"{where}.{key}" if where else str(key)
+
+
+def check_json(value, where="", depth=1, *, strings=True):
+    """Walk a parsed JSON value: depth, numbers, and (when `strings`) every key and string."""
+    if depth > MAX_DEPTH:
+        raise MalformedInput(f"The JSON is nested more than {MAX_DEPTH} levels deep; flatten it.")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if strings:
+                check_text(key, _path(where, "(a key)"))
+            check_json(item, _path(where, key), depth + 1, strings=strings)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            check_json(item, f"{where}[{index}]", depth + 1, strings=strings)
+    elif isinstance(value, str):
+        if strings:
+            check_text(value, where)
+    else:
+        problem = _number_problem(value)
+        if problem:
+            raise MalformedInput(f"{where}: {problem}." if where else f"{problem}.")
+
+
+def _refuse_constant(name):
+    raise MalformedInput(f"{name} is not a JSON number; send a finite number.")
+
+
+def loads(raw):
+    """Parse a JSON body (bytes or str) and check it; raises MalformedInput with a message that
+    says what to fix. An empty body is an empty object.
+
+    The checks cost a walk over the parsed value only when the text gives a reason: an escape
+    that may be a NUL or a surrogate, more than MAX_DEPTH brackets, or a number that may be out
+    of range (so a small decision body is never walked, and a usage batch only for its depth).
+    """
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8", "surrogatepass")
+    if not raw.strip():
+        return {}
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedInput(f"The request body is not UTF-8: {exc.reason} at byte {exc.start}.") from None
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise MalformedInput(f"The JSON is nested more than {MAX_DEPTH} levels deep; flatten it.") from None
+    except MalformedInput:
+        raise
+    except ValueError as exc:
+        raise MalformedInput(f"The request body is not valid JSON: {exc}") from None
+    if _SUSPECT_ESCAPE.search(raw) or _SUSPECT_NUMBER.search(raw):
+        check_json(value, strings=True)
+    elif raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and _deeper_than(value, MAX_DEPTH):
+        raise MalformedInput(f"The JSON is nested more than {MAX_DEPTH} levels deep; flatten it.")
+    return value
+
+
+def _deeper_than(value, limit):
+    """Whether containers nest more than `limit` levels (visits containers only)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = item.values() if type(item) is dict else item if type(item) is list else ()
+        for child in children:
+            if type(child) is dict or type(child) is list:
+                stack.append((child, depth + 1))
+    return False
+
+
+def check_datetime_range(value, where):
+    """A parsed datetime must lie within years 1..9998 in UTC too (converting near the ends of
+    the calendar overflows)."""
+    try:
+        utc = value.astimezone(UTC) if value.tzinfo else value
+    except OverflowError:
+        utc = None
+    if utc is None or not MIN_YEAR <= utc.year <= MAX_YEAR or not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise MalformedInput(f"{where}: {value.isoformat()} is out of range; use a date between years "
+                             f"{MIN_YEAR} and {MAX_YEAR}.")
+    return value
+
+
+# --- where requests come in ------------------------------------------------------------------
+
+
+def request_problem(request):
+    """The first malformed part of a request's path, query string or form body, or None."""
+    problem = text_problem(request.path)
+    if problem:
+        return f"The URL path {problem}; remove it."
+    for key, values in request.GET.lists():
+        for value in (key, *values):
+            problem = text_problem(value)
+            if problem:
+                return f"Query parameter {key!r}: {problem}; remove it."
+    if request.method == "POST" and request.content_type in ("application/x-www-form-urlencoded",
+                                                             "multipart/form-data"):
+        for key, values in request.POST.lists():
+            for value in (key, *values):
+                problem = text_problem(value)
+                if problem:
+                    return f"Form field {key!r}: {problem}; remove it."
+    return None
+
+
+class HygieneMiddleware:
+    """Refuses malformed paths, query strings and form bodies (see the module docstring)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        problem = request_problem(request)
+        if problem is not None:
+            if request.path.startswith("/v1/"):
+                request.malformed = problem  # answered after authentication (WellFormedRequest)
+            else:
+                html = render_to_string("400.html", {"message": problem}, request=None)
+                return HttpResponseBadRequest(html)
+        return self.get_response(request)
+
+
+class WellFormedRequest(permissions.BasePermission):
+    """DRF permission, after authentication: a request the middleware marked malformed is a 400."""
+
+    def has_permission(self, request, view):
+        problem = getattr(request._request, "malformed", None)
+        if problem:
+            raise exceptions.ValidationError(problem)
+        return True
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser with `loads`' limits: deep, NUL, surrogate or out-of-range input is a 400."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        raw = stream.read() if stream is not None else b""
+        try:
+            return loads(raw)
+        except MalformedInput as exc:
+            raise exceptions.ParseError(str(exc)) from None
