@@ -155,8 +155,8 @@ def test_owner_restricts_to_us(org, owner, ws, console):
 
 @pytest.mark.parametrize(("data", "words"), [
     ({"allowed_mode": "restricted", "allowed_geos": ["us"], "default_inference_geo": "global"},
-     "&#x27;global&#x27; is not in allowed_inference_geos (us)"),
-    ({"allowed_mode": "restricted", "default_inference_geo": "global"}, "non-empty list"),
+     "global is not one of the allowed geos; choose the default from: us."),
+    ({"allowed_mode": "restricted", "default_inference_geo": "global"}, "Tick at least one geo, or choose Unrestricted."),
     ({"allowed_mode": "restricted", "allowed_geos": ["mars"]}, "Unknown geo mars"),
     ({"default_inference_geo": "mars"}, "is not a valid inference geo"),
     ({"name": " "}, "Give the workspace a name"),
