@@ -272,3 +272,23 @@ def test_privacy_viewer_cannot_delegate(org, ws, member_factory, console):
     viewer = member_factory(org, "privacy_view")
     response = console(viewer.user).post(admins_url(ws), {"membership_id": viewer.pk, "admin": "on"})
     assert response.status_code == 403
+
+
+@pytest.mark.parametrize("extra", [0, 30])
+def test_detail_and_its_invalid_post_keep_their_query_counts(org, owner, ws, member_factory, console,
+                                                            django_assert_num_queries, extra):
+    for i in range(extra):
+        member = member_factory(org, "user")
+        if i % 2:
+            residency_services.workspace_admin_set(actor=actor_for(owner.user), workspace=ws, membership=member,
+                                                   admin=True)
+    client = console(owner.user)
+    client.get("/")
+    # session, user, membership, workspace (+ membership, perms), geos, admins (2), perms, org switcher
+    with django_assert_num_queries(11):
+        assert client.get(detail(ws)).status_code == 200
+    # the same queries (the form's geos instead of the page's): nothing is written or recorded
+    with django_assert_num_queries(11):
+        assert client.post(detail(ws), residency_post(allowed_mode="restricted")).status_code == 400
+    with django_assert_num_queries(6):  # session, user, membership, geos, org switcher
+        assert client.get(CREATE).status_code == 200
