@@ -26,8 +26,9 @@ def posted(request):
 def add_service_errors(form, exc, *, field_map=None):
     """Show a service's ValidationError next to the matching form fields (others at the top).
 
-    `field_map` renames service fields to form fields (`{"data_residency.default_inference_geo":
-    "default_inference_geo"}`); a dotted name whose last part is a form field lands there too.
+    `field_map` renames service fields to form fields (`{"data_residency.allowed_inference_geos":
+    "allowed_geos"}`), or maps them to None: at the top, as they are. A dotted name whose last
+    part is a form field lands there too; any other field's messages go to the top, named.
     """
     field_map = field_map or {}
     detail = django_validation_detail(exc) if isinstance(exc, ValidationError) else [str(exc)]
@@ -37,11 +38,12 @@ def add_service_errors(form, exc, *, field_map=None):
         return
     for name, messages in detail.items():
         target = field_map.get(name, name)
+        named = target is not None and name != "__all__"
         if target not in form.fields and target is not None:
             leaf = target.rsplit(".", 1)[-1]
             target = leaf if leaf in form.fields else None
         for message in messages:
-            form.add_error(target, message if target or name == "__all__" else f"{name}: {message}")
+            form.add_error(target, f"{name}: {message}" if target is None and named else message)
 
 
 class DayField(forms.DateField):

@@ -149,9 +149,14 @@ def member_transfer(request, user_id):
     if membership.role_id == BuiltinRole.PRIMARY_OWNER:
         messages.info(request, "You are already the primary owner.")
         return redirect("console:member_detail", user_id=user_id)
-    if request.method == "POST":
-        services.primary_owner_transfer(actor=request.actor, organization=access.organization,
-                                        to_membership=membership)
-        messages.success(request, f"{membership.user.email} is now the primary owner; you are now an owner.")
-        return redirect("console:members")
-    return render(request, "console/members/transfer.html", {"member": membership})
+    form = ConfirmForm(posted(request))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.primary_owner_transfer(actor=request.actor, organization=access.organization,
+                                            to_membership=membership)
+        except ValidationError as exc:  # e.g. they left the organization a moment ago
+            add_service_errors(form, exc, field_map={"user": None})
+        else:
+            messages.success(request, f"{membership.user.email} is now the primary owner; you are now an owner.")
+            return redirect("console:members")
+    return render(request, "console/members/transfer.html", {"member": membership, "form": form})
