@@ -317,6 +317,13 @@ def test_invalid_input_from_a_viewer_is_a_400_and_records_nothing(world, console
     response = send(client, world, "workspace_detail", data={"name": "Prod", "allowed_mode": "restricted"})
     assert response.status_code == 400
     assert snapshot() == before
+    response = send(client, world, "workspace_admins", data={"membership_id": "mbr_nope", "admin": "on"})
+    assert response.status_code == 400 and "Choose a member of this organization." in page_text(response)
+    assert snapshot() == before
+    assert send(client, world, "workspace_admins").status_code == 403
+    assert send(client, world, "workspace_archive", data={}).status_code == 400
+    assert send(client, world, "workspace_archive").status_code == 403
+    assert snapshot() == before
     response = send(client, world, "workspace_detail")
     assert response.status_code == 403
     denied = AuditEvent.objects.filter(action="workspace.residency_change_denied").get()
