@@ -25,7 +25,7 @@ from orgs.models import MAX_ACTIVE_WORKSPACES, Level, LockReason, Organization, 
 from orgs.permissions import access_organization, is_trusted_operator, role_label
 from orgs.services import lock_organization, organization_create, snapshot_organization
 
-from .models import SERVICE_TIERS, CatalogModel, Geo, UsageRecord, UsageRollup
+from .models import SERVICE_TIERS, CatalogModel, Geo, Surface, UsageRecord, UsageRollup
 from .permissions import (
     WORKSPACE_ADMIN_PERM,
     access_workspace,
@@ -426,9 +426,10 @@ MAX_TOKENS = 10**12  # per category per row; far above any real request
 MAX_ERRORS_LISTED = 20
 INSERT_BATCH = 1000  # SQLite: rows per multi-row INSERT (13 parameters each)
 RECORD_FIELDS = {
-    "id", "workspace_id", "model", "inference_geo", "service_tier", "occurred_at",
+    "id", "surface", "workspace_id", "model", "inference_geo", "service_tier", "occurred_at",
     "uncached_input_tokens", "cache_creation", "cache_read_input_tokens", "output_tokens",
 }
+SURFACES = tuple(Surface.values)
 CACHE_FIELDS = {"ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens"}
 
 
@@ -494,7 +495,7 @@ def _occurred_at(value, path, errors):
     return parsed.astimezone(UTC)
 
 
-REQUIRED_FIELDS = ("id", "workspace_id", "model", "inference_geo", "service_tier", "occurred_at")
+REQUIRED_FIELDS = ("id", "model", "inference_geo", "service_tier", "occurred_at")
 COUNT_FIELDS = ("uncached_input_tokens", "cache_read_input_tokens", "output_tokens")
 _EMPTY = {}
 
@@ -513,19 +514,23 @@ def clean_record(record, index, ref, errors):
         get = record.get
         ext_id, ws, model, geo, tier = get("id"), get("workspace_id"), get("model"), get("inference_geo"), \
             get("service_tier")
+        surface = get("surface", Surface.API)
         supports_geo = ref.models.get(model) if type(model) is str else None
         cache = get("cache_creation", _EMPTY)
         occurred = _fast_datetime(get("occurred_at"))
         uncached, read, out = get("uncached_input_tokens", 0), get("cache_read_input_tokens", 0), \
             get("output_tokens", 0)
-        if (type(ext_id) is str and 0 < len(ext_id) <= 100 and type(ws) is str and ws in ref.workspaces
+        # API rows name a workspace of the organization; Claude apps rows name none
+        if (type(ext_id) is str and 0 < len(ext_id) <= 100
+                and ((type(ws) is str and ws in ref.workspaces) if surface == Surface.API
+                     else (surface == Surface.APPS and ws is None))
                 and supports_geo is not None and tier in SERVICE_TIERS and occurred is not None
                 and ((geo in ref.geo_set) if supports_geo else geo == NOT_AVAILABLE)
                 and type(cache) is dict and cache.keys() <= CACHE_FIELDS
                 and _valid_count(uncached) and _valid_count(read) and _valid_count(out)):
             w5, w1 = cache.get("ephemeral_5m_input_tokens", 0), cache.get("ephemeral_1h_input_tokens", 0)
             if _valid_count(w5) and _valid_count(w1):
-                return (ext_id, ws, model, geo, tier, occurred, uncached, w5, w1, read, out)
+                return (ext_id, ws, model, geo, tier, occurred, uncached, w5, w1, read, out, surface)
     _record_errors(record, index, ref, errors)
     return None
 
@@ -555,8 +560,16 @@ def _record_errors(record, index, ref, errors):
     ext_id = record.get("id")
     if "id" in record and (not isinstance(ext_id, str) or not ext_id or len(ext_id) > 100):
         errors[f"{p}.id"] = ["must be a non-empty string of at most 100 characters."]
+    surface = record.get("surface", Surface.API)
+    if surface not in SURFACES:
+        errors[f"{p}.surface"] = [f"{surface!r} is not a surface; use one of {', '.join(SURFACES)}."]
     ws = record.get("workspace_id")
-    if "workspace_id" in record and (not isinstance(ws, str) or ws not in ref.workspaces):
+    if surface == Surface.APPS and "workspace_id" in record:
+        errors[f"{p}.workspace_id"] = ["Claude apps rows have no workspace; leave workspace_id out."]
+    elif surface == Surface.API and "workspace_id" not in record:
+        errors[f"{p}.workspace_id"] = ["is required. (API rows, surface \"api\" the default, name their workspace; "
+                                       "Claude apps rows, surface \"apps\", have none.)"]
+    elif "workspace_id" in record and (not isinstance(ws, str) or ws not in ref.workspaces):
         errors[f"{p}.workspace_id"] = [f"no workspace {ws!r} in this organization."]
     model = record.get("model")
     supports_geo = ref.models.get(model) if isinstance(model, str) else None
@@ -662,14 +675,14 @@ def _datetime_adapter():
 
 RECORD_COLUMNS = ("organization_id", "external_id", "workspace_id", "model_id", "inference_geo", "service_tier",
                   "occurred_at", "uncached_input_tokens", "cache_creation_5m_tokens", "cache_creation_1h_tokens",
-                  "cache_read_input_tokens", "output_tokens", "received_at")
+                  "cache_read_input_tokens", "output_tokens", "surface", "received_at")
 # a cleaned row's columns (RECORD_COLUMNS[1:-1]), as PostgreSQL types for the binary COPY
 ROW_TYPES = ("varchar", "varchar", "varchar", "varchar", "varchar", "timestamptz",
-             "int8", "int8", "int8", "int8", "int8")
+             "int8", "int8", "int8", "int8", "int8", "varchar")
 # PostgreSQL: each request's rows are copied into this session's temporary table, then moved
 # in one INSERT ... SELECT. The server empties it at the end of every transaction; inside a
 # caller's transaction (which may ingest twice) it is emptied before use as well.
-STAGING_TABLE = "usage_ingest_staging"
+STAGING_TABLE = "usage_ingest_staging_v2"
 STAGING_SQL = (
     f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGING_TABLE} ("
     + ", ".join(f"{name} {type_}" for name, type_ in zip(RECORD_COLUMNS[1:-1], ROW_TYPES, strict=True))
@@ -679,7 +692,8 @@ STAGING_SQL = (
 
 ROLLUP_SUMS = ("uncached_input_tokens", "cache_creation_5m_tokens", "cache_creation_1h_tokens",
                "cache_read_input_tokens", "output_tokens")
-ROLLUP_KEY = ("organization_id", "width", "bucket_start", "workspace_id", "model_id", "inference_geo", "service_tier")
+ROLLUP_KEY = ("organization_id", "width", "bucket_start", "surface", "workspace_id", "model_id", "inference_geo",
+              "service_tier")
 
 
 def _rollup_conflict(table):
@@ -697,7 +711,7 @@ def _store_postgres(org_id, rows, nested):
     rollup rows in the same order and cannot deadlock).
     """
     records, rollups = UsageRecord._meta.db_table, UsageRollup._meta.db_table
-    dims = "workspace_id, model_id, inference_geo, service_tier"
+    dims = "surface, workspace_id, model_id, inference_geo, service_tier"
     sums = ", ".join(f"sum({c})::bigint AS {c}" for c in ROLLUP_SUMS)
     resum = ", ".join(f"sum({c})::bigint" for c in ROLLUP_SUMS)
     received = timezone.now()
@@ -712,7 +726,9 @@ def _store_postgres(org_id, rows, nested):
             f"WITH new AS ("
             f"  INSERT INTO {records} ({','.join(RECORD_COLUMNS)}) SELECT %s, s.*, %s FROM {STAGING_TABLE} s"
             f"  ON CONFLICT (organization_id, external_id) DO NOTHING"
-            f"  RETURNING occurred_at, {dims}, {', '.join(ROLLUP_SUMS)}"
+            # a Claude apps row has no workspace: its rollup's workspace_id is ""
+            f"  RETURNING occurred_at, surface, coalesce(workspace_id, '') AS workspace_id, model_id, inference_geo,"
+            f"  service_tier, {', '.join(ROLLUP_SUMS)}"
             f"), hourly AS ("
             f"  SELECT date_trunc('hour', occurred_at, 'UTC') AS bucket_start, {dims}, count(*) AS records, {sums}"
             f"  FROM new GROUP BY 1, {dims}"
@@ -747,7 +763,7 @@ def _insert_records(org_id, rows):
             params = []
             for r in batch:
                 params.extend((org_id, r[0], r[1], r[2], r[3], r[4], adapt(r[5]), r[6], r[7], r[8], r[9], r[10],
-                               received))
+                               r[11], received))
             cursor.execute(
                 f"INSERT INTO {table} ({columns}) VALUES {','.join([placeholder] * len(batch))} {conflict}",
                 params,
@@ -765,8 +781,9 @@ def _returned(cursor, rows):
 def _add_to_rollups(org_id, rows):
     """SQLite: add inserted rows to the hourly and daily rollups, summed here."""
     hourly = {}
-    for _id, ws, model, geo, tier, occurred, a, b, c, d, e in rows:
-        key = (occurred.replace(minute=0, second=0, microsecond=0), ws, model, geo, tier)
+    for _id, ws, model, geo, tier, occurred, a, b, c, d, e, surface in rows:
+        # a Claude apps row has no workspace: its rollup's workspace_id is ""
+        key = (occurred.replace(minute=0, second=0, microsecond=0), surface, ws or "", model, geo, tier)
         acc = hourly.get(key)
         if acc is None:
             hourly[key] = [1, a, b, c, d, e]
@@ -794,13 +811,13 @@ def _add_to_rollups(org_id, rows):
     placeholder = "(" + ",".join(["%s"] * len(cols)) + ")"
     adapt = _datetime_adapter()
     # a fixed order keeps concurrent ingestions from deadlocking on the same rollup rows
-    keys = sorted(sums, key=lambda k: (k[0], k[1], k[2], k[3], k[4], k[5]))
+    keys = sorted(sums)
     with connection.cursor() as cursor:
         for start in range(0, len(keys), INSERT_BATCH):
             params = []
             for key in keys[start:start + INSERT_BATCH]:
-                width, bucket, ws, model, geo, tier = key
-                params.extend((org_id, width, adapt(bucket), ws, model, geo, tier, *sums[key]))
+                width, bucket, surface, ws, model, geo, tier = key
+                params.extend((org_id, width, adapt(bucket), surface, ws, model, geo, tier, *sums[key]))
             cursor.execute(
                 f"INSERT INTO {table} ({','.join(cols)}) VALUES {','.join([placeholder] * (len(params) // len(cols)))} "
                 f"{_rollup_conflict(table)}",

@@ -122,11 +122,12 @@ APPS = [
     ("off, new model", False, False, NEW, OK_GLOBAL),
     ("on, new model", True, False, NEW, OK_US),
     ("on, later model", True, False, LATER, OK_US),
-    # the organization setting routes every apps request, so the geo is reported as us/global
-    ("on, older model: us at the standard rate", True, False, OLD, ("us", "us", "1", "1")),
-    ("off, older model", False, False, OLD, ("global", "global", "1", "1")),
+    # the organization setting routes every apps request; an older model reports not_available,
+    # as its usage row will (SPEC §3), at the standard rate
+    ("on, older model: routed to us at the standard rate", True, False, OLD, NA_US),
+    ("off, older model", False, False, OLD, NA_GLOBAL),
     ("locked legacy/contract: us without uplift", True, True, NEW, ("us", "us", "1", "1")),
-    ("locked, older model", True, True, OLD, ("us", "us", "1", "1")),
+    ("locked, older model", True, True, OLD, NA_US),
     ("unknown model", True, False, None, (404, "not_found_error", "model")),
 ]
 
