@@ -83,6 +83,9 @@ class DataResidencyPolicy(models.Model):
     default_inference_geo = models.CharField(max_length=20, default="global")
     lock_reason = models.CharField(max_length=20, choices=[("contract", "Part of the contract")], null=True,
                                    blank=True)
+    # set once the organization's legacy opt-out was brought to the new controls (§2 Migration), so
+    # re-running the migration never undoes what owners changed since
+    legacy_migrated_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

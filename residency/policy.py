@@ -224,10 +224,59 @@ def priority_burndown(tokens, multiplier):
     return Decimal(tokens) * Decimal(multiplier)
 
 
-def clean_data_residency(data, *, current=None, inference_geos, workspace_geos):
-    """Validate a workspace's `data_residency`, merged over `current` (a partial update) if given
-    (SPEC §2 Workspaces): workspace_geo only at creation; allowed geos "unrestricted" or a
-    non-empty list of known geos without duplicates; the default inside the allowed geos.
+def clean_inference_geos(data, *, current, inference_geos, prefix=""):
+    """The allowed/default pair of a workspace or of the organization policy (SPEC §2, §5),
+    `data` merged over `current`: allowed is "unrestricted" or a non-empty list of known geos
+    without duplicates; the default is a known geo inside the allowed ones. Returns
+    {"allowed_inference_geos", "default_inference_geo"}; raises ValidationError naming each bad
+    field as `<prefix><field>`."""
+    errors = {}
+    merged = {"allowed_inference_geos": current["allowed_inference_geos"],
+              "default_inference_geo": current["default_inference_geo"]}
+    if "allowed_inference_geos" in data:
+        allowed = data["allowed_inference_geos"]
+        if allowed == UNRESTRICTED:
+            merged["allowed_inference_geos"] = UNRESTRICTED
+        elif not isinstance(allowed, list) or not allowed or not all(isinstance(g, str) for g in allowed):
+            errors[f"{prefix}allowed_inference_geos"] = [
+                f'Must be "unrestricted" or a non-empty list drawn from {", ".join(inference_geos)}.'
+            ]
+        elif len(set(allowed)) != len(allowed):
+            errors[f"{prefix}allowed_inference_geos"] = ["List each geo at most once."]
+        elif set(allowed) - set(inference_geos):
+            bad = ", ".join(sorted(set(allowed) - set(inference_geos)))
+            errors[f"{prefix}allowed_inference_geos"] = [
+                f"Unknown geo {bad}; valid values are {', '.join(inference_geos)}."
+            ]
+        else:
+            merged["allowed_inference_geos"] = list(allowed)
+    if "default_inference_geo" in data:
+        default = data["default_inference_geo"]
+        if default not in inference_geos:
+            errors[f"{prefix}default_inference_geo"] = [
+                f"{default!r} is not a valid inference geo; use one of: {', '.join(inference_geos)}."
+            ]
+        else:
+            merged["default_inference_geo"] = default
+    if not errors:
+        allowed = merged["allowed_inference_geos"]
+        if allowed != UNRESTRICTED and merged["default_inference_geo"] not in allowed:
+            errors[f"{prefix}default_inference_geo"] = [
+                f"{merged['default_inference_geo']!r} is not in allowed_inference_geos "
+                f"({', '.join(allowed)}); choose one of those"
+                + ("" if "default_inference_geo" in data else " and send default_inference_geo too")
+                + "."
+            ]
+    if errors:
+        raise ValidationError(errors)
+    return merged
+
+
+def clean_data_residency(data, *, current=None, inference_geos, workspace_geos, defaults=None):
+    """Validate a workspace's `data_residency`, merged over `current` (a partial update) if given,
+    else over `defaults` (a new workspace; SPEC §5: the organization policy's values) or the
+    product defaults (SPEC §2 Workspaces): workspace_geo only at creation; then the
+    allowed/default rules of `clean_inference_geos`.
 
     Returns the full, normalized object. Raises ValidationError naming each bad field.
     """
@@ -239,7 +288,7 @@ def clean_data_residency(data, *, current=None, inference_geos, workspace_geos):
     errors = {}
     for field in sorted(set(data) - set(DATA_RESIDENCY_FIELDS)):
         errors[f"data_residency.{field}"] = ["Unknown field."]
-    merged = dict(current or DEFAULT_DATA_RESIDENCY)
+    merged = dict(current or defaults or DEFAULT_DATA_RESIDENCY)
     if "workspace_geo" in data:
         if not creating:
             errors["data_residency.workspace_geo"] = [
@@ -251,40 +300,11 @@ def clean_data_residency(data, *, current=None, inference_geos, workspace_geos):
             ]
         else:
             merged["workspace_geo"] = data["workspace_geo"]
-    if "allowed_inference_geos" in data:
-        allowed = data["allowed_inference_geos"]
-        if allowed == UNRESTRICTED:
-            merged["allowed_inference_geos"] = UNRESTRICTED
-        elif not isinstance(allowed, list) or not allowed or not all(isinstance(g, str) for g in allowed):
-            errors["data_residency.allowed_inference_geos"] = [
-                f'Must be "unrestricted" or a non-empty list drawn from {", ".join(inference_geos)}.'
-            ]
-        elif len(set(allowed)) != len(allowed):
-            errors["data_residency.allowed_inference_geos"] = ["List each geo at most once."]
-        elif set(allowed) - set(inference_geos):
-            bad = ", ".join(sorted(set(allowed) - set(inference_geos)))
-            errors["data_residency.allowed_inference_geos"] = [
-                f"Unknown geo {bad}; valid values are {', '.join(inference_geos)}."
-            ]
-        else:
-            merged["allowed_inference_geos"] = list(allowed)
-    if "default_inference_geo" in data:
-        default = data["default_inference_geo"]
-        if default not in inference_geos:
-            errors["data_residency.default_inference_geo"] = [
-                f"{default!r} is not a valid inference geo; use one of: {', '.join(inference_geos)}."
-            ]
-        else:
-            merged["default_inference_geo"] = default
-    if not errors:
-        allowed = merged["allowed_inference_geos"]
-        if allowed != UNRESTRICTED and merged["default_inference_geo"] not in allowed:
-            errors["data_residency.default_inference_geo"] = [
-                f"{merged['default_inference_geo']!r} is not in allowed_inference_geos "
-                f"({', '.join(allowed)}); choose one of those"
-                + ("" if "default_inference_geo" in data else " and send default_inference_geo too")
-                + "."
-            ]
+    try:
+        merged.update(clean_inference_geos(data, current=merged, inference_geos=inference_geos,
+                                           prefix="data_residency."))
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
     if errors:
         raise ValidationError(errors)
     return merged
@@ -317,3 +337,46 @@ def bring_inside_policy(allowed, default, policy):
     inside = inside or bound
     return inside, default if default in inside else (
         policy.default_inference_geo if policy.default_inference_geo in inside else inside[0])
+
+
+# --- where usage would have run under a change (for the cost impact, SPEC §5) ---------------------
+# Each returns project(surface, workspace_id, supports_inference_geo, geo) -> the geo a group of
+# tokens would have run in had the change been in force, or None where it did run.
+
+
+def project_us_only(us_only):
+    """US-only inference governs the Claude apps: every apps request runs in `us`, or `global`."""
+    target = "us" if us_only else "global"
+
+    def project(surface, workspace_id, supports_geo, geo):
+        return target if surface == "apps" and supports_geo else None
+
+    return project
+
+
+def project_policy(policy, workspace_defaults):
+    """An organization policy bounds API requests: one outside it runs in its workspace's default
+    if the policy allows that, else in the policy default (as `decide` routes an omitted geo)."""
+
+    def project(surface, workspace_id, supports_geo, geo):
+        if surface != "api" or not supports_geo or policy.allows(geo):
+            return None
+        default = workspace_defaults.get(workspace_id)
+        return default if default is not None and policy.allows(default) else policy.default_inference_geo
+
+    return project
+
+
+def project_workspace(workspace_id, allowed, default, policy):
+    """A workspace's new residency: its requests outside the new allowed geos (or the policy) run
+    in its new default, bounded by the policy."""
+    target = default if policy.allows(default) else policy.default_inference_geo
+
+    def project(surface, ws, supports_geo, geo):
+        if surface != "api" or ws != workspace_id or not supports_geo:
+            return None
+        if (allowed is None or geo in allowed) and policy.allows(geo):
+            return None
+        return target
+
+    return project

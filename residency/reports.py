@@ -22,7 +22,7 @@ from django.utils import timezone
 from core.dates import parse_rfc3339
 from orgs.models import Workspace
 
-from .models import SERVICE_TIERS, TOKEN_FIELDS, CatalogModel, Geo, UsageRollup
+from .models import TOKEN_FIELDS, CatalogModel, Geo, UsageRollup
 from .policy import NOT_AVAILABLE, Prices, Tokens, decimal_str, price, residency_multiplier
 
 WIDTHS = {"1h": timedelta(hours=1), "1d": timedelta(days=1)}
@@ -309,4 +309,58 @@ def daily_usage_by_geo(organization, *, start_day, end_day, workspace_ids=(), mo
     return DailyUsage(days=days, geos=geos, cells=cells, with_cost=with_cost)
 
 
-__all__ = ["SERVICE_TIERS", "parse_report_query", "usage_report", "cost_report", "daily_usage_by_geo"]
+
+
+# --- the cost of a residency change, before it is made (SPEC §5) -----------------------------
+
+MAX_IMPACT_DAYS = 90
+
+
+@dataclass(frozen=True)
+class Impact:
+    starting_at: datetime
+    ending_at: datetime
+    current: Decimal  # USD
+    projected: Decimal  # USD
+
+    def as_json(self):
+        return {
+            "type": "residency_impact",
+            "starting_at": iso(self.starting_at),
+            "ending_at": iso(self.ending_at),
+            "currency": "USD",
+            "current_cost": decimal_str(self.current * HUNDRED) if self.current else "0",
+            "projected_cost": decimal_str(self.projected * HUNDRED) if self.projected else "0",
+            "delta": decimal_str((self.projected - self.current) * HUNDRED) if self.projected != self.current else "0",
+        }
+
+
+def impact_window(days, now=None):
+    """The last `days` whole UTC days, today included: (start, end) with end exclusive."""
+    today = floor_bucket(now or timezone.now(), "1d")
+    return today - timedelta(days=days - 1), today + timedelta(days=1)
+
+
+def residency_impact(organization, *, projected_geo, days=30, now=None):
+    """What the organization's usage of the last `days` days cost, and what it would have cost
+    had a change been in force: `projected_geo(surface, workspace_id, supports_geo, geo)` says
+    where a group of tokens would have run (None: where it did). Read from the daily rollups
+    (one query, plus the price book's two); older models (no inference_geo support) are priced
+    the same either way, and a locked organization's Claude apps usage carries no uplift.
+    """
+    start, end = impact_window(days, now)
+    book = PriceBook.load(organization)
+    rows = (UsageRollup.objects.filter(organization_id=organization.pk, width="1d", bucket_start__gte=start,
+                                       bucket_start__lt=end)
+            .values("surface", "workspace_id", *PRICE_COLUMNS[:3])
+            .annotate(**{f"{f}_sum": Sum(f) for f in TOKEN_FIELDS}).order_by())
+    current = projected = ZERO
+    for row in rows:
+        tokens = Tokens(*(int(row[f"{f}_sum"] or 0) for f in TOKEN_FIELDS))
+        model, geo, tier, surface = row["model_id"], row["inference_geo"], row["service_tier"], row["surface"]
+        cost, _ = book.cost(model, geo, tier, tokens, surface)
+        current += cost
+        supports = book.supports_geo.get(model, False)
+        moved = projected_geo(surface, row["workspace_id"], supports, geo) if supports else None
+        projected += book.cost(model, moved, tier, tokens, surface)[0] if moved and moved != geo else cost
+    return Impact(start, end, current, projected)
