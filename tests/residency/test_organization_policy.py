@@ -338,3 +338,49 @@ def test_impact_outside_the_window_and_permissions(org, owner, owner_actor, memb
                          ({"us_only": True}, 0), ({"us_only": True}, 91)]:
         with pytest.raises(ValidationError):
             impact(owner_actor, org, change, days)
+
+
+# --- every surface refuses a workspace outside the policy ------------------------------------
+
+
+@pytest.fixture
+def us_policy(org, owner_actor):
+    set_policy(owner_actor, org, allowed_inference_geos=["us"], default_inference_geo="us")
+
+
+def test_rest_create_and_update_outside_the_policy_are_400_with_details(org, owner, us_policy, api, key_for):
+    client = api(key_for(owner))
+    seq = head(org)  # after the key's own creation event
+    response = client.post("/v1/organizations/workspaces", {"name": "Out", "data_residency": {
+        "allowed_inference_geos": ["global", "us"]}}, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["details"] == {"error_code": VIOLATION, "field": "allowed_inference_geos"}
+    created = client.post("/v1/organizations/workspaces", {"name": "In"}, format="json").json()
+    assert created["data_residency"]["allowed_inference_geos"] == ["us"]
+    response = client.post(f"/v1/organizations/workspaces/{created['id']}", {"data_residency": {
+        "allowed_inference_geos": "unrestricted"}}, format="json")
+    assert response.status_code == 400 and response.json()["error"]["details"]["error_code"] == VIOLATION
+    assert [e.action for e in events_since(org, seq)] == ["workspace.created"]  # the refusals recorded nothing
+
+
+def test_console_update_outside_the_policy_is_refused(org, owner, us_policy, console):
+    ws = services.workspace_create(actor=actor_for(owner.user), organization=org, name="In")
+    response = console(owner.user).post(f"/workspaces/{ws.pk}/", {
+        "name": "In", "allowed_mode": "unrestricted", "default_inference_geo": "us"})
+    assert response.status_code == 400
+    assert "organization" in response.content.decode() and "policy" in response.content.decode()
+    ws.refresh_from_db()
+    assert ws.allowed_inference_geos == ["us"]
+
+
+def test_admin_create_outside_the_policy_is_refused(org, us_policy, client):
+    from django.urls import reverse
+
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory(email="staff@platform.test", is_staff=True, is_superuser=True))
+    response = client.post(reverse("admin:orgs_workspace_add"), {
+        "organization": org.pk, "name": "Out", "workspace_geo": "us", "allowed_inference_geos": "unrestricted",
+        "default_inference_geo": "global"})
+    assert response.status_code == 200 and "policy" in response.content.decode()
+    assert not org.workspaces.filter(name="Out").exists()
