@@ -26,8 +26,8 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections
 
 from orgs.models import ApiKey, Membership, Workspace
 
-from .models import CatalogModel, Geo
-from .policy import DecisionError, ModelInfo, WorkspaceInfo, decide, decide_apps
+from .models import CatalogModel, DataResidencyPolicy, Geo
+from .policy import OPEN_POLICY, DecisionError, ModelInfo, PolicyInfo, WorkspaceInfo, decide, decide_apps
 
 _KEY_SENTINEL = "\x00key_hash\x00"  # stands for the key hash while the ORM compiles the key query
 
@@ -38,6 +38,7 @@ class DecisionState:
     workspace_organization_id: str | None
     model: ModelInfo | None
     geo_multipliers: dict
+    policy: PolicyInfo = OPEN_POLICY  # the workspace's organization's data residency policy
 
 
 @dataclass
@@ -89,7 +90,7 @@ def _decide(params, state, caller):
         return decide_apps(us_only=org_state[0], locked=org_state[1], model=state.model,
                            geo_multipliers=state.geo_multipliers)
     return decide(workspace=_visible_workspace(state, caller), model=state.model, inference_geo=params.inference_geo,
-                  endpoint=params.endpoint, geo_multipliers=state.geo_multipliers)
+                  endpoint=params.endpoint, geo_multipliers=state.geo_multipliers, policy=state.policy)
 
 
 # --- SQL ---------------------------------------------------------------------------------------
@@ -110,16 +111,19 @@ def _key_query():
 
 
 def _state_sql(with_key):
-    """One row per inference geo with the workspace and the model beside it (LEFT JOINs, so an
-    unknown workspace or model still returns the rest and a 404 follows). With `with_key`, the
-    key's columns lead each row and no row comes back for a key that does not work. SQLite gets
-    datetimes as text (the driver would otherwise parse one per row; `_aware` reads it once)."""
-    workspace, model, geo = (_q(m._meta.db_table) for m in (Workspace, CatalogModel, Geo))
+    """One row per inference geo with the workspace, its organization's policy and the model
+    beside it (LEFT JOINs, so an unknown workspace or model still returns the rest and a 404
+    follows). With `with_key`, the key's columns lead each row and no row comes back for a key
+    that does not work. SQLite gets datetimes as text (the driver would otherwise parse one per
+    row; `_aware` reads it once)."""
+    workspace, policy, model, geo = (_q(m._meta.db_table) for m in (Workspace, DataResidencyPolicy, CatalogModel, Geo))
     columns = (f"w.{_q('id')}, w.{_q('organization_id')}, w.{_q('archived_at')} IS NOT NULL, "
                f"CAST(w.{_q('allowed_inference_geos')} AS TEXT), w.{_q('default_inference_geo')}, "
+               f"CAST(p.{_q('allowed_inference_geos')} AS TEXT), p.{_q('default_inference_geo')}, "
                f"c.{_q('id')}, c.{_q('supports_inference_geo')}, g.{_q('code')}, "
                f"CAST(g.{_q('price_multiplier')} AS TEXT)")
     joins = (f"LEFT JOIN {workspace} w ON w.{_q('id')} = %s "
+             f"LEFT JOIN {policy} p ON p.{_q('organization_id')} = w.{_q('organization_id')} "
              f"LEFT JOIN {model} c ON c.{_q('id')} = %s "
              f"LEFT JOIN {geo} g ON g.{_q('inference')}")
     if not with_key:
@@ -202,19 +206,26 @@ def _allowed(value):
     return None if value is None else tuple(value)
 
 
+def _policy(allowed, default):
+    return PolicyInfo(_allowed(allowed), default) if default is not None else OPEN_POLICY
+
+
 def _read_state(rows, offset):
     """DecisionState from statement rows whose state columns start at `offset`."""
     workspace = ws_org = model = None
+    policy = OPEN_POLICY
     geos = {}
     for row in rows:
-        ws_id, ws_org_id, archived, allowed, default, model_id, supports_geo, geo, multiplier = row[offset:]
+        (ws_id, ws_org_id, archived, allowed, default, policy_allowed, policy_default, model_id, supports_geo, geo,
+         multiplier) = row[offset:]
         if ws_id is not None and workspace is None:
             workspace, ws_org = WorkspaceInfo(ws_id, bool(archived), _allowed(allowed), default), ws_org_id
+            policy = _policy(policy_allowed, policy_default)
         if model_id is not None and model is None:
             model = ModelInfo(model_id, bool(supports_geo))
         if geo is not None:
             geos[geo] = Decimal(multiplier)
-    return DecisionState(workspace, ws_org, model, geos)
+    return DecisionState(workspace, ws_org, model, geos, policy)
 
 
 def state_with_key(*, key_hash, workspace_id, model_id):
@@ -243,13 +254,16 @@ def state(*, workspace_id, model_id):
 def batch_state(*, workspace_ids, model_ids):
     """Every named workspace and model, and the geo multipliers: three queries for any size.
 
-    Returns ({workspace_id: (WorkspaceInfo, organization_id)}, {model_id: ModelInfo}, geos).
+    Returns ({workspace_id: (WorkspaceInfo, organization_id, PolicyInfo)}, {model_id: ModelInfo}, geos).
     """
     workspaces = {
-        pk: (WorkspaceInfo(pk, archived_at is not None, _allowed(allowed), default), org_id)
-        for pk, org_id, archived_at, allowed, default in Workspace.objects.filter(pk__in=workspace_ids)
-        .values_list("id", "organization_id", "archived_at", "allowed_inference_geos", "default_inference_geo")
-        .order_by()
+        pk: (WorkspaceInfo(pk, archived_at is not None, _allowed(allowed), default), org_id,
+             _policy(policy_allowed, policy_default))
+        for pk, org_id, archived_at, allowed, default, policy_allowed, policy_default
+        in Workspace.objects.filter(pk__in=workspace_ids).values_list(
+            "id", "organization_id", "archived_at", "allowed_inference_geos", "default_inference_geo",
+            "organization__data_residency_policy__allowed_inference_geos",
+            "organization__data_residency_policy__default_inference_geo").order_by()
     }
     models = {
         pk: ModelInfo(pk, geo)
@@ -286,7 +300,7 @@ def decide_batch(caller, items):
     results = []
     for custom_id, params in items:
         if not isinstance(params, DecisionError):
-            workspace, org_id = workspaces.get(params.workspace_id, (None, None))
-            params = _decide(params, DecisionState(workspace, org_id, models.get(params.model), geos), caller)
+            workspace, org_id, policy = workspaces.get(params.workspace_id, (None, None, OPEN_POLICY))
+            params = _decide(params, DecisionState(workspace, org_id, models.get(params.model), geos, policy), caller)
         results.append((custom_id, params))
     return results

@@ -9,9 +9,9 @@ from audit import events
 from audit.models import AuditEvent
 from orgs.models import Level, Membership, Workspace, WorkspaceUserObjectPermission
 
-from .models import CatalogModel, Geo
+from .models import CatalogModel, DataResidencyPolicy, Geo
 from .permissions import WORKSPACE_ADMIN_PERM
-from .policy import ModelInfo, Prices
+from .policy import OPEN_POLICY, UNRESTRICTED, ModelInfo, PolicyInfo, Prices, workspace_outside_policy
 
 
 def workspaces_visible_to(access, *, include_archived=False):
@@ -25,6 +25,36 @@ def workspaces_visible_to(access, *, include_archived=False):
     return get_objects_for_user(
         access.user, f"orgs.{WORKSPACE_ADMIN_PERM}", qs, accept_global_perms=False, with_superuser=False
     )
+
+
+def policy_of(organization):
+    """The organization's DataResidencyPolicy row, or None (the default: unrestricted / global)."""
+    return DataResidencyPolicy.objects.filter(organization_id=organization.pk).first()
+
+
+def policy_info(row):
+    """A policy row (or None) as the pure rules see it."""
+    if row is None:
+        return OPEN_POLICY
+    allowed = row.allowed_inference_geos
+    return PolicyInfo(None if allowed is None else tuple(allowed), row.default_inference_geo)
+
+
+def policy_values(row):
+    """A policy row's {allowed_inference_geos, default_inference_geo} ("unrestricted" or a list)."""
+    if row is None:
+        return {"allowed_inference_geos": UNRESTRICTED, "default_inference_geo": OPEN_POLICY.default_inference_geo}
+    return {"allowed_inference_geos": row.allowed_geos_value, "default_inference_geo": row.default_inference_geo}
+
+
+def nonconforming_workspaces(organization, policy):
+    """Live workspaces outside the policy (`policy.workspace_outside_policy`), oldest first: they
+    can still route where the policy does not reach until brought inside (decisions bound them)."""
+    if policy.allowed_inference_geos is None:
+        return []
+    return [ws for ws in Workspace.objects.filter(organization_id=organization.pk, archived_at__isnull=True)
+            .order_by("created_at", "pk")
+            if workspace_outside_policy(ws.allowed_inference_geos, ws.default_inference_geo, policy)]
 
 
 def workspace_admins(workspace):

@@ -45,8 +45,8 @@ def _caller(request):
         decisions.Caller.for_user(request.user)
 
 
-def _error(request, status, message):
-    return Response(error_body(status, message, getattr(request._request, "request_id", "")), status=status)
+def _error(request, status, message, details=None):
+    return Response(error_body(status, message, getattr(request._request, "request_id", ""), details), status=status)
 
 
 def _json(data, status=200, headers=None):
@@ -60,9 +60,9 @@ def _json(data, status=200, headers=None):
     return response
 
 
-def _lean_error(request, status, message):
+def _lean_error(request, status, message, details=None):
     headers = {"WWW-Authenticate": "x-api-key"} if status == 401 else None
-    return _json(error_body(status, message, getattr(request, "request_id", "")), status, headers)
+    return _json(error_body(status, message, getattr(request, "request_id", ""), details), status, headers)
 
 
 def lean_decision(request):
@@ -95,7 +95,7 @@ def lean_decision(request):
     key, result = found
     api_key_touch(key)
     if isinstance(result, DecisionError):
-        return _lean_error(request, result.status, result.message)
+        return _lean_error(request, result.status, result.message, result.details)
     return _json(result.as_json())
 
 
@@ -126,7 +126,7 @@ class DecisionApi(APIView):
             return _error(request, 400, str(exc))
         result = decisions.decide_for(_caller(request), params)
         if isinstance(result, DecisionError):
-            return _error(request, result.status, result.message)
+            return _error(request, result.status, result.message, result.details)
         return Response(DecisionSerializer(result).data)
 
 

@@ -134,6 +134,7 @@ def test_a_body_over_the_upload_limit_is_413_in_the_contract_shape(org, owner, w
     assert response.json()["error"] == {
         "type": "request_too_large",
         "message": "The request body is larger than 1000 bytes; send it in smaller requests.",
+        "details": None,
     }
 
 
