@@ -21,6 +21,7 @@ from django.utils import timezone
 from audit import events
 from audit.models import Outcome
 from audit.services import audit_record
+from core.hygiene import MAX_YEAR, MIN_YEAR, MalformedInput, check_datetime_range
 from orgs.models import MAX_ACTIVE_WORKSPACES, Level, LockReason, Organization, Plan, Workspace, WorkspaceUserObjectPermission
 from orgs.permissions import access_organization, is_trusted_operator, role_label
 from orgs.services import lock_organization, organization_create, snapshot_organization
@@ -491,6 +492,11 @@ def _occurred_at(value, path, errors):
     if parsed.tzinfo is None:
         errors[path] = [f"{value!r} has no time zone offset; add Z or +00:00."]
         return None
+    try:
+        check_datetime_range(parsed, path)
+    except MalformedInput as exc:
+        errors[path] = [str(exc).removeprefix(f"{path}: ")]
+        return None
     return parsed.astimezone(UTC)
 
 
@@ -531,13 +537,15 @@ def clean_record(record, index, ref, errors):
 
 
 def _fast_datetime(value):
+    """The common, unremarkable timestamp in UTC, else None (then `_occurred_at` says why). Years
+    1 and 9998 take the slow path: there the offset may carry the instant off the calendar."""
     if type(value) is not str or "T" not in value and "t" not in value:
         return None
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
-    if parsed.tzinfo is None:
+    if parsed.tzinfo is None or not MIN_YEAR < parsed.year < MAX_YEAR:
         return None
     return parsed.astimezone(UTC)
 
