@@ -163,11 +163,18 @@ def check_datetime_range(value, where):
 # --- where requests come in ------------------------------------------------------------------
 
 
+# A surrogate can reach a URL only UTF-8-encoded (ED A0 80 to ED BF BF), bytes no UTF-8 decoder
+# accepts; Django keeps them percent-encoded in `request.path`, where an id would look like text.
+_ENCODED_SURROGATE = re.compile(r"%ED%[AB][0-9A-F]%[89AB][0-9A-F]", re.IGNORECASE)
+
+
 def request_problem(request):
     """The first malformed part of a request's path, query string or form body, or None."""
     problem = text_problem(request.path)
     if problem:
         return f"The URL path {problem}; remove it."
+    if _ENCODED_SURROGATE.search(request.path):
+        return "The URL path contains an unpaired surrogate (invalid Unicode); remove it."
     for key, values in request.GET.lists():
         for value in (key, *values):
             problem = text_problem(value)

@@ -526,7 +526,7 @@ def clean_record(record, index, ref, errors):
             get("output_tokens", 0)
         if (type(ext_id) is str and 0 < len(ext_id) <= 100 and type(ws) is str and ws in ref.workspaces
                 and supports_geo is not None and tier in SERVICE_TIERS and occurred is not None
-                and ((geo in ref.geo_set) if supports_geo else geo == NOT_AVAILABLE)
+                and ((type(geo) is str and geo in ref.geo_set) if supports_geo else geo == NOT_AVAILABLE)
                 and type(cache) is dict and cache.keys() <= CACHE_FIELDS
                 and _valid_count(uncached) and _valid_count(read) and _valid_count(out)):
             w5, w1 = cache.get("ephemeral_5m_input_tokens", 0), cache.get("ephemeral_1h_input_tokens", 0)
