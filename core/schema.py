@@ -3,7 +3,7 @@
 Everything here is an extension point of drf-spectacular, not a rewrite of its output:
 - `AutoSchema` names components after their serializers (`WorkspaceSerializer` → `Workspace`, a
   paginated list → `WorkspaceList`), tags each operation with its resource, documents the
-  `request-id` response header (and `retry-after` on 429), marks JSON bodies required, and
+  `request-id` response header (and `retry-after` on 429), marks request bodies required, and
   never borrows a base class's docstring as an operation's description;
 - `errors(...)` gives an operation its error responses in the contract's shape, always
   including those every operation can answer (400, 401, 429, 500);
@@ -13,7 +13,7 @@ Everything here is an extension point of drf-spectacular, not a rewrite of its o
 
 from drf_spectacular.extensions import OpenApiSerializerExtension, OpenApiSerializerFieldExtension
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
-from drf_spectacular.plumbing import force_instance, get_doc, is_serializer
+from drf_spectacular.plumbing import get_doc
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema_serializer
 from rest_framework import serializers
@@ -46,8 +46,8 @@ class AutoSchema(SpectacularAutoSchema):
         return f"{serializer_name}List"
 
     def get_tags(self):
-        """The view's `openapi_tag` (one tag per resource), else the resource named by the path
-        after its namespace (`/v1/residency/decisions/batch` → `decisions`)."""
+        """The view's `openapi_tag` (one tag per resource, named for people: "API keys"; generators
+        make `api_keys` of it), else the resource named by the path after its namespace."""
         tag = getattr(self.view, "openapi_tag", None)
         if tag:
             return [tag]
@@ -64,12 +64,11 @@ class AutoSchema(SpectacularAutoSchema):
         return [*super().get_override_parameters(), REQUEST_ID_HEADER, RETRY_AFTER_HEADER]
 
     def _get_request_body(self, direction="request"):
-        # A StrictSerializer body is required: the server refuses a missing or empty one.
+        # Every body of this API is required: without one the server answers 400 (StrictSerializer's
+        # missing-body message, or the decision parsers' required fields).
         body = super()._get_request_body(direction)
         if body:
-            serializer = self.get_request_serializer()
-            if is_serializer(serializer) and isinstance(force_instance(serializer), StrictSerializer):
-                body["required"] = True
+            body["required"] = True
         return body
 
     def _get_examples(self, serializer, direction, media_type, status_code=None, extras=None):

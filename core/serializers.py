@@ -21,7 +21,8 @@ class StrictSerializer(serializers.Serializer):
     As a request body it is required: `from_request` refuses a request without one.
     """
 
-    default_error_messages = {"invalid": "Must be a JSON object, not {datatype}.", "null": "Must be a JSON object, not null."}
+    default_error_messages = {"invalid": "Must be a JSON object, not {datatype}.",
+                              "null": "Must be a JSON object, not null."}
     missing_body = "Send a JSON object in the request body (Content-Type: application/json)."
 
     @classmethod
@@ -63,9 +64,12 @@ class StrictSerializer(serializers.Serializer):
 
 
 class StrictTextMixin:
-    """Only JSON strings: 0, true, lists and objects are mistakes, not text."""
+    """Only JSON strings: 0, true, lists and objects are mistakes, not text. Unless blanks are
+    allowed, `minLength: 1` in OpenAPI (an empty or all-space value is a 400)."""
 
     def __init__(self, *args, **kwargs):
+        if not kwargs.get("allow_blank", False):
+            kwargs.setdefault("min_length", 1)
         super().__init__(*args, **kwargs)
         self.error_messages.setdefault("not_a_string", "Must be a string.")
         if "null" not in kwargs.get("error_messages", {}):

@@ -17,7 +17,7 @@ CSV_EXAMPLE = ",".join(CSV_COLUMNS) + "\n1042,17,2026-03-01T09:30:00.123456Z,wor
 
 
 class AuditEventListApi(PaginatedListMixin, OrgApi):
-    openapi_tag = "audit_events"
+    openapi_tag = "Audit events"
     page_order_field = "seq"
     page_descending = True
     page_order_unique = True

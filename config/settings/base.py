@@ -157,22 +157,22 @@ SPECTACULAR_SETTINGS = {
     "SERVERS": [{"url": "/", "description": "The server that serves this document (every path starts with /v1)."}],
     # security comes from the authentication classes (core.schema / orgs.auth extensions), once each
     "TAGS": [
-        {"name": "organization", "description": "The organization your API key belongs to."},
-        {"name": "inference_residency", "description": "US-only inference for the Claude apps (usage-based "
+        {"name": "Organization", "description": "The organization your API key belongs to."},
+        {"name": "Inference residency", "description": "US-only inference for the Claude apps (usage-based "
          "Enterprise plans)."},
-        {"name": "workspaces", "description": "Workspaces and their data residency: where data rests and where "
+        {"name": "Workspaces", "description": "Workspaces and their data residency: where data rests and where "
          "inference may run."},
-        {"name": "decisions", "description": "The router's question: where may this request run, at what price "
+        {"name": "Decisions", "description": "The router's question: where may this request run, at what price "
          "multiplier?"},
-        {"name": "users", "description": "Members of the organization and their roles."},
-        {"name": "roles", "description": "Built-in and custom roles: a level (none, view, manage) per admin area."},
-        {"name": "api_keys", "description": "API keys: each acts as its member, with at most its creator's access."},
-        {"name": "audit_events", "description": "The append-only, hash-chained history of every change and denied "
+        {"name": "Users", "description": "Members of the organization and their roles."},
+        {"name": "Roles", "description": "Built-in and custom roles: a level (none, view, manage) per admin area."},
+        {"name": "API keys", "description": "API keys: each acts as its member, with at most its creator's access."},
+        {"name": "Audit events", "description": "The append-only, hash-chained history of every change and denied "
          "attempt."},
-        {"name": "usage_records", "description": "Ingestion of usage rows by internal tools."},
-        {"name": "usage_report", "description": "Token usage per hour or day, grouped by workspace, model, geo or "
+        {"name": "Usage records", "description": "Ingestion of usage rows by internal tools."},
+        {"name": "Usage report", "description": "Token usage per hour or day, grouped by workspace, model, geo or "
          "service tier."},
-        {"name": "cost_report", "description": "Daily cost in USD cents, grouped by workspace, geo or model."},
+        {"name": "Cost report", "description": "Daily cost in USD cents, grouped by workspace, geo or model."},
     ],
     # a nullable choice is `allOf: [<Enum>], nullable: true`, not `oneOf: [<Enum>, NullEnum]`
     "ENUM_ADD_EXPLICIT_BLANK_NULL_CHOICE": False,
@@ -184,6 +184,7 @@ SPECTACULAR_SETTINGS = {
         "ApiSurfaceEnum": ["api"],
         "AppsSurfaceEnum": ["apps"],
         "ApiKeyTypeEnum": ["api_key"],
+        "ApiKeyStatusEnum": ["active", "revoked"],
     },
 }
 

@@ -34,7 +34,7 @@ BODY = (413, 415)  # any JSON body may be too large or not JSON
 
 
 class OrganizationMeApi(OrgApi):
-    openapi_tag = "organization"
+    openapi_tag = "Organization"
 
     @extend_schema(
         operation_id="organization_retrieve", summary="Get your organization",
@@ -49,7 +49,7 @@ class OrganizationMeApi(OrgApi):
 
 
 class UserListCreateApi(PaginatedListMixin, OrgApi):
-    openapi_tag = "users"
+    openapi_tag = "Users"
     page_id_field = "user_id"
 
     @extend_schema(
@@ -76,7 +76,7 @@ class UserListCreateApi(PaginatedListMixin, OrgApi):
 
 
 class UserDetailApi(OrgApi):
-    openapi_tag = "users"
+    openapi_tag = "Users"
 
     @extend_schema(
         operation_id="users_retrieve", summary="Get a member",
@@ -103,7 +103,7 @@ class UserDetailApi(OrgApi):
 
 
 class RoleListCreateApi(PaginatedListMixin, OrgApi):
-    openapi_tag = "roles"
+    openapi_tag = "Roles"
 
     @extend_schema(
         operation_id="roles_list", summary="List roles",
@@ -131,7 +131,7 @@ class RoleListCreateApi(PaginatedListMixin, OrgApi):
 
 
 class ApiKeyListCreateApi(PaginatedListMixin, OrgApi):
-    openapi_tag = "api_keys"
+    openapi_tag = "API keys"
 
     @extend_schema(
         operation_id="api_keys_list", summary="List API keys",
@@ -163,7 +163,7 @@ class ApiKeyListCreateApi(PaginatedListMixin, OrgApi):
 
 
 class ApiKeyRevokeApi(OrgApi):
-    openapi_tag = "api_keys"
+    openapi_tag = "API keys"
 
     @extend_schema(
         operation_id="api_keys_revoke", summary="Revoke an API key",

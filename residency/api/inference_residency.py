@@ -46,7 +46,7 @@ class InferenceResidencyUpdateSerializer(StrictSerializer):
 
 
 class InferenceResidencyApi(OrgApi):
-    openapi_tag = "inference_residency"
+    openapi_tag = "Inference residency"
 
     def answer(self):
         return Response(InferenceResidencySerializer(self.organization, context={"access": self.access}).data)

@@ -287,7 +287,7 @@ def _report_query(serializer_class, view):
 
 
 class UsageRecordIngestApi(OrgApi):
-    openapi_tag = "usage_records"
+    openapi_tag = "Usage records"
 
     @extend_schema(
         operation_id="usage_records_create", summary="Ingest usage records",
@@ -317,7 +317,7 @@ class UsageRecordIngestApi(OrgApi):
 
 
 class UsageReportApi(OrgApi):
-    openapi_tag = "usage_report"
+    openapi_tag = "Usage report"
 
     @extend_schema(
         operation_id="usage_report_messages_retrieve", summary="Get the usage report",
@@ -333,7 +333,7 @@ class UsageReportApi(OrgApi):
 
 
 class CostReportApi(OrgApi):
-    openapi_tag = "cost_report"
+    openapi_tag = "Cost report"
 
     @extend_schema(
         operation_id="cost_report_retrieve", summary="Get the cost report",

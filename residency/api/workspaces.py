@@ -171,7 +171,7 @@ def residency_input(data):
 
 
 class WorkspaceListCreateApi(PaginatedListMixin, OrgApi):
-    openapi_tag = "workspaces"
+    openapi_tag = "Workspaces"
 
     @extend_schema(
         operation_id="workspaces_list", summary="List workspaces",
@@ -199,7 +199,7 @@ class WorkspaceListCreateApi(PaginatedListMixin, OrgApi):
 
 
 class WorkspaceApiMixin:
-    openapi_tag = "workspaces"
+    openapi_tag = "Workspaces"
 
     def workspace(self, need="view"):
         """The workspace in the caller's organization, if they may see it (else 404)."""

@@ -258,23 +258,11 @@ def send(client, method, path, query, body):
     return client.generic(method, path, body or "", content_type="application/json")
 
 
-# Known gaps, reported to the decision work (whose code this is): the decision endpoint's lean
-# path never reads the query string, so a NUL there is not refused. Strict: when it is fixed,
-# the test below fails and the entry goes.
-KNOWN_GAPS = {
-    "decisions": {"NUL in a query parameter's name", "NUL in an unknown query parameter"},
-    "decisions_apps": {"NUL in a query parameter's name", "NUL in an unknown query parameter"},
-}
-
-
-def refusals(name, world, client, *, gaps):
-    """(how many requests were sent, the failures) for the endpoint's malformed requests; `gaps`
-    selects the known gaps only, else everything but them."""
+def refusals(name, world, client):
+    """(how many requests were sent, the failures) for the endpoint's malformed requests."""
     endpoint = ENDPOINTS[name]
     failures, count = [], 0
     for label, path, query, body in requests_for(endpoint, world):
-        if (label in KNOWN_GAPS.get(name, ())) != gaps:
-            continue
         count += 1
         response = send(client, endpoint.method, path, query, body)
         kind = response.json().get("error", {}).get("type") if response.get("Content-Type") == "application/json" \
@@ -287,17 +275,10 @@ def refusals(name, world, client, *, gaps):
 @pytest.mark.parametrize("name", list(ENDPOINTS))
 def test_malformed_input_is_a_400_and_changes_nothing(name, world, api):
     before = state()
-    count, failures = refusals(name, world, api(world["secret"]), gaps=False)
+    count, failures = refusals(name, world, api(world["secret"]))
     assert count >= 2
     assert not failures, f"{name}: {len(failures)} of {count} malformed requests not refused:\n" + "\n".join(failures)
     assert state() == before, "a refused request recorded or changed something"
-
-
-@pytest.mark.xfail(strict=True, reason="known gaps in the decision endpoint (see KNOWN_GAPS)")
-@pytest.mark.parametrize("name", list(KNOWN_GAPS))
-def test_known_gaps(name, world, api):
-    count, failures = refusals(name, world, api(world["secret"]), gaps=True)
-    assert count and not failures
 
 
 @pytest.mark.parametrize("name", list(ENDPOINTS))

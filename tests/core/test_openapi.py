@@ -126,7 +126,7 @@ def test_operation_ids_tags_and_texts(doc):
     for operation_id, operation in ours(doc):
         assert operation["operationId"] == operation_id
         assert len(operation["tags"]) == 1 and operation["tags"][0] in declared, operation_id
-        assert operation_id.startswith(operation["tags"][0]), operation_id  # resource_action
+        assert operation_id.startswith(operation["tags"][0].lower().replace(" ", "_")), operation_id  # resource_action
         assert operation.get("summary") and operation.get("description"), operation_id
         assert operation["summary"] not in summaries, operation_id
         summaries.add(operation["summary"])
