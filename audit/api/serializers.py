@@ -128,8 +128,9 @@ class AuditEventQuerySerializer(QuerySerializer):
     starting_at = RFC3339Field(required=False, help_text="RFC 3339, inclusive.")
     ending_at = RFC3339Field(required=False, help_text="RFC 3339, exclusive.")
     format = StrictChoiceField(
-        choices=FORMATS, required=False, default="json",
-        help_text="`csv` answers every matching event as CSV (text/csv, newest first); paging does not apply.",
+        choices=FORMATS, required=False,
+        help_text="`csv` answers every matching event as CSV (text/csv, newest first); paging does not apply. "
+        "Without it (or with `json`), a page of events.",
         error_messages={"invalid_choice": "Unknown format {input!r}; use json or csv."})
 
     def validate(self, attrs):

@@ -49,6 +49,6 @@ class AuditEventListApi(PaginatedListMixin, OrgApi):
                                target_id=query.get("target_id"), starting_at=query.get("starting_at"),
                                ending_at=query.get("ending_at"))
         names = audit_names(self.organization)
-        if query["format"] == "csv":
+        if query.get("format") == "csv":
             return streaming_export(audit_events(scope, filters), names, self.organization, "csv")
         return self.list_response(audit_events(scope, filters), AuditEventSerializer, names=names)

@@ -132,8 +132,18 @@ class CacheCreationSerializer(serializers.Serializer):
     ephemeral_1h_input_tokens = serializers.IntegerField(min_value=0)
 
 
-def _dimension(help_text):
-    return serializers.CharField(allow_null=True, help_text=help_text + " Null unless grouped by it.")
+DIMENSIONS = {
+    "workspace_id": "The workspace.",
+    "model": "The model.",
+    "service_tier": "standard, batch or priority.",
+    "inference_geo": '"global", "us" or "not_available".',
+}
+
+
+def _dimensions(groups):
+    """One nullable field per dimension the report groups by (`residency.reports`' list)."""
+    return {name: serializers.CharField(allow_null=True, help_text=f"{DIMENSIONS.get(name, name)} Null unless grouped "
+                                        "by it.") for name in groups}
 
 
 class UsageReportResultSerializer(serializers.Serializer):
@@ -143,10 +153,9 @@ class UsageReportResultSerializer(serializers.Serializer):
     cache_creation = CacheCreationSerializer()
     cache_read_input_tokens = serializers.IntegerField(min_value=0)
     output_tokens = serializers.IntegerField(min_value=0)
-    workspace_id = _dimension("The workspace.")
-    model = _dimension("The model.")
-    service_tier = _dimension("standard, batch or priority.")
-    inference_geo = _dimension('"global", "us" or "not_available".')
+
+    def get_fields(self):
+        return {**super().get_fields(), **_dimensions(USAGE_GROUPS)}
 
 
 class UsageReportBucketSerializer(serializers.Serializer):
@@ -180,9 +189,9 @@ class CostReportResultSerializer(serializers.Serializer):
 
     currency = ConstantField("USD")
     amount = serializers.RegexField(r"^\d+(\.\d+)?$", help_text="USD cents as a decimal string, e.g. \"1234.5\".")
-    workspace_id = _dimension("The workspace.")
-    inference_geo = _dimension('"global", "us" or "not_available".')
-    model = _dimension("The model.")
+
+    def get_fields(self):
+        return {**super().get_fields(), **_dimensions(COST_GROUPS)}
 
 
 class CostReportBucketSerializer(serializers.Serializer):

