@@ -1,4 +1,6 @@
 """Usage and cost reads (SPEC §3 usage_report/messages, cost_report; the console's Usage page).
+The REST query strings are validated by `residency.api.usage`'s query serializers into a
+`ReportQuery`.
 
 Reports read `UsageRollup`, kept at ingestion per hour and per day, never the raw rows: a
 report over a million usage rows reads a few thousand rollup rows. `1d` buckets read the
@@ -15,11 +17,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from django.core.exceptions import ValidationError
 from django.db.models import Sum
 from django.utils import timezone
 
-from core.dates import parse_rfc3339
 from orgs.models import Workspace
 
 from .models import TOKEN_FIELDS, CatalogModel, Geo, UsageRollup
@@ -60,59 +60,13 @@ class ReportQuery:
         return out
 
 
-def _list_param(params, name):
-    values = list(params.getlist(f"{name}[]")) + list(params.getlist(name)) if hasattr(params, "getlist") \
-        else list(params.get(name, []))
-    return tuple(dict.fromkeys(v for v in values if v))
-
-
-def parse_report_query(organization, params, *, groups, widths=("1h", "1d")):
-    """Validate report parameters (400 naming the parameter); returns a ReportQuery.
-
-    `starting_at` is required and floored to its bucket; `ending_at` (exclusive) defaults to
-    now; `page` (from `next_page`) continues after the previous page's last bucket.
-    """
-    width = params.get("bucket_width") or "1d"
-    if width not in widths:
-        raise ValidationError({"bucket_width": [f"{width!r} is not supported here; use {' or '.join(widths)}."]})
-    if not params.get("starting_at"):
-        raise ValidationError({"starting_at": ["is required (RFC 3339, e.g. 2026-03-01T00:00:00Z)."]})
-    start = floor_bucket(parse_rfc3339(params.get("starting_at"), "starting_at"), width)
-    end = parse_rfc3339(params.get("ending_at"), "ending_at") or timezone.now()
-    if end <= start:
-        raise ValidationError({"ending_at": ["must be after starting_at."]})
-    page = params.get("page")
-    if page:
-        page_start = parse_rfc3339(page, "page")
-        if page_start < start or page_start >= end or floor_bucket(page_start, width) != page_start:
-            raise ValidationError({"page": ["is not a page of this report; pass next_page from the previous answer."]})
-        start = page_start
-    default, maximum = LIMITS[width]
-    raw_limit = params.get("limit")
-    if raw_limit in (None, ""):
-        limit = default
-    else:
-        try:
-            limit = int(raw_limit)
-        except (TypeError, ValueError):
-            limit = 0
-        if not 1 <= limit <= maximum:
-            raise ValidationError({"limit": [f"must be from 1 to {maximum} buckets for bucket_width {width}."]})
-    group_by = _list_param(params, "group_by")
-    bad = [g for g in group_by if g not in groups]
-    if bad:
-        raise ValidationError({"group_by[]": [f"cannot group by {', '.join(bad)}; use {', '.join(groups)}."]})
-    workspace_ids = _list_param(params, "workspace_ids")
-    if workspace_ids:
-        known = set(Workspace.objects.filter(organization_id=organization.pk, pk__in=workspace_ids)
-                    .values_list("pk", flat=True))
-        unknown = [w for w in workspace_ids if w not in known]
-        if unknown:
-            raise ValidationError({"workspace_ids[]": [f"no workspace {', '.join(unknown)} in this organization."]})
-    models = _list_param(params, "models")
-    geos = _list_param(params, "inference_geos")
-    return ReportQuery(width=width, start=start, end=end, group_by=group_by, workspace_ids=workspace_ids,
-                       models=models, geos=geos, limit=limit)
+def unknown_workspace_ids(organization, workspace_ids):
+    """Those of `workspace_ids` that are not workspaces of `organization`, in the order given."""
+    if not workspace_ids:
+        return []
+    known = set(Workspace.objects.filter(organization_id=organization.pk, pk__in=workspace_ids)
+                .values_list("pk", flat=True))
+    return [w for w in workspace_ids if w not in known]
 
 
 @dataclass

@@ -22,6 +22,7 @@ from audit import events
 from audit.models import Outcome
 from audit.services import audit_record
 from core.errors import DetailedValidationError
+from core.hygiene import MAX_YEAR, MIN_YEAR, MalformedInput, check_datetime_range
 from orgs.models import MAX_ACTIVE_WORKSPACES, Level, LockReason, Organization, Plan, Workspace, WorkspaceUserObjectPermission
 from orgs.permissions import access_organization, is_trusted_operator, role_label
 from orgs.services import lock_organization, organization_create, snapshot_organization
@@ -705,6 +706,11 @@ def _occurred_at(value, path, errors):
     if parsed.tzinfo is None:
         errors[path] = [f"{value!r} has no time zone offset; add Z or +00:00."]
         return None
+    try:
+        check_datetime_range(parsed, path)
+    except MalformedInput as exc:
+        errors[path] = [str(exc).removeprefix(f"{path}: ")]
+        return None
     return parsed.astimezone(UTC)
 
 
@@ -738,7 +744,7 @@ def clean_record(record, index, ref, errors):
                 and ((type(ws) is str and ws in ref.workspaces) if surface == Surface.API
                      else (surface == Surface.APPS and ws is None))
                 and supports_geo is not None and tier in SERVICE_TIERS and occurred is not None
-                and ((geo in ref.geo_set) if supports_geo else geo == NOT_AVAILABLE)
+                and ((type(geo) is str and geo in ref.geo_set) if supports_geo else geo == NOT_AVAILABLE)
                 and type(cache) is dict and cache.keys() <= CACHE_FIELDS
                 and _valid_count(uncached) and _valid_count(read) and _valid_count(out)):
             w5, w1 = cache.get("ephemeral_5m_input_tokens", 0), cache.get("ephemeral_1h_input_tokens", 0)
@@ -749,13 +755,15 @@ def clean_record(record, index, ref, errors):
 
 
 def _fast_datetime(value):
+    """The common, unremarkable timestamp in UTC, else None (then `_occurred_at` says why). Years
+    1 and 9998 take the slow path: there the offset may carry the instant off the calendar."""
     if type(value) is not str or "T" not in value and "t" not in value:
         return None
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
-    if parsed.tzinfo is None:
+    if parsed.tzinfo is None or not MIN_YEAR < parsed.year < MAX_YEAR:
         return None
     return parsed.astimezone(UTC)
 
