@@ -15,7 +15,7 @@ from residency import services
 from residency.selectors import policy_of
 from tests.factories import SYSTEM, actor_for, add_member, api_key_for, make_org, primary_owner
 from tests.orgs.matrix import api_client, build_people, expect
-from tests.residency.helpers import member_with, workspace
+from tests.residency.helpers import ingest_days_ago, member_with, priced_usage, workspace
 
 pytestmark = pytest.mark.django_db
 
@@ -210,33 +210,9 @@ def test_a_locked_policy_is_refused_to_the_owner_and_the_refusal_audited(org, ow
 # --- residency_impact ----------------------------------------------------------------------------
 
 
-def ingest(org, owner, rows, days_ago=1):
-    when = (timezone.now() - timedelta(days=days_ago)).isoformat()
-    records = [{"id": f"r{days_ago}-{i}", "occurred_at": when, **row} for i, row in enumerate(rows)]
-    services.usage_ingest(actor=actor_for(owner.user), organization=org, records=records)
-
-
 @pytest.fixture
 def usage(org, owner):
-    prod = workspace(org, "Prod")
-    ingest(org, owner, [
-        # $5.00: 1M input on Opus 4.6 in global
-        {"workspace_id": prod.pk, "model": "claude-opus-4-6", "inference_geo": "global", "service_tier": "standard",
-         "uncached_input_tokens": 1_000_000},
-        # $1.00: an older model, priced the same wherever it ran
-        {"workspace_id": prod.pk, "model": "claude-haiku-4-5", "inference_geo": "not_available",
-         "service_tier": "standard", "uncached_input_tokens": 1_000_000},
-        # batch halves input and output: 2M x $3 / 2 + 1M x $15 / 2 = $10.50
-        {"workspace_id": prod.pk, "model": "claude-sonnet-4-6", "inference_geo": "global", "service_tier": "batch",
-         "uncached_input_tokens": 2_000_000, "output_tokens": 1_000_000},
-        # the Claude apps: 1M output on Opus 4.6 in global = $25.00
-        {"surface": "apps", "model": "claude-opus-4-6", "inference_geo": "global", "service_tier": "standard",
-         "output_tokens": 1_000_000},
-    ])
-    # 40 days ago: outside the default 30 days, inside 90 (Opus 4.6 apps, $25.00 -> $27.50 in us)
-    ingest(org, owner, [{"surface": "apps", "model": "claude-opus-4-6", "inference_geo": "global",
-                         "service_tier": "standard", "output_tokens": 1_000_000}], days_ago=40)
-    return prod
+    return priced_usage(org, owner)
 
 
 def figures(response):
@@ -298,7 +274,7 @@ def test_impact_of_each_change_by_hand(org, owner, usage, api):
     assert figures(client.post(IMPACT, {"change": {"us_only": True}, "days": 1}, format="json")) == ("0", "0", "0")
     # turning US-only off when it is on prices the apps usage in global
     services.inference_residency_set(actor=actor_for(owner.user), organization=org, us_only=True)
-    ingest(org, owner, [{"surface": "apps", "model": "claude-opus-4-6", "inference_geo": "us",
+    ingest_days_ago(org, owner, [{"surface": "apps", "model": "claude-opus-4-6", "inference_geo": "us",
                          "service_tier": "standard", "output_tokens": 1_000_000}], days_ago=2)
     off = client.post(IMPACT, {"change": {"us_only": False}}, format="json")
     assert figures(off) == ("6900", "6650", "-250")
@@ -354,7 +330,7 @@ def test_us_only_impact_needs_the_usage_plan(db, api):
 def test_a_locked_organization_sees_no_uplift(db, api):
     locked = make_org(name="Locked", lock_reason="contract")
     boss = primary_owner(locked)
-    ingest(locked, boss, [{"surface": "apps", "model": "claude-opus-4-6", "inference_geo": "us",
+    ingest_days_ago(locked, boss, [{"surface": "apps", "model": "claude-opus-4-6", "inference_geo": "us",
                            "service_tier": "standard", "output_tokens": 1_000_000}])
     response = api(api_key_for(boss)).post(IMPACT, {"change": {"us_only": True}}, format="json")
     assert figures(response) == ("2500", "2500", "0")
