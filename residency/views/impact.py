@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from .. import services
-from ..permissions import can_see_impact
+from ..permissions import can_see_cost, can_see_impact
 from ..selectors import models_by_rate
 from .usage import usd
 
@@ -31,7 +31,8 @@ class ImpactSummary:
     """What a confirmation says about cost; `needs_billing` when the member may not see it."""
 
     kind: str
-    needs_billing: bool = False
+    needs_billing: bool = False  # the member may not see the figure: it needs billing access
+    needs_privacy_view: bool = False  # ... and Privacy: view (a delegated workspace admin may lack it)
     days: int = DAYS
     first_day: date | None = None
     last_day: date | None = None
@@ -65,8 +66,9 @@ def change_impact(request, change):
     member: the figure with Billing: view (and Privacy: view), else only that it needs billing
     access. The change must already be valid (the estimate validates it again)."""
     kind = next(iter(change))
-    if not can_see_impact(request.access):
-        return ImpactSummary(kind, needs_billing=True)
+    access = request.access
+    if not can_see_impact(access):
+        return ImpactSummary(kind, needs_billing=True, needs_privacy_view=can_see_cost(access))
     impact = services.residency_impact_estimate(actor=request.actor, organization=request.access.organization,
                                                 change=change, days=DAYS)
     uplift = models_by_rate()[0]

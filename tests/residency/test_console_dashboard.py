@@ -266,3 +266,12 @@ def test_the_usage_page_splits_api_and_claude_apps(org, owner, console):
     assert "Claude apps 1,000,000 100.0% $25.00 100.0%" in by_surface and "API 5,000,000" not in by_surface
     response = client.get("/usage/", {"surface": "desktop"})
     assert "Choose API, Claude apps, or both." in page_text(response)
+
+
+def test_a_delegated_admin_with_billing_but_no_privacy_view_is_told_what_the_figure_needs(org, owner, console):
+    prod = priced_usage(org, owner)
+    billing = member_with(org, "billing", {"billing": "view"})
+    services.workspace_admin_set(actor=actor_for(owner.user), workspace=prod, membership=billing, admin=True)
+    text = page_text(console(billing.user).post(f"/workspaces/{prod.pk}/", {
+        "name": "Prod", "allowed_mode": "restricted", "allowed_geos": "us", "default_inference_geo": "us"}))
+    assert "needs billing access with Privacy: view" in text and "$1.55" not in text
