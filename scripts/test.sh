@@ -19,6 +19,8 @@ $PY manage.py makemigrations --check --dry-run >/dev/null || { echo "Missing mig
 echo "==> pytest on SQLite"
 unset DATABASE_URL
 $PY -m pytest -q -m "not postgres_only" "$@"
+echo "==> schemathesis on SQLite (the OpenAPI document against a live server)"
+$PY scripts/fuzz_api.py --max-time "${FUZZ_SECONDS:-75}"
 
 echo "==> pytest on PostgreSQL (throwaway server)"
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)
@@ -34,3 +36,5 @@ pg "$PGBIN/pg_ctl" -D "$PGDIR/data" -w -l "$PGDIR/log" \
   -o "-c listen_addresses=127.0.0.1 -p $PORT -k $PGDIR -c fsync=off -c synchronous_commit=off -c full_page_writes=off" start >/dev/null
 export DATABASE_URL="postgres://postgres@127.0.0.1:$PORT/residency"
 $PY -m pytest -q "$@"
+echo "==> schemathesis on PostgreSQL"
+$PY scripts/fuzz_api.py --max-time "${FUZZ_SECONDS:-75}"

@@ -134,23 +134,19 @@ class DecisionBatchApi(APIView):
     @extend_schema(
         operation_id="decisions_batch_create", tags=["Decisions"], summary="Decide a batch of requests",
         description=f"Up to {MAX_BATCH:,} API-surface requests; results come "
-        "back in request order, each `succeeded` with its decision or `errored` with `{type, message}`. "
-        f"A malformed batch (not a list, a missing or repeated custom_id) is a 400; more than {MAX_BATCH:,} is a 413.",
+        "back in request order, each `succeeded` with its decision or `errored` with `{type, message, details}` "
+        "(an unknown model or workspace, an archived workspace, a geo the workspace or the organization policy "
+        "does not allow). A batch the schema refuses (not a list, a missing or repeated custom_id, params of the "
+        f"wrong shape) is a 400 naming the item; more than {MAX_BATCH:,} requests is a 413.",
         request=DecisionBatchRequestSerializer, examples=BATCH_EXAMPLES,
         responses={200: DecisionBatchSerializer, **errors(400, 401, 413)},
     )
     def post(self, request):
         try:
-            raw_items = parse_batch(request.data)
+            items = parse_batch(request.data)
         except BatchTooLarge as exc:
             return _error(request, 413, str(exc))
         except InvalidInput as exc:
             return _error(request, 400, str(exc))
-        items = []
-        for custom_id, raw in raw_items:
-            try:
-                items.append((custom_id, parse_decision(raw, prefix="params.", batch=True)))
-            except InvalidInput as exc:
-                items.append((custom_id, DecisionError(400, "invalid_request_error", str(exc))))
         results = decisions.decide_batch(_caller(request), items)
         return Response({"results": BatchResultItemSerializer(results, many=True).data})
