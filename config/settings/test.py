@@ -18,3 +18,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     import tempfile
 
     DATABASES["default"]["TEST"] = {"NAME": f"{tempfile.gettempdir()}/residency-test-{os.getpid()}.sqlite3"}  # noqa: F405
+
+# No REST rate limit unless a test sets one (SPEC §6); no decision limit either.
+API_RATE_LIMIT = None
+DECISION_RATE_LIMIT = None

@@ -73,7 +73,7 @@ class Command(BaseCommand):
                         User.objects.create_user(email=email, password=PASSWORD, first_name=first, last_name=last)
                 primary_email, primary_name, _ = members[0]
                 org, primary = services.organization_provision(
-                    actor=system, name=name, plan=plan, owner_email=primary_email, owner_password=PASSWORD,
+                    actor=system, name=name, plan=plan, owner_email=primary_email,
                     lock_reason=lock, legacy_opt_out=legacy,
                 )
                 owner = Actor(user=primary.user, source=Source.COMMAND)

@@ -1,0 +1,17 @@
+"""System checks of the project's own settings (`manage.py check`)."""
+
+from django.conf import settings
+from django.core.checks import Error, register
+
+
+@register()
+def mail_is_configured(app_configs, **kwargs):
+    """Production settings need somewhere to send invitations (SPEC §6)."""
+    if getattr(settings, "EMAIL_REQUIRED", False) and not (settings.EMAIL_HOST or settings.EMAIL_FILE_PATH):
+        return [Error(
+            "No mail configuration: invitations and notifications could not be sent.",
+            hint="Set EMAIL_HOST (with EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS, "
+                 "DEFAULT_FROM_EMAIL) for SMTP, or EMAIL_FILE_PATH to write each message to a folder.",
+            id="core.E001",
+        )]
+    return []
