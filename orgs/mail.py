@@ -32,6 +32,17 @@ def queue(*, kind, user, organization=None, invited_by="", role_name=""):
     return row
 
 
+def describe_delivery():
+    """Where mail goes with the current settings, in one sentence (the demo prints it)."""
+    if settings.EMAIL_HOST:
+        return f"SMTP server {settings.EMAIL_HOST}:{settings.EMAIL_PORT}"
+    if settings.EMAIL_FILE_PATH:
+        return f"files in {settings.EMAIL_FILE_PATH} (one per message)"
+    if settings.EMAIL_BACKEND.endswith("console.EmailBackend"):
+        return "this terminal (Django's console email backend)"
+    return settings.EMAIL_BACKEND
+
+
 def base_url():
     return settings.CONSOLE_BASE_URL or "http://127.0.0.1:8000"
 
