@@ -133,8 +133,10 @@ def verify(request, token):
     """Check a code from the app or a recovery code (used up); on success the session is verified."""
     token = _clean(token)
     user = request.user
-    devices = [*TOTPDevice.objects.filter(user_id=user.pk, confirmed=True),
-               *StaticDevice.objects.filter(user_id=user.pk, confirmed=True)]
+    # a 6-digit code is for the app, anything else a recovery code: a typo of one never counts
+    # against the other's throttle (each device slows down after failures, django-otp)
+    model = TOTPDevice if token.isdigit() and len(token) <= 8 else StaticDevice
+    devices = list(model.objects.filter(user_id=user.pk, confirmed=True))
     for device in devices:
         with transaction.atomic():
             locked = type(device).objects.select_for_update().get(pk=device.pk)
