@@ -3,6 +3,8 @@
 from django.conf import settings
 from django.core.checks import Error, register
 
+from .ratelimit import parse_rate
+
 
 @register()
 def mail_is_configured(app_configs, **kwargs):
@@ -15,3 +17,15 @@ def mail_is_configured(app_configs, **kwargs):
             id="core.E001",
         )]
     return []
+
+
+@register()
+def rate_limits_are_readable(app_configs, **kwargs):
+    """A typo in a rate limit is caught at start, not as a 500 on every request."""
+    errors = []
+    for name in ("API_RATE_LIMIT", "DECISION_RATE_LIMIT"):
+        try:
+            parse_rate(getattr(settings, name, None))
+        except ValueError as exc:
+            errors.append(Error(str(exc), hint=f"Fix the {name} environment variable, e.g. 1000/min.", id="core.E002"))
+    return errors

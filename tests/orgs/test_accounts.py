@@ -6,7 +6,6 @@ import re
 from datetime import timedelta
 from io import StringIO
 from unittest import mock
-from urllib.parse import urlsplit
 
 import pytest
 from django.contrib.auth.password_validation import validate_password
@@ -48,7 +47,7 @@ def refused(link):
 
 def test_the_pre_hijack_story_end_to_end(api, mailoutbox, django_capture_on_commit_callbacks):
     attacker_org, victim_org = make_org(name="Attacker Co"), make_org(name="Victim Co")
-    attacker, victim_owner = primary_owner(attacker_org).user, primary_owner(victim_org).user
+    attacker = primary_owner(attacker_org).user
     mailoutbox.clear()
 
     # Organization A adds the email in the console: the page shows no link, anywhere
