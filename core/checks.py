@@ -16,6 +16,12 @@ def mail_is_configured(app_configs, **kwargs):
                  "DEFAULT_FROM_EMAIL) for SMTP, or EMAIL_FILE_PATH to write each message to a folder.",
             id="core.E001",
         )]
+    if getattr(settings, "EMAIL_REQUIRED", False) and not settings.CONSOLE_BASE_URL:
+        return [Error(
+            "CONSOLE_BASE_URL is not set: invitation emails would link to the wrong address.",
+            hint="Set CONSOLE_BASE_URL to the console's public address, e.g. https://console.example.com.",
+            id="core.E003",
+        )]
     return []
 
 
