@@ -44,6 +44,8 @@ class SessionGuardMiddleware:
         last = session.get("_last_seen")
         if last is not None and now - last > settings.SESSION_IDLE_TIMEOUT:
             logout(request)
+            if request.path.startswith("/v1/"):
+                return None  # the API answers its own 401 to a request with no credentials left
             return redirect(f"{reverse('login')}?{urlencode({'next': request.get_full_path(), 'idle': 1})}")
         if last is None or now - last >= TOUCH_SECONDS:
             session["_last_seen"] = now

@@ -10,6 +10,9 @@ re-checked at most once a minute (`orgs.middleware.SessionGuardMiddleware`):
 While a step is pending, every page sends them to it first, and the REST API refuses the session.
 """
 
+import time
+from base64 import b32encode
+
 import segno
 from django.db import transaction
 from django_otp import DEVICE_ID_SESSION_KEY
@@ -68,8 +71,6 @@ def on_user_logged_in(sender, request=None, user=None, **kwargs):
     """After the password step: decide at once whether a code or an enrolment comes next."""
     if request is None or not hasattr(request, "session"):
         return
-    import time
-
     request.session["_last_seen"] = int(time.time())
     if getattr(user, "otp_device", None) is not None:  # signed in with a code already
         request.session.pop(STATE_KEY, None)
@@ -97,8 +98,6 @@ def qr_svg(device):
 
 def secret_text(device):
     """The key in base32, grouped by four, for typing into an app by hand."""
-    from base64 import b32encode
-
     raw = b32encode(device.bin_key).decode().rstrip("=")
     return " ".join(raw[i:i + 4] for i in range(0, len(raw), 4))
 

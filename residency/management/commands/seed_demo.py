@@ -23,6 +23,8 @@ ORGS = [
         ("victor@acme.test", "Victor Lee", "Privacy viewer"),
         ("nina@acme.test", "Nina Berg", "Billing analyst"),
         ("audrey@acme.test", "Audrey Kim", "Auditor"),
+        # no account yet: the demo's mail folder holds her invitation link (only she would get it)
+        ("new.hire@acme.test", "", "user"),
     ], [
         ("Production", {"allowed_inference_geos": ["us"], "default_inference_geo": "us"}),
         ("Staging", {}),
@@ -73,7 +75,7 @@ class Command(BaseCommand):
                     continue
                 # people first, with names, so the audit log reads "Ana Ruiz added ..."
                 for email, full_name, _ in members:
-                    if not User.objects.filter(email=email).exists():
+                    if full_name and not User.objects.filter(email=email).exists():
                         first, last = full_name.split(" ", 1)
                         User.objects.create_user(email=email, password=PASSWORD, first_name=first, last_name=last)
                 primary_email, primary_name, _ = members[0]
