@@ -55,7 +55,7 @@ MIDDLEWARE = [
     "core.middleware.RequestIdMiddleware",
     "core.hygiene.HygieneMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "core.middleware.PageCSPMiddleware",
     "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -50,6 +50,7 @@ def _assert_outage_answers(secret, session_client):
     assert "database" in body["error"]["message"]
     assert console.status_code == 503 and "Temporarily unavailable" in console.content.decode()
     assert console["retry-after"] == "5" and console["Content-Security-Policy"]
+    assert "Content-Security-Policy" not in rest  # JSON answers carry no page policy
     # and once the database is back, everything answers again
     assert Client().get("/readyz").status_code == 200
     assert api.get("/v1/organizations/me", HTTP_X_API_KEY=secret).status_code == 200
