@@ -5,11 +5,10 @@ by `seq` over the `(organization, ..., -seq)` indexes: no OFFSET, no COUNT(*).
 """
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db.models import Q
-from django.utils.dateparse import parse_date
 
 from core.dates import parse_rfc3339
 from core.pagination import parse_limit
@@ -110,11 +109,15 @@ def audit_filter_choices(scope, names):
         targets += [(m.user_id, f"Member {m.user.email}") for m in members]
         targets += [(k.pk, f"API key {k.name}") for k in keys]
         targets += [(rid, f"Role {name}") for rid, name in names.roles.items() if rid.startswith("role_")]
-    actions = [(a, e.label) for a, e in REGISTRY.items() if scope.actions is None or a in scope.actions]
-    return {"actors": actors, "targets": targets, "actions": actions}
+    return {"actors": actors, "targets": targets, "actions": audit_action_choices(scope)}
 
 
-# --- filters from the REST query string and the console form ---------------------------------
+def audit_action_choices(scope):
+    """The event types `scope` may filter by, with their labels (no query)."""
+    return [(a, e.label) for a, e in REGISTRY.items() if scope.actions is None or a in scope.actions]
+
+
+# --- filters from the REST query string (the console's are audit.forms.AuditFilterForm) ------
 
 
 def audit_filters_from_api(params):
@@ -132,41 +135,6 @@ def audit_filters_from_api(params):
     if filters.starting_at and filters.ending_at and filters.ending_at <= filters.starting_at:
         raise ValidationError({"ending_at": ["must be after starting_at."]})
     return filters
-
-
-def audit_filters_from_console(params):
-    """Filters from the console form (dates are whole UTC days, `to` inclusive).
-
-    Returns (filters, errors) so the page can show a bad date next to its field.
-    """
-    errors = {}
-    dates = {}
-    for name in ("from", "to"):
-        raw = (params.get(name) or "").strip()
-        if raw:
-            try:
-                value = parse_date(raw)
-            except ValueError:
-                value = None
-            if value is None:
-                errors[name] = f"{raw!r} is not a date; use YYYY-MM-DD."
-            dates[name] = value
-    action = params.get("action") or None
-    if action is not None and action not in REGISTRY:
-        errors["action"] = f"Unknown action {action!r}."
-        action = None
-    start = datetime.combine(dates["from"], time.min, tzinfo=UTC) if dates.get("from") else None
-    end = datetime.combine(dates["to"], time.min, tzinfo=UTC) + timedelta(days=1) if dates.get("to") else None
-    if start and end and end <= start:
-        errors["to"] = "The end date is before the start date."
-    filters = AuditFilters(
-        action=action,
-        actor_id=(params.get("actor") or "").strip() or None,
-        target_id=(params.get("target") or "").strip() or None,
-        starting_at=start,
-        ending_at=end,
-    )
-    return filters, errors
 
 
 def audit_api_page(scope, filters, params):

@@ -22,6 +22,14 @@ console_patterns = residency.urls.urlpatterns + orgs.urls.urlpatterns + audit.ur
 api_docs = csp_update({"style-src": ["'unsafe-inline'"]})(SpectacularSwaggerSplitView.as_view(url_name="openapi"))
 
 urlpatterns = [
+    # the REST API first: decisions are the router's hot path, resolved by the first include
+    path("v1/", include("residency.api.urls")),
+    path("v1/", include("orgs.api.urls")),
+    path("v1/", include("audit.api.urls")),
+    path("v1/openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
+    path("v1/docs", api_docs, name="api-docs"),
+    # JSON 404 for any other /v1 path and any method, in debug mode too (the API never answers HTML)
+    re_path(r"^v1/", api_not_found),
     path("admin/", admin.site.urls),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -37,14 +45,6 @@ urlpatterns = [
     path("dev/sent-mail/", dev_mail.sent_mail, name="dev_sent_mail"),
     path("healthz", health, name="health"),
     path("readyz", ready, name="ready"),
-    path("v1/openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
-    path("v1/docs", api_docs, name="api-docs"),
-    # residency first: its decision endpoint is the router's hot path (no path overlaps the others)
-    path("v1/", include("residency.api.urls")),
-    path("v1/", include("orgs.api.urls")),
-    path("v1/", include("audit.api.urls")),
-    # JSON 404 for any other /v1 path and any method, in debug mode too (the API never answers HTML)
-    re_path(r"^v1/", api_not_found),
     path("", include((console_patterns, "console"))),
 ]
 

@@ -190,6 +190,12 @@ def priority_burndown(tokens, multiplier):
     return Decimal(tokens) * Decimal(multiplier)
 
 
+def default_geo_allowed(default, allowed):
+    """Whether `default` may be a workspace's default inference geo when `allowed` are its
+    allowed inference geos (SPEC §2): anything when unrestricted, else one of them."""
+    return allowed == UNRESTRICTED or default in allowed
+
+
 def clean_data_residency(data, *, current=None, inference_geos, workspace_geos):
     """Validate a workspace's `data_residency`, merged over `current` (a partial update) if given
     (SPEC §2 Workspaces): workspace_geo only at creation; allowed geos "unrestricted" or a
@@ -244,7 +250,7 @@ def clean_data_residency(data, *, current=None, inference_geos, workspace_geos):
             merged["default_inference_geo"] = default
     if not errors:
         allowed = merged["allowed_inference_geos"]
-        if allowed != UNRESTRICTED and merged["default_inference_geo"] not in allowed:
+        if not default_geo_allowed(merged["default_inference_geo"], allowed):
             errors["data_residency.default_inference_geo"] = [
                 f"{merged['default_inference_geo']!r} is not in allowed_inference_geos "
                 f"({', '.join(allowed)}); choose one of those"

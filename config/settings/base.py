@@ -254,6 +254,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "AreaLevelEnum": ["none", "view", "manage"],
         "AuditLogLevelEnum": ["none", "view"],
+        "ApiSurfaceEnum": ["api"],
+        "AppsSurfaceEnum": ["apps"],
     },
 }
 
