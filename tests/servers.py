@@ -51,7 +51,8 @@ def _wait_for(check, timeout=20.0):
 def gunicorn(env, *, workers=2):
     """Yields (base_url, access_log_path); each access log line is '<worker pid> <status>'."""
     port = free_port()
-    log = Path(tempfile.mkdtemp(prefix="rc-gunicorn-")) / "access.log"
+    folder = tempfile.TemporaryDirectory(prefix="rc-gunicorn-")
+    log = Path(folder.name) / "access.log"
     process = subprocess.Popen(
         [GUNICORN, "config.wsgi", "-w", str(workers), "-b", f"127.0.0.1:{port}", "--access-logfile", str(log),
          "--access-logformat", "%(p)s %(s)s", "--log-level", "warning"],
@@ -63,6 +64,7 @@ def gunicorn(env, *, workers=2):
     finally:
         process.terminate()
         process.wait(timeout=20)
+        folder.cleanup()
 
 
 @contextlib.contextmanager
