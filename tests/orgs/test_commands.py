@@ -19,7 +19,7 @@ def run(*args):
 
 def test_bootstrap_org_prints_the_contract_json_and_the_key_works(api):
     out = run("bootstrap_org", "--name", "Initech", "--plan", "enterprise_usage", "--owner-email", "peter@initech.test",
-              "--owner-password", "s3cret-pass", "--json")
+              "--owner-password", "s3cret-pass-for-peter", "--json")
     body = json.loads(out)
     assert set(body) == {"organization_id", "owner_user_id", "api_key"}
     org = Organization.objects.get(pk=body["organization_id"])

@@ -460,3 +460,28 @@ def test_the_lean_path_looks_the_key_up_alone_only_for_a_malformed_body(owner, a
         assert client.post(URL, "[" * 100, content_type="application/json").status_code == 400
     with django_assert_num_queries(1):  # the key with the state, in one statement
         assert decision(client, workspace_id=workspaces["open"].id, model="claude-opus-4-6").status_code == 200
+
+
+# --- DECISION_RATE_LIMIT (SPEC §6): unset by default, enforced the same way when set ------------
+
+
+def test_the_decision_limit_counts_lean_drf_and_batch_requests_in_one_bucket(owner, api, key_for, workspaces,
+                                                                               settings, client):
+    settings.DECISION_RATE_LIMIT = "3/min"
+    secret = key_for(owner)
+    body = {"workspace_id": workspaces["open"].id, "model": "claude-opus-4-6"}
+    lean = api(secret)
+    assert lean.post(URL, body, format="json").status_code == 200  # the lean path
+    assert lean.post(BATCH_URL, {"requests": [{"custom_id": "a", "params": body}]},
+                     format="json").status_code == 200  # the batch, through DRF
+    assert lean.post(URL, "[]", content_type="application/json").status_code == 400  # counted after auth too
+    limited = lean.post(URL, body, format="json")
+    status, error_type, message = error_of(limited)
+    assert (status, error_type) == (429, "rate_limit_error") and "3 requests per minute" in message
+    assert 0 < int(limited["retry-after"]) <= 60
+    assert error_of(lean.post(BATCH_URL, {"requests": [{"custom_id": "a", "params": body}]}, format="json"))[0] \
+        == 429
+    # another key has its own bucket; a bad key is still a 401 first
+    other = api(key_for(owner, name="second"))
+    assert other.post(URL, body, format="json").status_code == 200
+    assert error_of(api("rc-api-nope").post(URL, body, format="json"))[0] == 401
