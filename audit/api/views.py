@@ -18,7 +18,8 @@ from ..selectors import audit_api_page, audit_events, audit_filters_from_api, au
 class AuditEventListApi(OrgApi):
     """Newest first. `audit_log: view` (owners) see every event; `privacy: view` alone sees
     residency history; anyone else gets 404. `format=csv` streams the whole filtered set as
-    CSV (pagination parameters do not apply to it)."""
+    CSV, `format=json` as JSON in ascending seq with every hashed field (unfiltered: the whole
+    chain, for offline verification); pagination parameters do not apply to either."""
 
     def perform_content_negotiation(self, request, force=False):
         # `format=csv` is ours, not DRF's renderer switch; errors always render as JSON.
@@ -37,7 +38,9 @@ class AuditEventListApi(OrgApi):
             OpenApiParameter("after_id", OpenApiTypes.STR, description="Older events after this event id"),
             OpenApiParameter("before_id", OpenApiTypes.STR, description="Newer events before this event id"),
             OpenApiParameter("format", OpenApiTypes.STR, enum=["json", "csv"],
-                             description="csv: stream every matching event as CSV"),
+                             description="csv: stream every matching event as CSV; json: stream every matching "
+                             "event as a JSON array in ascending seq, with all that verification needs "
+                             "(unfiltered: the whole chain, for verify_audit_log --export)"),
         ],
         responses={200: OpenApiTypes.OBJECT, **errors(400, 401, 404)},
     )
@@ -46,10 +49,10 @@ class AuditEventListApi(OrgApi):
         params = request.query_params
         filters = audit_filters_from_api(params)
         names = audit_names(self.organization)
-        fmt = params.get("format") or "json"
-        if fmt not in ("json", "csv"):
+        fmt = params.get("format") or None
+        if fmt is not None and fmt not in ("json", "csv"):
             raise ValidationError({"format": [f"Unknown format {fmt!r}; use json or csv."]})
-        if fmt == "csv":
-            return streaming_export(audit_events(scope, filters), names, self.organization, "csv")
+        if fmt is not None:
+            return streaming_export(audit_events(scope, filters), names, self.organization, fmt)
         rows, has_more = audit_api_page(scope, filters, params)
         return Response(list_body([event_json(e, names) for e in rows], has_more))
