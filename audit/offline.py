@@ -19,15 +19,19 @@ from . import checkpoints as signed
 from .integrity import (
     FORGED_CHECKPOINT,
     MAX_CLASSIFIED,
+    SORTED_FIELDS,
+    TEMPLATES,
     ChainReport,
     CheckpointRef,
     Fault,
     Walker,
     canonical_json_reader,
+    encode_str,
     finish,
     hash_text,
     iso_from_text,
     payload_text,
+    require_int,
 )
 
 _HASH = re.compile(rb'"hash": "([0-9a-f]{64})"')
@@ -56,6 +60,51 @@ def hashed_values(event):
         "target_label": target["label"], "before": event.get("before"), "after": event.get("after"),
         "prev_hash": event["prev_hash"],
     }
+
+
+# Where each hashed field is in an exported event (None in the export stands for "").
+_FROM_EXPORT = {
+    "organization_id": 'ev["organization_id"]', "seq": 'ev["seq"]', "hash_version": 'ev["hash_version"]',
+    "created_at": 'ev["created_at"]', "action": 'ev["action"]', "outcome": 'ev["outcome"]', "source": 'ev["source"]',
+    "actor_type": 'a["type"]', "actor_id": 'a.get("id")', "actor_user_id": 'a.get("user_id")',
+    "actor_label": 'a["label"]', "actor_role": 'a.get("role")', "actor_key_creator_id": 'k.get("id")',
+    "actor_key_creator_label": 'k.get("label")', "requested_by_id": 'r.get("id")',
+    "requested_by_label": 'r.get("label")', "change_request_id": 'ev.get("change_request_id")',
+    "ip": 'ev.get("ip")', "user_agent": 'ev.get("user_agent")', "request_id": 'ev.get("request_id")',
+    "target_type": 't["type"]', "target_id": 't["id"]', "target_label": 't["label"]',
+    "before": 'ev.get("before")', "after": 'ev.get("after")', "prev_hash": 'ev["prev_hash"]',
+}
+_OPTIONAL = {"actor_id", "actor_user_id", "actor_role", "actor_key_creator_id", "actor_key_creator_label",
+             "requested_by_id", "requested_by_label", "change_request_id", "ip", "user_agent", "request_id"}
+
+
+def _export_builder(version):
+    """(exported event, json_text, created_text, encode) -> the canonical JSON its hash covers:
+    `hashed_values` and `payload_text` in one generated function (the hot loop of a million
+    events); a test holds the two ways equal."""
+    slots = []
+    for name in SORTED_FIELDS[version]:
+        where = _FROM_EXPORT[name]
+        if name in _OPTIONAL:
+            where = f'("" if (x := {where}) is None else x)'
+        if name in ("before", "after"):
+            slots.append(f"j({where})")
+        elif name in ("seq", "hash_version"):
+            slots.append(f"i({where})")
+        elif name == "created_at":
+            slots.append(f"e(c({where}))")
+        else:
+            slots.append(f"e({where})")
+    source = ("def build(ev, j, c, e):\n"
+              "    a = ev['actor']; k = a.get('key_created_by') or {}; r = ev.get('requested_by') or {}; "
+              "t = ev['target']\n"
+              f"    return T % ({', '.join(slots)},)")
+    namespace = {"T": TEMPLATES[version], "i": require_int}
+    exec(source, namespace)  # noqa: S102 (generated from the field names above)
+    return namespace["build"]
+
+
+_EXPORT_BUILDERS = {version: _export_builder(version) for version in SORTED_FIELDS}
 
 
 def _lines(path):
@@ -102,12 +151,12 @@ def verify_export(path, checkpoint_dir=None, public_key=None):
     for number, event in _lines(path):
         rid = f"line {number}"
         try:
-            values = hashed_values(event)
-            version = values["hash_version"]
-            payload = payload_text(version, values, json_text, iso_from_text)
-            ok = hash_text(payload) == event["hash"]
-            seq, prev, stored = values["seq"], event["prev_hash"], event["hash"]
-            if type(seq) is not int or not isinstance(stored, str) or not isinstance(prev, str):
+            version = event["hash_version"]
+            payload = _EXPORT_BUILDERS[version if type(version) is int else None](event, json_text, iso_from_text,
+                                                                                 encode_str)
+            seq, prev, stored = event["seq"], event["prev_hash"], event["hash"]
+            ok = hash_text(payload) == stored
+            if not isinstance(stored, str) or not isinstance(prev, str):
                 raise TypeError
         except (TypeError, KeyError, ValueError, AttributeError):
             org = event.get("organization_id") if isinstance(event, dict) else None
@@ -117,9 +166,9 @@ def verify_export(path, checkpoint_dir=None, public_key=None):
             else:
                 unreadable.append(Fault("edited", None, f"{rid} is not a readable audit event", rid))
             continue
-        chain = chain_of(values["organization_id"])
+        chain = chain_of(event["organization_id"])
         if not ok and len(chain.kept) < MAX_CLASSIFIED:
-            chain.kept[rid] = (version, values)
+            chain.kept[rid] = (version, hashed_values(event))
         chain.walker.add(rid, seq, prev, stored, ok)
 
     reports = []
