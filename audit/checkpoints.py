@@ -76,6 +76,13 @@ def load_public_key(path):
     return key
 
 
+def public_key_from_pem(pem):
+    key = serialization.load_pem_public_key(pem.encode() if isinstance(pem, str) else pem)
+    if not isinstance(key, Ed25519PublicKey):
+        raise KeyFileError("not an Ed25519 public key")
+    return key
+
+
 def public_pem(public_key):
     return public_key.public_bytes(serialization.Encoding.PEM,
                                    serialization.PublicFormat.SubjectPublicKeyInfo).decode()

@@ -183,6 +183,7 @@ FORGED_CHECKPOINT = "forged checkpoint"
 HEAD_MISMATCH = "head mismatch"
 KINDS = (EDITED, MISSING, REORDERED, CHECKPOINT_MISMATCH, FORGED_CHECKPOINT, HEAD_MISMATCH)
 
+REPEATS = "sequence number repeats"
 # A chain with more faults than this is named up to here; the rest are counted.
 MAX_FAULTS = 100_000
 # Records whose content does not match their hash are each tried under other seqs (moved or
@@ -339,13 +340,11 @@ class Walker:
         """A row whose seq is not above the highest so far: found late (an export's lines out
         of order) or a repeated seq."""
         after = self.last[0] if self.last else 0
-        for i, (first, last) in enumerate(self.gaps):
-            if first <= seq <= last:
-                self.gaps[i:i + 1] = [g for g in ([first, seq - 1], [seq + 1, last]) if g[0] <= g[1]]
-                self.fault(Fault(REORDERED, seq, f"out of order: it comes after record #{after}", rid))
-                return
-        self.fault(Fault(REORDERED, seq, (f"sequence number repeats (#{seq} again)" if seq == after
-                                          else f"sequence number #{seq} appears again after #{after}"), rid))
+        if self.fill_gap(seq):
+            self.fault(Fault(REORDERED, seq, f"out of order: it comes after record #{after}", rid))
+            return
+        self.fault(Fault(REORDERED, seq, (f"{REPEATS} (#{seq} again)" if seq == after
+                                          else f"{REPEATS}: #{seq} appears again after #{after}"), rid))
 
     def close_gaps(self):
         """The seq ranges still skipped are missing records."""
@@ -355,11 +354,22 @@ class Walker:
                              f"{'are' if last > first else 'is'} missing (removed)", None, last))
         self.gaps = []
 
-    def state(self):
-        """What a span hands to `join` (picklable, for worker processes). Rows come in seq
-        order from the database, so its skipped ranges are final."""
-        self.close_gaps()
-        return (self.count, self.first, self.last, self.faults, self.omitted, self.suspects, self.seen)
+    def fill_gap(self, seq):
+        """Whether `seq` lies in a skipped range (then no longer skipped: found late)."""
+        for i, (first, last) in enumerate(self.gaps):
+            if first <= seq <= last:
+                self.gaps[i:i + 1] = [g for g in ([first, seq - 1], [seq + 1, last]) if g[0] <= g[1]]
+                return True
+        return False
+
+    def state(self, final=True):
+        """What a span hands to `join` (picklable, for worker processes). Rows of the database
+        come in seq order, so a span's skipped ranges are `final`; an export's chunk of lines
+        keeps them open, for a later chunk may hold the records out of place."""
+        if final:
+            self.close_gaps()
+        return (self.count, self.first, self.last, self.faults, self.omitted, self.suspects, self.seen,
+                self.gaps)
 
 
 def link_fault(walker, prev, rid, seq, prev_hash, content_ok):
@@ -375,23 +385,29 @@ def link_fault(walker, prev, rid, seq, prev_hash, content_ok):
 
 
 def join(states, checkpoints=None, start=None):
-    """Span states in seq order -> one Walker holding every fault of the whole chain, as a
-    single walk from #1 (or from the known-good record `start` = (seq, hash)) would have found
-    them (links across span edges checked here)."""
+    """Span states in order -> one Walker holding every fault of the whole chain, as a single
+    walk from #1 (or from the known-good record `start` = (seq, hash)) would have found them:
+    links across span edges are checked here, and a record a span found repeated is out of
+    place when an earlier span skipped its seq (an export's lines, walked in chunks)."""
     whole = Walker(checkpoints)
     prev = (start[0], start[1], True) if start else (0, GENESIS_HASH, True)
     whole.last = prev if start else None
-    for count, first, last, faults, omitted, suspects, seen in states:
+    for count, first, last, faults, omitted, suspects, seen, gaps in states:
         if first is not None:
             rid, seq, prev_hash, _hash, content_ok = first
-            if seq <= prev[0]:  # spans cover disjoint seq ranges, so only after a known-good start
+            if seq <= prev[0]:
                 whole.out_of_order(rid, seq)
             else:
                 link_fault(whole, prev, rid, seq, prev_hash, content_ok)
             whole.first = whole.first or first
-            prev = whole.last = last
         for fault in faults:
+            if fault.kind == REORDERED and fault.detail.startswith(REPEATS) and whole.fill_gap(fault.seq):
+                after = fault.detail.rsplit("#", 1)[1].split(" ")[0]  # "... after #N" or "(#N again)"
+                fault = Fault(REORDERED, fault.seq, f"out of order: it comes after record #{after}", fault.id)
             whole.fault(fault)
+        whole.gaps.extend(gaps)
+        if last is not None and last[0] > prev[0]:
+            prev = whole.last = last
         whole.omitted += omitted
         whole.count += count
         whole.suspects.extend(suspects)

@@ -12,11 +12,16 @@ PEM`, or without Django: `python -m audit.offline FILE DIR PEM`.
 """
 
 import json
+import multiprocessing
+import os
 import re
 import sys
+from dataclasses import replace
+from pathlib import Path
 
 from . import checkpoints as signed
 from .integrity import (
+    EDITED,
     FORGED_CHECKPOINT,
     MAX_CLASSIFIED,
     SORTED_FIELDS,
@@ -30,6 +35,7 @@ from .integrity import (
     finish,
     hash_text,
     iso_from_text,
+    join,
     payload_text,
     require_int,
 )
@@ -107,10 +113,20 @@ def _export_builder(version):
 _EXPORT_BUILDERS = {version: _export_builder(version) for version in SORTED_FIELDS}
 
 
-def _lines(path):
-    """(line number, event dict or None when unreadable) for each event line of the export."""
+def _lines(path, start=0, end=None, counted=None):
+    """(line number from 1 within the range, event dict or None when unreadable) for each event
+    line of the export between byte offsets `start` and `end` (both at line starts); the number
+    of lines read goes in `counted[0]`."""
+    counted = counted if counted is not None else [0]
     with open(path, "rb") as handle:
-        for number, raw in enumerate(handle, 1):
+        handle.seek(start)
+        position, number = start, 0
+        for raw in handle:
+            if end is not None and position >= end:
+                return
+            position += len(raw)
+            number += 1
+            counted[0] = number
             line = raw.strip()
             if line.endswith(b","):
                 line = line[:-1]
@@ -123,37 +139,34 @@ def _lines(path):
             yield number, event if isinstance(event, dict) else None
 
 
-class _Chain:
-    def __init__(self, organization_id, refs):
-        self.walker = Walker(refs)
-        self.refs = refs
-        self.kept = {}  # line -> (version, values) of events whose content does not match, to re-hash
-        self.loaded = None
+def _refs(checkpoint_dir, organization_id, public_key):
+    loaded = signed.load(checkpoint_dir, organization_id, public_key) if checkpoint_dir else None
+    refs = {}
+    for checkpoint in loaded.valid if loaded else ():
+        refs.setdefault(checkpoint.seq, []).append(CheckpointRef(checkpoint.seq, checkpoint.hash, checkpoint.label))
+    return loaded, refs
 
 
-def verify_export(path, checkpoint_dir=None, public_key=None):
-    """One ChainReport per organization in the export (in order of first appearance), and
-    faults for lines that are not events."""
+def _walk_chunk(args):
+    """Walk the lines of one byte range: per organization the open `Walker.state(final=False)`
+    and the values of events whose content does not match (to re-hash), ids (chunk, line)."""
+    path, chunk, start, end, checkpoint_dir, public_pem = args
+    public_key = signed.public_key_from_pem(public_pem) if public_pem else None
     json_text = canonical_json_reader()
-    chains, unreadable = {}, []
+    walkers, kept, unreadable, counted = {}, {}, [], [0]
 
-    def chain_of(org):
-        if org not in chains:
-            loaded = signed.load(checkpoint_dir, org, public_key) if checkpoint_dir else None
-            refs = {}
-            for checkpoint in loaded.valid if loaded else ():
-                refs.setdefault(checkpoint.seq, []).append(
-                    CheckpointRef(checkpoint.seq, checkpoint.hash, checkpoint.label))
-            chain = chains[org] = _Chain(org, refs)
-            chain.loaded = loaded
-        return chains[org]
+    def walker_of(org):
+        if org not in walkers:
+            walkers[org] = Walker(_refs(checkpoint_dir, org, public_key)[1])
+            kept[org] = {}
+        return walkers[org]
 
-    for number, event in _lines(path):
-        rid = f"line {number}"
+    builders = _EXPORT_BUILDERS
+    for number, event in _lines(path, start, end, counted):
+        rid = (chunk, number)
         try:
             version = event["hash_version"]
-            payload = _EXPORT_BUILDERS[version if type(version) is int else None](event, json_text, iso_from_text,
-                                                                                 encode_str)
+            payload = builders[version if type(version) is int else None](event, json_text, iso_from_text, encode_str)
             seq, prev, stored = event["seq"], event["prev_hash"], event["hash"]
             ok = hash_text(payload) == stored
             if not isinstance(stored, str) or not isinstance(prev, str):
@@ -162,18 +175,78 @@ def verify_export(path, checkpoint_dir=None, public_key=None):
             org = event.get("organization_id") if isinstance(event, dict) else None
             seq = event.get("seq") if isinstance(event, dict) else None
             if isinstance(org, str) and type(seq) is int:
-                chain_of(org).walker.add(rid, seq, "", "", False)
+                walker_of(org).add(rid, seq, "", "", False)
             else:
-                unreadable.append(Fault("edited", None, f"{rid} is not a readable audit event", rid))
+                unreadable.append(rid)
             continue
-        chain = chain_of(event["organization_id"])
-        if not ok and len(chain.kept) < MAX_CLASSIFIED:
-            chain.kept[rid] = (version, hashed_values(event))
-        chain.walker.add(rid, seq, prev, stored, ok)
+        org = event["organization_id"]
+        walker = walker_of(org)
+        if not ok and len(kept[org]) < MAX_CLASSIFIED:
+            kept[org][rid] = (version, hashed_values(event))
+        walker.add(rid, seq, prev, stored, ok)
+    states = {org: walker.state(final=False) for org, walker in walkers.items()}
+    return {"orgs": list(walkers), "states": states, "kept": kept, "unreadable": unreadable, "lines": counted[0]}
 
+
+# An export at least this big is walked in chunks by worker processes (one per core, at most 4).
+PARALLEL_MIN_BYTES = 64 * 1024 * 1024
+
+
+def _chunks(path, workers):
+    """Byte offsets cutting the file into `workers` ranges, each starting at a line."""
+    size = Path(path).stat().st_size
+    bounds = [0]
+    with open(path, "rb") as handle:
+        for k in range(1, workers):
+            handle.seek(max(size * k // workers, bounds[-1]))
+            handle.readline()
+            bounds.append(min(handle.tell(), size))
+    bounds.append(size)
+    return list(zip(bounds, bounds[1:], strict=False))
+
+
+def default_workers(path):
+    if Path(path).stat().st_size < PARALLEL_MIN_BYTES:
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 4))
+
+
+def verify_export(path, checkpoint_dir=None, public_key=None, *, workers=None):
+    """One ChainReport per organization in the export (in order of first appearance), and one
+    for lines that are not events. A big export is walked in chunks by `workers` processes,
+    joined in file order as one walk would see it (`integrity.join`)."""
+    workers = default_workers(path) if workers is None else workers
+    public_pem = signed.public_pem(public_key) if public_key is not None else None
+    tasks = [(str(path), k, start, end, str(checkpoint_dir) if checkpoint_dir else None, public_pem)
+             for k, (start, end) in enumerate(_chunks(path, workers))]
+    if len(tasks) > 1:
+        with multiprocessing.get_context("fork").Pool(len(tasks)) as pool:
+            results = pool.map(_walk_chunk, tasks)
+    else:
+        results = [_walk_chunk(task) for task in tasks]
+    offsets, total = [], 0
+    for result in results:
+        offsets.append(total)
+        total += result["lines"]
+
+    def line(rid):
+        return f"line {offsets[rid[0]] + rid[1]}" if isinstance(rid, tuple) else rid
+
+    orgs = list(dict.fromkeys(org for result in results for org in result["orgs"]))
+    json_text = canonical_json_reader()
     reports = []
-    for org, chain in chains.items():
-        def rehash(rid, seq, kept=chain.kept):
+    for org in orgs:
+        loaded, refs = _refs(checkpoint_dir, org, public_key)
+        kept = {}
+        for result in results:
+            kept.update(result["kept"].get(org, {}))
+        walker = join([result["states"][org] for result in results if org in result["states"]], refs)
+
+        def rehash(rid, seq, kept=kept):
             version, values = kept[rid]
             return hash_text(payload_text(version, {**values, "seq": seq}, json_text, iso_from_text))
 
@@ -181,13 +254,15 @@ def verify_export(path, checkpoint_dir=None, public_key=None):
             return _find_by_hash(path, org, hashes)
 
         extra = [Fault(FORGED_CHECKPOINT, seq, f"{file}: {problem}") for file, seq, problem in
-                 (chain.loaded.invalid if chain.loaded else ())]
-        report = finish(chain.walker, org, checkpoints=chain.refs, rehash=rehash, find_by_hash=find_by_hash,
-                        extra=extra)
-        if chain.loaded:
-            report.checkpoints = len(chain.loaded.valid)
-            report.newest_checkpoint = chain.loaded.newest
+                 (loaded.invalid if loaded else ())]
+        report = finish(walker, org, checkpoints=refs, rehash=rehash, find_by_hash=find_by_hash, extra=extra)
+        report.faults = [replace(f, id=line(f.id)) if isinstance(f.id, tuple) else f for f in report.faults]
+        if loaded:
+            report.checkpoints = len(loaded.valid)
+            report.newest_checkpoint = loaded.newest
         reports.append(report)
+    unreadable = [Fault(EDITED, None, f"{line(rid)} is not a readable audit event", line(rid))
+                  for result in results for rid in result["unreadable"]]
     if unreadable:
         reports.append(ChainReport("(unreadable lines)", 0, unreadable))
     return reports

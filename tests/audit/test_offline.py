@@ -147,3 +147,44 @@ def test_format_json_follows_the_caller_scope_and_filters(org, owner, member_fac
     theirs = json.loads(b"".join(api(key_for(primary_owner(other))).get(URL, {"format": "json"}).streaming_content))
     assert {r["organization_id"] for r in theirs} == {other.pk}
     assert api(key_for(member_factory(org, "user"))).get(URL, {"format": "json"}).status_code == 404
+
+
+@pytest.mark.parametrize("tampering", ["clean", "edits", "first removed", "moved late", "moved early", "unreadable"])
+def test_worker_processes_walking_chunks_report_what_one_walk_reports(signed_export, tmp_path, tampering):
+    export, checkpoints, public = signed_export
+    rows = events(export)
+    if tampering == "edits":
+        rows[1]["ip"], rows[8]["target"]["label"] = "198.51.100.1", "x"
+        del rows[5]
+    elif tampering == "first removed":
+        del rows[0]
+    elif tampering == "moved late":  # #3 found at the end of the file, in another chunk
+        rows.append(rows.pop(2))
+    elif tampering == "moved early":  # #9 found before #2
+        rows.insert(1, rows.pop(8))
+    tampered = tmp_path / "tampered.json"
+    write(tampered, rows)
+    if tampering == "unreadable":
+        tampered.write_text(tampered.read_text().replace('"type": "audit_event"', '"type": "audit_event" oops', 1))
+    key = signed.load_public_key(public)
+
+    def faults(workers):
+        return [[str(f) for f in r.faults] + [r.count, r.ok] for r in verify_export(tampered, checkpoints, key,
+                                                                                     workers=workers)]
+
+    single = faults(1)
+    assert (single[0][-1] is True) == (tampering == "clean")
+    for workers in (2, 3, 5):
+        if tampering == "moved early":
+            # the walk follows the file: the records #9 jumped over read as out of order, and
+            # where chunks meet the same tampering may be worded differently; never missed
+            result = faults(workers)
+            assert result[0][-1] is False and any("reordered" in f for f in result[0][:-2]), result
+            continue
+        assert faults(workers) == single, workers
+    if tampering == "first removed":
+        assert single[0][0] == "record #1: missing: record #1 is missing (removed)"
+    if tampering == "moved late":
+        assert single[0][0] == "record #3 (line 11): reordered: out of order: it comes after record #10"
+    if tampering == "unreadable":
+        assert single[-1][0] == "checkpoint: edited: line 2 is not a readable audit event"
