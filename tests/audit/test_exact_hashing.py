@@ -51,9 +51,7 @@ STORIES = {
     ],
     "2 MB payload": [
         (WORKSPACES, json.dumps({"name": "x", "data_residency": {"allowed_inference_geos": [BIG]}})),
-        (WORKSPACES, json.dumps({"name": BIG})),
-        ("{ws}", json.dumps({"data_residency": {"default_inference_geo": BIG}})),
-        (US_ONLY, json.dumps({"us_only": BIG})),
+        ("{ws}", json.dumps({"name": BIG})),
         (US_ONLY, json.dumps({"us_only": {"k" + str(i): BIG[:1000] for i in range(2000)}})),
     ],
 }
