@@ -189,7 +189,7 @@ def parse(path):
 def verify(public_key, checkpoint):
     """None when `checkpoint` is signed by `public_key`, else why not."""
     if public_key is None:
-        return "cannot be checked: no public key is configured"
+        return "cannot be checked: no public key is configured (set AUDIT_PUBLIC_KEY, or pass --public-key)"
     try:
         signature = base64.b64decode(checkpoint.signature, validate=True)
         public_key.verify(signature, _message(checkpoint.organization_id, checkpoint.seq, checkpoint.hash,
