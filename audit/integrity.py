@@ -291,9 +291,10 @@ class Walker:
     maps seq -> [CheckpointRef] for the seqs this walk covers.
     """
 
-    __slots__ = ("count", "first", "last", "faults", "omitted", "suspects", "checkpoints", "seen", "gaps")
+    __slots__ = ("count", "first", "last", "faults", "omitted", "suspects", "checkpoints", "seen", "gaps",
+                 "lookahead", "pending", "early")
 
-    def __init__(self, checkpoints=None):
+    def __init__(self, checkpoints=None, lookahead=False):
         self.count = 0
         self.first = None  # (id, seq, prev_hash, hash, content_ok)
         self.last = None  # (seq, hash, content_ok) of the highest seq so far
@@ -303,6 +304,13 @@ class Walker:
         self.checkpoints = checkpoints or {}
         self.seen = set()  # checkpoint seqs found
         self.gaps = []  # [first, last] seq ranges skipped so far: missing, unless found later out of order
+        # An export is walked in file order, where one record moved earlier would make every
+        # record it jumped over look out of place: with `lookahead`, a jump forward waits for
+        # the next row; if that row continues from before the jump, the jumper is the record
+        # out of place (`early`: its seq -> its hash, for the link of the record after it).
+        self.lookahead = lookahead
+        self.pending = None
+        self.early = {}
 
     def fault(self, fault):
         if len(self.faults) < MAX_FAULTS:
@@ -325,6 +333,14 @@ class Walker:
             self.fault(Fault(REORDERED, seq, "sequence number out of range (records start at #1): moved", rid))
             return
         last = self.last
+        if self.pending is not None:
+            jumper, self.pending = self.pending, None
+            if last is not None and seq == last[0] + 1 and jumper[1] > seq and jumper[1] not in self.early:
+                self.fault(Fault(REORDERED, jumper[1], f"out of order: it comes before record #{seq}", jumper[0]))
+                self.early[jumper[1]] = (jumper[3], jumper[4])
+            else:
+                self.place(*jumper)
+                last = self.last
         if last is None:
             self.first = (rid, seq, prev_hash, stored_hash, content_ok)
         elif seq == last[0] + 1 and (prev_hash == last[1] or not (content_ok and last[2])):
@@ -332,9 +348,37 @@ class Walker:
         elif seq <= last[0]:
             self.out_of_order(rid, seq)
             return
+        elif self.lookahead:
+            self.pending = (rid, seq, prev_hash, stored_hash, content_ok)
+            return
         else:
-            link_fault(self, last, rid, seq, prev_hash, content_ok)
+            self.jump(rid, seq, prev_hash, content_ok)
         self.last = (seq, stored_hash, content_ok)
+
+    def place(self, rid, seq, prev_hash, stored_hash, content_ok):
+        """A row above the highest so far, placed without looking ahead."""
+        if seq <= self.last[0]:
+            self.out_of_order(rid, seq)
+            return
+        self.jump(rid, seq, prev_hash, content_ok)
+        self.last = (seq, stored_hash, content_ok)
+
+    def jump(self, rid, seq, prev_hash, content_ok):
+        """From the highest seq so far to `seq`, over records found earlier in the file, if any."""
+        last = self.last
+        if self.early:
+            found = sorted(s for s in self.early if last[0] < s < seq)
+            for s in found:
+                if s > last[0] + 1:
+                    self.gaps.append([last[0] + 1, s - 1])
+                last = (s, *self.early.pop(s))
+        link_fault(self, last, rid, seq, prev_hash, content_ok)
+
+    def flush(self):
+        """Place a row still waiting for the next one (the end of the walk or of a chunk)."""
+        if self.pending is not None:
+            jumper, self.pending = self.pending, None
+            self.place(*jumper)
 
     def out_of_order(self, rid, seq):
         """A row whose seq is not above the highest so far: found late (an export's lines out
@@ -366,10 +410,11 @@ class Walker:
         """What a span hands to `join` (picklable, for worker processes). Rows of the database
         come in seq order, so a span's skipped ranges are `final`; an export's chunk of lines
         keeps them open, for a later chunk may hold the records out of place."""
+        self.flush()
         if final:
             self.close_gaps()
         return (self.count, self.first, self.last, self.faults, self.omitted, self.suspects, self.seen,
-                self.gaps)
+                self.gaps, set(self.early))
 
 
 def link_fault(walker, prev, rid, seq, prev_hash, content_ok):
@@ -392,7 +437,8 @@ def join(states, checkpoints=None, start=None):
     whole = Walker(checkpoints)
     prev = (start[0], start[1], True) if start else (0, GENESIS_HASH, True)
     whole.last = prev if start else None
-    for count, first, last, faults, omitted, suspects, seen, gaps in states:
+    early = set()
+    for count, first, last, faults, omitted, suspects, seen, gaps, found_early in states:
         if first is not None:
             rid, seq, prev_hash, _hash, content_ok = first
             if seq <= prev[0]:
@@ -406,12 +452,15 @@ def join(states, checkpoints=None, start=None):
                 fault = Fault(REORDERED, fault.seq, f"out of order: it comes after record #{after}", fault.id)
             whole.fault(fault)
         whole.gaps.extend(gaps)
-        if last is not None and last[0] > prev[0]:
-            prev = whole.last = last
+        early |= found_early
         whole.omitted += omitted
         whole.count += count
         whole.suspects.extend(suspects)
         whole.seen |= seen
+        if last is not None and last[0] > prev[0]:
+            prev = whole.last = last
+    for seq in early:  # records found before their place, in an earlier chunk of an export
+        whole.fill_gap(seq)
     return whole
 
 
@@ -426,6 +475,7 @@ def finish(walker, organization_id, *, head=None, checkpoints=None, rehash=None,
     log runs past it (a record appended while the walk ran is not a fault); `extra` are faults
     found outside the walk (checkpoint files that do not verify).
     """
+    walker.flush()
     walker.close_gaps()
     classified = _classify(walker.suspects, rehash, find_by_hash)
     # a moved record found out of place is named once, by what its hash says

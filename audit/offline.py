@@ -157,7 +157,7 @@ def _walk_chunk(args):
 
     def walker_of(org):
         if org not in walkers:
-            walkers[org] = Walker(_refs(checkpoint_dir, org, public_key)[1])
+            walkers[org] = Walker(_refs(checkpoint_dir, org, public_key)[1], lookahead=True)
             kept[org] = {}
         return walkers[org]
 
