@@ -192,6 +192,52 @@ INFERENCE_RESIDENCY_LEGACY_MIGRATED = register(
         f"{e.actor_label} migrated the legacy opt-out of {e.target_label}: US-only inference locked on", e, n),
     records=("us_only", "lock_reason"), residency=True,
 )
+INFERENCE_RESIDENCY_LOCKED = register(
+    "inference_residency.locked", "US-only inference locked",
+    lambda e, n: (f"{e.actor_label} locked US-only inference on ({n.value('lock_reason', _after(e).get('lock_reason'))})"
+                  + (f": {_after(e)['reason']}" if _after(e).get("reason") else "")),
+    records=("us_only", "lock_reason", "reason"), residency=True,
+)
+INFERENCE_RESIDENCY_UNLOCKED = register(
+    "inference_residency.unlocked", "US-only inference lock removed",
+    lambda e, n: (f"{e.actor_label} removed the lock on US-only inference "
+                  f"({n.value('lock_reason', _before(e).get('lock_reason'))})"
+                  + (f": {_after(e)['reason']}" if _after(e).get("reason") else "")),
+    records=("lock_reason", "reason"), residency=True,
+)
+
+
+def _policy_sentence(e, n):
+    a = _after(e)
+    text = _with_changes(f"{e.actor_label} changed the organization's data residency policy",
+                         _Sides(_before(e), {k: v for k, v in a.items() if k != "apply_to_workspaces"}), n)
+    return text + ("; workspaces outside it were brought inside" if a.get("apply_to_workspaces") else "")
+
+
+class _Sides:
+    """An event-like pair of before/after values (to reuse the change summary on a subset)."""
+
+    def __init__(self, before, after):
+        self.before, self.after = before, after
+
+
+DATA_RESIDENCY_POLICY_UPDATED = register(
+    "data_residency_policy.updated", "Data residency policy changed", _policy_sentence,
+    records=("allowed_inference_geos", "default_inference_geo", "apply_to_workspaces"), residency=True,
+)
+DATA_RESIDENCY_POLICY_CHANGE_DENIED = register(
+    "data_residency_policy.change_denied", "Data residency policy change denied",
+    lambda e, n: (f"{e.actor_label} tried to change the organization's data residency policy and was refused"
+                  f"{_residency_denial_reason(_after(e).get('denied'))}"),
+    records=("allowed_inference_geos", "default_inference_geo", "apply_to_workspaces", "denied"), residency=True,
+)
+DATA_RESIDENCY_POLICY_LOCK_CHANGED = register(
+    "data_residency_policy.lock_changed", "Data residency policy lock changed",
+    lambda e, n: (f"{e.actor_label} " + ("locked" if _after(e).get("lock_reason") else "unlocked")
+                  + " the organization's data residency policy"
+                  + (f": {_after(e)['reason']}" if _after(e).get("reason") else "")),
+    records=("lock_reason", "reason"), residency=True,
+)
 MEMBER_ADDED = register(
     "member.added", "Member added",
     lambda e, n: f"{e.actor_label} added {_after(e).get('email') or e.target_label} as {n.role(_after(e).get('role'))}",

@@ -5,14 +5,10 @@ by `seq` over the `(organization, ..., -seq)` indexes: no OFFSET, no COUNT(*).
 """
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime
 
-from django.core.exceptions import ValidationError
 from django.db.models import Q
-from django.utils.dateparse import parse_date
 
-from core.dates import parse_rfc3339
-from core.pagination import parse_limit
 from orgs.models import ApiKey, LockReason, Membership, Plan, Role, Workspace
 
 from .events import REGISTRY, Names
@@ -75,16 +71,6 @@ def audit_page(scope, filters, *, limit=50, older_than=None, newer_than=None):
     return seq_page(audit_events(scope, filters), limit=limit, older_than=older_than, newer_than=newer_than)
 
 
-def visible_event_seq(scope, event_id):
-    """The seq of event `event_id` if `scope` may see it, else None (a cursor for REST pages)."""
-    if not str(event_id).isdigit() or len(str(event_id)) > 18:
-        return None
-    visible = AuditEvent.objects.filter(organization_id=scope.organization.pk, pk=int(event_id))
-    if scope.actions is not None:
-        visible = visible.filter(action__in=scope.actions)
-    return visible.values_list("seq", flat=True).first()
-
-
 def audit_names(organization):
     """Role names and coded-value labels for rendering sentences (one query)."""
     roles = Role.objects.filter(Q(builtin=True) | Q(organization_id=organization.pk)).values_list("id", "name")
@@ -110,86 +96,9 @@ def audit_filter_choices(scope, names):
         targets += [(m.user_id, f"Member {m.user.email}") for m in members]
         targets += [(k.pk, f"API key {k.name}") for k in keys]
         targets += [(rid, f"Role {name}") for rid, name in names.roles.items() if rid.startswith("role_")]
-    actions = [(a, e.label) for a, e in REGISTRY.items() if scope.actions is None or a in scope.actions]
-    return {"actors": actors, "targets": targets, "actions": actions}
+    return {"actors": actors, "targets": targets, "actions": audit_action_choices(scope)}
 
 
-# --- filters from the REST query string and the console form ---------------------------------
-
-
-def audit_filters_from_api(params):
-    """Filters from `GET /v1/organizations/audit_events` query parameters (400 on bad values)."""
-    action = params.get("action") or None
-    if action is not None and action not in REGISTRY:
-        raise ValidationError({"action": [f"Unknown action {action!r}; use one of {', '.join(REGISTRY)}."]})
-    filters = AuditFilters(
-        action=action,
-        actor_id=params.get("actor_id") or None,
-        target_id=params.get("target_id") or None,
-        starting_at=parse_rfc3339(params.get("starting_at"), "starting_at"),
-        ending_at=parse_rfc3339(params.get("ending_at"), "ending_at"),
-    )
-    if filters.starting_at and filters.ending_at and filters.ending_at <= filters.starting_at:
-        raise ValidationError({"ending_at": ["must be after starting_at."]})
-    return filters
-
-
-def audit_filters_from_console(params):
-    """Filters from the console form (dates are whole UTC days, `to` inclusive).
-
-    Returns (filters, errors) so the page can show a bad date next to its field.
-    """
-    errors = {}
-    dates = {}
-    for name in ("from", "to"):
-        raw = (params.get(name) or "").strip()
-        if raw:
-            try:
-                value = parse_date(raw)
-            except ValueError:
-                value = None
-            if value is None:
-                errors[name] = f"{raw!r} is not a date; use YYYY-MM-DD."
-            dates[name] = value
-    action = params.get("action") or None
-    if action is not None and action not in REGISTRY:
-        errors["action"] = f"Unknown action {action!r}."
-        action = None
-    start = datetime.combine(dates["from"], time.min, tzinfo=UTC) if dates.get("from") else None
-    end = datetime.combine(dates["to"], time.min, tzinfo=UTC) + timedelta(days=1) if dates.get("to") else None
-    if start and end and end <= start:
-        errors["to"] = "The end date is before the start date."
-    filters = AuditFilters(
-        action=action,
-        actor_id=(params.get("actor") or "").strip() or None,
-        target_id=(params.get("target") or "").strip() or None,
-        starting_at=start,
-        ending_at=end,
-    )
-    return filters, errors
-
-
-def audit_api_page(scope, filters, params):
-    """One REST page per the list contract: (events, has_more), newest first.
-
-    `after_id` continues to older events, `before_id` goes back to newer ones; the cursor is
-    an event id (string) visible to this caller.
-    """
-    limit = parse_limit(params.get("limit"))
-    after_id, before_id = params.get("after_id"), params.get("before_id")
-    if after_id and before_id:
-        raise ValidationError("Send at most one of after_id and before_id.")
-    qs = audit_events(scope, filters)
-    cursor = after_id or before_id
-    if cursor:
-        anchor = visible_event_seq(scope, cursor)
-        if anchor is None:
-            name = "after_id" if after_id else "before_id"
-            raise ValidationError({name: [f"no audit event with id {cursor!r} in this list."]})
-        if after_id:
-            rows, has_more, _ = seq_page(qs, limit=limit, older_than=anchor)
-        else:
-            rows, _, has_more = seq_page(qs, limit=limit, newer_than=anchor)
-        return rows, has_more
-    rows, has_more, _ = seq_page(qs, limit=limit)
-    return rows, has_more
+def audit_action_choices(scope):
+    """The event types `scope` may filter by, with their labels (no query)."""
+    return [(a, e.label) for a, e in REGISTRY.items() if scope.actions is None or a in scope.actions]

@@ -4,10 +4,10 @@ Read-only by design: nothing here changes an event (there is no path that could)
 """
 
 from dataclasses import dataclass
-from urllib.parse import urlencode
 
 from django.http import Http404
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from orgs.views.base import console_page
@@ -16,12 +16,12 @@ from . import checkpoints as signed
 from .chain import chain_head, verify_chain
 from .events import changes, describe
 from .export import streaming_export
+from .forms import AuditFilterForm
 from .permissions import audit_scope
-from .selectors import audit_events, audit_filter_choices, audit_filters_from_console, audit_names, audit_page
+from .selectors import audit_events, audit_filter_choices, audit_names, audit_page
 from .signing import checkpoint_dir, newest_checkpoint, verify_key
 
 PAGE_SIZE = 50
-FILTER_PARAMS = ("from", "to", "actor", "action", "target")
 
 
 @dataclass
@@ -31,43 +31,32 @@ class AuditRow:
     changes: list
 
 
-def _seq(value):
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        return None
-    return number if number >= 0 else None
-
-
-def _filter_query(params):
-    return urlencode([(k, params.get(k)) for k in FILTER_PARAMS if params.get(k)])
-
-
 @console_page
 @require_GET
 def audit_log(request):
-    """Newest first, 50 a page, keyset by seq (`older_than` / `newer_than`)."""
+    """Newest first, 50 a page, keyset by seq (`older_than` / `newer_than`). Filters that do not
+    make sense show their errors next to the fields, and no events."""
     scope = audit_scope(request.access)
-    filters, errors = audit_filters_from_console(request.GET)
     names = audit_names(scope.organization)
-    events, has_older, has_newer = audit_page(
-        scope, filters, limit=PAGE_SIZE,
-        older_than=_seq(request.GET.get("older_than")), newer_than=_seq(request.GET.get("newer_than")),
-    )
-    rows = [AuditRow(e, describe(e, names), changes(e, names)) for e in events]
-    query = _filter_query(request.GET)
+    form = AuditFilterForm(request.GET, scope=scope, choices=audit_filter_choices(scope, names))
+    rows, has_older, has_newer, valid = [], False, False, form.is_valid()
+    if valid:
+        events, has_older, has_newer = audit_page(
+            scope, form.filters(), limit=PAGE_SIZE,
+            older_than=form.cleaned_data["older_than"], newer_than=form.cleaned_data["newer_than"],
+        )
+        rows = [AuditRow(e, describe(e, names), changes(e, names)) for e in events]
     return render(request, "console/audit_log.html", {
         "scope": scope,
+        "form": form,
+        "valid": valid,
         "rows": rows,
         "has_older": has_older and rows,
         "has_newer": has_newer and rows,
         "older_than": rows[-1].event.seq if rows else None,
         "newer_than": rows[0].event.seq if rows else None,
-        "query": query,
-        "values": {k: request.GET.get(k, "") for k in FILTER_PARAMS},
-        "errors": errors,
-        "filters_active": filters.active,
-        "choices": audit_filter_choices(scope, names),
+        "query": form.query() if valid else "",
+        "filters_active": valid and form.filters().active,
         "organization": scope.organization,
         "head": chain_head(scope.organization.pk),
         **(_integrity(scope.organization) if scope.can_verify else {}),
@@ -86,10 +75,14 @@ def _integrity(organization):
 @console_page
 @require_GET
 def audit_log_export(request, fmt):
-    """The whole filtered history as a streamed CSV or JSON download."""
+    """The whole filtered history as a streamed CSV or JSON download; filters that do not make
+    sense go back to the log page, which says what to fix."""
     scope = audit_scope(request.access)
-    filters, _errors = audit_filters_from_console(request.GET)
-    return streaming_export(audit_events(scope, filters), audit_names(scope.organization), scope.organization, fmt)
+    form = AuditFilterForm(request.GET, scope=scope)
+    if not form.is_valid():
+        return redirect(f"{reverse('console:audit_log')}?{request.GET.urlencode()}")
+    return streaming_export(audit_events(scope, form.filters()), audit_names(scope.organization),
+                            scope.organization, fmt)
 
 
 @console_page

@@ -6,6 +6,7 @@ success leaves nothing for `save_model` to do.
 """
 
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.http import Http404
 
 from core.actor import Source, actor_from_request
@@ -24,12 +25,15 @@ class ServiceAdminMixin:
 
         class ServiceForm(form_class):
             def _post_clean(self):
-                super()._post_clean()
+                # No model-level validation here (ModelForm would check the model's constraints
+                # and mutate the instance first): the service validates and decides, and the form
+                # fields have checked their own types.
                 if self.errors:
                     return
                 change = not self.instance._state.adding
                 try:
-                    saved = admin.perform_save(self, actor, change)
+                    with transaction.atomic():  # one admin save is all or nothing, however many services
+                        saved = admin.perform_save(self, actor, change)
                 except ValidationError as exc:
                     add_service_errors(self, exc)
                 except (PermissionDenied, Http404) as exc:

@@ -34,10 +34,20 @@ def error_type_for(status_code):
     return "api_error"
 
 
-def error_body(status_code, message, request_id):
+class DetailedValidationError(DjangoValidationError):
+    """A 400 that also names a machine-readable reason (`error.details`, e.g. `{"error_code":
+    "workspace_policy_violation", "field": "allowed_inference_geos"}`)."""
+
+    def __init__(self, message, *, details, **kwargs):
+        super().__init__(message, **kwargs)
+        self.details = details
+
+
+def error_body(status_code, message, request_id, details=None):
+    """The contract's error body; `details` is null unless a machine-readable reason applies."""
     return {
         "type": "error",
-        "error": {"type": error_type_for(status_code), "message": message},
+        "error": {"type": error_type_for(status_code), "message": message, "details": details},
         "request_id": request_id,
     }
 
@@ -105,7 +115,7 @@ def exception_handler(exc, context):
             headers["Retry-After"] = str(int(exc.wait))
     else:
         return None  # unexpected: let Django log it; handler500 renders the contract body
-    return Response(error_body(code, message, request_id), status=code, headers=headers)
+    return Response(error_body(code, message, request_id, getattr(exc, "details", None)), status=code, headers=headers)
 
 
 def json_error(request, status_code, message):

@@ -4,7 +4,8 @@ One place refuses what no field of this product accepts, before any view or form
 
 - NUL characters and unpaired surrogates, in any string: the path, query keys and values, form
   fields, JSON keys and strings (PostgreSQL cannot store either; Python cannot encode the
-  second);
+  second); in the path, query string and form body also bytes that are not UTF-8, which is how
+  a lone surrogate arrives there (`%ED%A0%80`; Django would quietly turn it into U+FFFD);
 - JSON nested deeper than `MAX_DEPTH` levels;
 - JSON numbers beyond what every reader keeps exactly: integers outside ±(2**53 - 1), and floats
   that are not finite or whose magnitude is beyond 2**53 (I-JSON, RFC 7493);
@@ -22,6 +23,7 @@ import json
 import math
 import re
 from datetime import UTC
+from urllib.parse import unquote_to_bytes
 
 from django.http import HttpResponseBadRequest
 from django.template.loader import render_to_string
@@ -163,6 +165,53 @@ def check_datetime_range(value, where):
 # --- where requests come in ------------------------------------------------------------------
 
 
+NOT_UTF8 = "contains an unpaired surrogate or bytes that are not UTF-8 (invalid Unicode)"
+
+
+def _not_utf8(raw):
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+def _encoded_pairs_problem(raw, what):
+    """The first name or value of `a=1&b=2` bytes whose percent-decoded bytes are not UTF-8.
+
+    Django decodes such bytes with U+FFFD in their place, so a lone surrogate sent as its UTF-8
+    style bytes (`%ED%A0%80`) would otherwise become a silent replacement character.
+    """
+    for pair in raw.split(b"&"):
+        name, _, value = pair.partition(b"=")
+        if _not_utf8(unquote_to_bytes(name.replace(b"+", b" "))) or \
+                _not_utf8(unquote_to_bytes(value.replace(b"+", b" "))):
+            key = unquote_to_bytes(name.replace(b"+", b" ")).decode("utf-8", "replace")
+            return f"{what} {key!r}: {NOT_UTF8}; remove it."
+    return None
+
+
+def _raw_bytes_problem(request):
+    """Bytes of the path, query string or form body that are not UTF-8.
+
+    Django keeps such bytes of the path percent-encoded in `path_info` (`/a/%ED%A0%80/`), so the
+    path is checked percent-decoded: a literal `%ED%A0%80` typed into a path (sent as
+    `%25ED...`) is refused too, which no id of ours can contain anyway.
+    """
+    if _not_utf8(unquote_to_bytes(request.path_info)):
+        return f"The URL path {NOT_UTF8}; remove it."
+    environ = getattr(request, "environ", None) or {}
+    try:
+        query = environ.get("QUERY_STRING", "").encode("iso-8859-1")  # WSGI: the bytes as latin-1
+    except UnicodeEncodeError:
+        query = b""
+    problem = _encoded_pairs_problem(query, "Query parameter") if query else None
+    if problem is None and request.method == "POST" and \
+            request.content_type == "application/x-www-form-urlencoded":
+        problem = _encoded_pairs_problem(request.body, "Form field")
+    return problem
+
+
 def request_problem(request):
     """The first malformed part of a request's path, query string or form body, or None."""
     problem = text_problem(request.path)
@@ -180,7 +229,7 @@ def request_problem(request):
                 problem = text_problem(value)
                 if problem:
                     return f"Form field {key!r}: {problem}; remove it."
-    return None
+    return _raw_bytes_problem(request)
 
 
 class HygieneMiddleware:

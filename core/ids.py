@@ -1,13 +1,20 @@
 """Public identifiers: a readable prefix and a random base62 string (`wrkspc_3kTM...`)."""
 
-import secrets
+import os
 import string
 
 BASE62 = string.digits + string.ascii_letters
 
 
 def random_base62(length=24):
-    return "".join(secrets.choice(BASE62) for _ in range(length))
+    """`length` characters from a cryptographically random integer (one os.urandom call; every
+    request id is made this way, so it is cheap)."""
+    number = int.from_bytes(os.urandom(length * 6 // 8 + 1))
+    chars = []
+    for _ in range(length):
+        number, digit = divmod(number, 62)
+        chars.append(BASE62[digit])
+    return "".join(chars)
 
 
 def make_id(prefix, length=24):

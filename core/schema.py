@@ -1,9 +1,34 @@
-"""OpenAPI generation details (drf-spectacular): component names for the nested
-`InputSerializer` / `OutputSerializer` every API view declares, and the error responses."""
+"""How the OpenAPI document at /v1/openapi.json is generated from the serializers (drf-spectacular).
 
+Everything here is an extension point of drf-spectacular, not a rewrite of its output:
+- `AutoSchema` names components after their serializers (`WorkspaceSerializer` → `Workspace`, a
+  paginated list → `WorkspaceList`), tags each operation with its resource, documents the
+  `request-id` response header (and `retry-after` on 429), marks request bodies required, and
+  never borrows a base class's docstring as an operation's description;
+- `errors(...)` gives an operation its error responses in the contract's shape, always
+  including those every operation can answer (400, 401, 429, 500);
+- extensions: a `StrictSerializer` is an object with `additionalProperties: false`, a
+  `ConstantField` a one-value enum.
+"""
+
+from drf_spectacular.extensions import OpenApiSerializerExtension, OpenApiSerializerFieldExtension
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
-from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from drf_spectacular.plumbing import get_doc
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema_serializer
 from rest_framework import serializers
+
+from .errors import ERROR_TYPES
+from .serializers import ConstantField, StrictSerializer
+
+REQUEST_ID_HEADER = OpenApiParameter(
+    "request-id", OpenApiTypes.STR, OpenApiParameter.HEADER, response=True, required=True,
+    description="This request's id (`req_...`); quote it when you report a problem.",
+)
+RETRY_AFTER_HEADER = OpenApiParameter(
+    "retry-after", OpenApiTypes.INT, OpenApiParameter.HEADER, response=[429], required=True,
+    description="Seconds to wait before retrying.",
+)
 
 
 class AutoSchema(SpectacularAutoSchema):
@@ -17,22 +42,141 @@ class AutoSchema(SpectacularAutoSchema):
             return outer + inner.removesuffix("Serializer")
         return super().get_serializer_name(serializer, direction)
 
+    def get_paginated_name(self, serializer_name):
+        return f"{serializer_name}List"
 
-ERROR_BODY = inline_serializer("ErrorBody", fields={
-    "type": serializers.CharField(default="error"),
-    "error": inline_serializer("ErrorDetail", fields={
-        "type": serializers.ChoiceField(choices=[
-            "invalid_request_error", "authentication_error", "permission_error", "not_found_error",
-            "request_too_large", "rate_limit_error", "api_error"]),
-        "message": serializers.CharField(),
-    }),
-    "request_id": serializers.CharField(),
-})
+    def get_tags(self):
+        """The view's `openapi_tag` (one tag per resource, named for people: "API keys"; generators
+        make `api_keys` of it), else the resource named by the path after its namespace."""
+        tag = getattr(self.view, "openapi_tag", None)
+        if tag:
+            return [tag]
+        tokens = self._tokenize_path()
+        return tokens[1:2] or tokens[:1]
+
+    def get_description(self):
+        """The handler's own docstring or its class's own, never one inherited from a base view."""
+        handler = getattr(self.view, self.method.lower(), None)
+        own = type(self.view).__dict__.get("__doc__")
+        return get_doc(handler) or (get_doc(type(self.view)) if own else "")
+
+    def get_override_parameters(self):
+        return [*super().get_override_parameters(), REQUEST_ID_HEADER, RETRY_AFTER_HEADER]
+
+    def _get_request_body(self, direction="request"):
+        # Every body of this API is required: without one the server answers 400 (StrictSerializer's
+        # missing-body message, or the decision parsers' required fields).
+        body = super()._get_request_body(direction)
+        if body:
+            body["required"] = True
+        return body
+
+    def _get_examples(self, serializer, direction, media_type, status_code=None, extras=None):
+        # drf-spectacular wraps an item's example into the list body; make the list's
+        # first_id / last_id those of its items rather than placeholders.
+        examples = super()._get_examples(serializer, direction, media_type, status_code, extras)
+        for example in examples.values():
+            value = example.get("value")
+            if isinstance(value, dict) and "first_id" in value and isinstance(value.get("data"), list):
+                items = [item for item in value["data"] if isinstance(item, dict)]
+                value["first_id"] = items[0].get("id") if items else None
+                value["last_id"] = items[-1].get("id") if items else None
+        return examples
+
+
+# --- the contract's error body ----------------------------------------------------------------
+
+ERROR_TEXT = {
+    400: ("Invalid request: the message names the parameter or field to fix.",
+          "name: Give the workspace a name."),
+    401: ("Missing or invalid API key (or a revoked one).",
+          "Invalid API key: check the `x-api-key` header; the key may have been revoked."),
+    403: ("Your role (or the key's) does not allow this, or the setting is locked.",
+          "This needs Privacy: manage in Acme; your role (Privacy viewer) has view."),
+    404: ("Not found, or not visible to you: another organization's objects, unknown ids and areas "
+          "your role has no access to all look the same.", "Not found."),
+    413: ("The request body is too large.",
+          "The request body is larger than 2621440 bytes; send it in smaller requests."),
+    415: ("The body is not JSON.", 'Unsupported media type "text/plain" in request.'),
+    429: ("Too many requests for this API key; wait `retry-after` seconds.",
+          "Request was throttled. Expected available in 12 seconds."),
+    500: ("Something went wrong on our side.",
+          "Something went wrong on our side; retry, and quote the request id if it persists."),
+}
+ALWAYS = (400, 401, 429, 500)
+
+
+class ErrorDetailsSerializer(serializers.Serializer):
+    """A machine-readable reason, where one applies."""
+
+    error_code = serializers.CharField(help_text='E.g. "workspace_policy_violation": a workspace or a requested '
+                                       "geo outside the organization's data residency policy.")
+    field = serializers.CharField(help_text="The field at fault, e.g. allowed_inference_geos.")
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    """What went wrong."""
+
+    type = serializers.ChoiceField(choices=list(dict.fromkeys(ERROR_TYPES.values())),
+                                   help_text="The kind of error; follows from the HTTP status.")
+    message = serializers.CharField(help_text="What went wrong and what to change.")
+    details = ErrorDetailsSerializer(allow_null=True, help_text="Null, or a machine-readable reason.")
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The body of every error response."""
+
+    type = ConstantField("error")
+    error = ErrorDetailSerializer()
+    request_id = serializers.CharField(help_text="The request's id, as in the `request-id` header.")
+
+
+def _error_example(code):
+    return OpenApiExample(f"Error {code}", value={
+        "type": "error",
+        "error": {"type": ERROR_TYPES[code] if code in ERROR_TYPES else "invalid_request_error",
+                  "message": ERROR_TEXT[code][1], "details": None},
+        "request_id": "req_018EeWyXxfu5pfWkrYcMdjWG",
+    }, status_codes=[code], response_only=True)
 
 
 def errors(*codes):
-    """OpenAPI responses in the contract's error shape, for `responses={200: ..., **errors(400, 404)}`."""
-    text = {400: "Invalid request: the message names the field to fix.", 401: "Missing or invalid API key.",
-            403: "Your role does not allow this.", 404: "Not found (or not visible to you).",
-            413: "The request is too large.", 405: "Method not allowed."}
-    return {code: OpenApiResponse(ERROR_BODY, description=text[code]) for code in codes}
+    """OpenAPI error responses in the contract's shape, for `responses={200: ..., **errors(403, 404)}`.
+    Every operation can also answer 400 (a malformed path or query string), 401, 429 and 500,
+    so those are always included."""
+    return {code: OpenApiResponse(ErrorSerializer, description=ERROR_TEXT[code][0], examples=[_error_example(code)])
+            for code in sorted(set(codes) | set(ALWAYS))}
+
+
+def examples(*items):
+    """`extend_schema_serializer(examples=...)` for a serializer: (name, value) pairs, shown for
+    requests when the serializer is an input one, for responses otherwise."""
+
+    def decorate(serializer_class):
+        request = issubclass(serializer_class, StrictSerializer)
+        return extend_schema_serializer(examples=[
+            OpenApiExample(name, value=value, request_only=request, response_only=not request)
+            for name, value in items
+        ])(serializer_class)
+
+    return decorate
+
+
+# --- extensions ---------------------------------------------------------------------------
+
+
+class StrictSerializerExtension(OpenApiSerializerExtension):
+    target_class = StrictSerializer
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_basic_serializer(self.target, direction)
+        schema["additionalProperties"] = False
+        return schema
+
+
+class ConstantFieldExtension(OpenApiSerializerFieldExtension):
+    target_class = ConstantField
+
+    def map_serializer_field(self, auto_schema, direction):
+        return {"type": "string", "enum": [self.target.value], "readOnly": True}

@@ -59,7 +59,8 @@ class ApiKeyCreateForm(forms.Form):
 class RoleForm(forms.Form):
     """A custom role: a name and one level per area (the audit log is none or view)."""
 
-    name = forms.CharField(max_length=100, error_messages={"required": "Give the role a name."})
+    name = forms.CharField(max_length=100, error_messages={"required": "Give the role a name.",
+                                                           "max_length": "Use at most 100 characters."})
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -68,7 +69,8 @@ class RoleForm(forms.Form):
                 label=AREA_LABELS[area], choices=[(level, LEVEL_TEXT[level]) for level in AREA_LEVELS[area]],
                 initial=Level.NONE, widget=forms.RadioSelect,
                 error_messages={"invalid_choice": f"{AREA_LABELS[area]} takes one of: "
-                                + ", ".join(AREA_LEVELS[area]) + "."},
+                                + ", ".join(AREA_LEVELS[area]) + ".",
+                                "required": f"Choose a level for {AREA_LABELS[area]}."},
             )
 
     def permissions(self):

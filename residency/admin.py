@@ -13,6 +13,7 @@ from orgs.services import organization_rename
 
 from . import services
 from .models import CatalogModel, Geo
+from .selectors import policy_of, policy_values
 
 
 @admin.register(Geo)
@@ -37,33 +38,60 @@ class CatalogModelAdmin(admin.ModelAdmin):
 
 class OrganizationForm(forms.ModelForm):
     owner_email = forms.EmailField(required=False, help_text="Primary owner (new organizations only).")
+    policy_locked = forms.BooleanField(
+        required=False, label="Data residency policy locked by contract",
+        help_text="Nobody in the organization can change a locked policy.")
+    reason = forms.CharField(
+        required=False, max_length=300, widget=forms.TextInput(attrs={"size": 60}),
+        help_text="Needed to add or remove a lock (US-only or policy); recorded in the audit log.")
 
     class Meta:
         model = Organization
         fields = ["name", "plan", "us_only_inference", "lock_reason", "legacy_opt_out"]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            policy = policy_of(self.instance)
+            self.initial["policy_locked"] = bool(policy and policy.locked)
+
 
 @admin.register(Organization)
 class OrganizationAdmin(ServiceAdminMixin, admin.ModelAdmin):
+    """Plans, locks and the legacy flag are platform staff's; every change goes through the
+    residency services (a lock only on the usage-based plan, added or removed with a reason;
+    a locked organization's plan stays until the lock goes; flagging a legacy opt-out applies its
+    migrated state at once). The data residency policy is the organization's to set; staff only
+    lock or unlock it."""
+
     form = OrganizationForm
     list_display = ["name", "id", "plan", "us_only_inference", "lock_reason", "legacy_opt_out", "created_at"]
     list_filter = ["plan", "us_only_inference", "lock_reason", "legacy_opt_out"]
     search_fields = ["name", "id"]
-    readonly_fields = ["id", "created_at"]
+    readonly_fields = ["id", "created_at", "data_residency_policy"]
 
     def get_fields(self, request, obj=None):
         fields = ["name", "plan", "us_only_inference", "lock_reason", "legacy_opt_out"]
         if obj is None:
-            return ["owner_email", *fields]
-        return ["id", *fields, "created_at"]
+            return ["owner_email", *fields, "policy_locked", "reason"]
+        return ["id", *fields, "data_residency_policy", "policy_locked", "reason", "created_at"]
 
     def get_readonly_fields(self, request, obj=None):
-        if obj is not None and obj.locked:
-            return [*self.readonly_fields, "us_only_inference", "lock_reason"]
+        # from the database: a submitted form changes `obj` in place before the page is redrawn
+        if obj is not None and Organization.objects.filter(pk=obj.pk, lock_reason__isnull=False).exists():
+            return [*self.readonly_fields, "us_only_inference"]  # a lock keeps US-only on
         return self.readonly_fields
+
+    @admin.display(description="Data residency policy")
+    def data_residency_policy(self, obj):
+        values = policy_values(policy_of(obj))
+        allowed = values["allowed_inference_geos"]
+        return (f"allowed {allowed if isinstance(allowed, str) else ', '.join(allowed)}; "
+                f"default {values['default_inference_geo']} (set by the organization in the console or REST)")
 
     def perform_save(self, form, actor, change):
         data = form.cleaned_data
+        reason = data.get("reason", "")
         if not change:
             if not data.get("owner_email"):
                 raise ValidationError({"owner_email": ["A new organization needs a primary owner's email."]})
@@ -73,15 +101,20 @@ class OrganizationAdmin(ServiceAdminMixin, admin.ModelAdmin):
             )
             if data.get("us_only_inference") and not org.us_only_inference:
                 services.inference_residency_set(actor=actor, organization=org, us_only=True)
+            if data.get("policy_locked"):
+                services.data_residency_policy_lock_set(actor=actor, organization=org, locked=True, reason=reason)
             return org
         org = Organization.objects.get(pk=form.instance.pk)
         if "name" in form.changed_data and "name" in data:
             org = organization_rename(actor=actor, organization=org, name=data["name"])
         changes = {f: data[f] for f in ("plan", "lock_reason", "legacy_opt_out") if f in form.changed_data and f in data}
         if changes:
-            org = services.organization_terms_update(actor=actor, organization=org, **changes)
+            org = services.organization_terms_update(actor=actor, organization=org, reason=reason, **changes)
         if "us_only_inference" in form.changed_data and "us_only_inference" in data:
             org = services.inference_residency_set(actor=actor, organization=org, us_only=data["us_only_inference"])
+        if "policy_locked" in form.changed_data:
+            services.data_residency_policy_lock_set(actor=actor, organization=org, locked=data["policy_locked"],
+                                                    reason=reason)
         return org
 
     def has_delete_permission(self, request, obj=None):

@@ -71,6 +71,44 @@ class CatalogModel(models.Model):
         return self.id
 
 
+class DataResidencyPolicy(models.Model):
+    """An organization's bound over every workspace's inference geos (SPEC §5). No row means
+    the default, which changes nothing: unrestricted, default `global`. `lock_reason` is a
+    staff lock by contract that nobody else can loosen."""
+
+    organization = models.OneToOneField("orgs.Organization", primary_key=True, on_delete=models.CASCADE,
+                                        related_name="data_residency_policy")
+    # NULL means "unrestricted"; otherwise a non-empty list of geo codes.
+    allowed_inference_geos = models.JSONField(null=True, blank=True, default=None)
+    default_inference_geo = models.CharField(max_length=20, default="global")
+    lock_reason = models.CharField(max_length=20, choices=[("contract", "Part of the contract")], null=True,
+                                   blank=True)
+    # set once the organization's legacy opt-out was brought to the new controls (§2 Migration), so
+    # re-running the migration never undoes what owners changed since
+    legacy_migrated_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "data residency policy"
+        verbose_name_plural = "data residency policies"
+
+    @property
+    def locked(self):
+        return self.lock_reason is not None
+
+    @property
+    def allowed_geos_value(self):
+        return "unrestricted" if self.allowed_inference_geos is None else list(self.allowed_inference_geos)
+
+    def __str__(self):
+        return f"{self.organization_id}: {self.allowed_geos_value} / {self.default_inference_geo}"
+
+
+class Surface(models.TextChoices):
+    API = "api", "API"
+    APPS = "apps", "Claude apps"
+
+
 SERVICE_TIERS = ("standard", "batch", "priority")
 TOKEN_FIELDS = (
     "uncached_input_tokens",
@@ -98,8 +136,10 @@ class UsageRecord(models.Model):
     organization = models.ForeignKey("orgs.Organization", on_delete=models.PROTECT, related_name="+", db_index=False,
                                      db_constraint=False)
     external_id = models.CharField(max_length=100)
+    surface = models.CharField(max_length=10, choices=Surface.choices, default=Surface.API)
+    # API rows name their workspace; Claude apps rows have none
     workspace = models.ForeignKey("orgs.Workspace", on_delete=models.PROTECT, related_name="+", db_index=False,
-                                  db_constraint=False)
+                                  db_constraint=False, null=True, blank=True)
     model = models.ForeignKey(CatalogModel, on_delete=models.PROTECT, related_name="+", db_index=False,
                               db_constraint=False)
     inference_geo = models.CharField(max_length=20)  # a Geo code or "not_available"
@@ -132,7 +172,8 @@ class UsageRollup(models.Model):
     organization = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="+", db_index=False)
     width = models.CharField(max_length=2, choices=WIDTHS)
     bucket_start = models.DateTimeField()
-    workspace_id = models.CharField(max_length=40)
+    surface = models.CharField(max_length=10, choices=Surface.choices, default=Surface.API)
+    workspace_id = models.CharField(max_length=40)  # "" for Claude apps rows
     model_id = models.CharField(max_length=100)
     inference_geo = models.CharField(max_length=20)
     service_tier = models.CharField(max_length=10)
@@ -146,9 +187,9 @@ class UsageRollup(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["organization", "width", "bucket_start", "workspace_id", "model_id", "inference_geo",
-                        "service_tier"],
-                name="usage_rollup_key",
+                fields=["organization", "width", "bucket_start", "surface", "workspace_id", "model_id",
+                        "inference_geo", "service_tier"],
+                name="usage_rollup_key_v2",
             ),
         ]
 

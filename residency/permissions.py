@@ -146,3 +146,10 @@ def require_usage_ingest(access):
             f"Sending usage records needs Billing: manage; your role ({access.role_name}) has "
             f"Billing: {access.level('billing')}. Internal tools use an owner's API key."
         )
+
+
+def require_impact_view(access):
+    """The cost of a residency change: Billing: view and Privacy: view; a member missing either
+    does not see it (404)."""
+    if not (can_see_cost(access) and access.can("privacy", Level.VIEW)):
+        raise Http404("Not found.")

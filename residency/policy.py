@@ -35,6 +35,26 @@ class WorkspaceInfo:
 
 
 @dataclass(frozen=True)
+class PolicyInfo:
+    """An organization's data residency policy (SPEC §5): it bounds every workspace."""
+
+    allowed_inference_geos: tuple | None  # None = unrestricted
+    default_inference_geo: str
+
+    def allows(self, geo):
+        return self.allowed_inference_geos is None or geo in self.allowed_inference_geos
+
+
+OPEN_POLICY = PolicyInfo(None, "global")  # the default, which changes nothing
+POLICY_VIOLATION = "workspace_policy_violation"
+
+
+def policy_violation(field):
+    """The `details` an error carries when the organization policy refuses something (§5, §9)."""
+    return {"error_code": POLICY_VIOLATION, "field": field}
+
+
+@dataclass(frozen=True)
 class Decision:
     inference_geo: str  # what the usage record will report
     routing_geo: str  # where the router sends the request
@@ -55,9 +75,10 @@ class DecisionError:
     status: int
     type: str
     message: str
+    details: dict | None = None
 
     def as_json(self):
-        return {"type": self.type, "message": self.message}
+        return {"type": self.type, "message": self.message, "details": self.details}
 
 
 def decimal_str(value):
@@ -70,11 +91,15 @@ def _names(geos):
     return ", ".join(f'"{g}"' for g in geos)
 
 
-def decide(*, workspace, model, inference_geo=None, endpoint="messages", geo_multipliers):
-    """Decide one API request, applying SPEC §2's rules in order.
+def decide(*, workspace, model, inference_geo=None, endpoint="messages", geo_multipliers, policy=OPEN_POLICY):
+    """Decide one API request, applying SPEC §2's rules in order, bounded by the organization
+    policy (§5).
 
     `workspace` / `model` are None when unknown; `geo_multipliers` maps every known inference
-    geo to its price multiplier (e.g. {"global": 1, "us": 1.1}). Returns Decision or
+    geo to its price multiplier (e.g. {"global": 1, "us": 1.1}). A workspace's effective allowed
+    geos are its own intersected with the policy's: a requested geo outside the policy is refused
+    naming the policy (its message wins when the geo is outside both); an omitted geo takes the
+    workspace default if the policy allows it, else the policy default. Returns Decision or
     DecisionError.
     """
     if model is None:
@@ -99,14 +124,21 @@ def decide(*, workspace, model, inference_geo=None, endpoint="messages", geo_mul
             return DecisionError(400, "invalid_request_error",
                                  f"{model.id} does not support inference_geo (supported from Claude Opus 4.6 on); "
                                  "remove it or use a newer model.")
+        if not policy.allows(inference_geo):
+            return DecisionError(400, "invalid_request_error",
+                                 f"inference_geo {inference_geo!r} is outside the organization's data residency "
+                                 f"policy; allowed geos: {_names(policy.allowed_inference_geos)}.",
+                                 policy_violation("allowed_inference_geos"))
         allowed = workspace.allowed_inference_geos
         if allowed is not None and inference_geo not in allowed:
             return DecisionError(400, "invalid_request_error",
                                  f"inference_geo {inference_geo!r} is not allowed in workspace {workspace.id}; "
                                  f"allowed geos: {_names(allowed)}.")
-    routing = inference_geo or workspace.default_inference_geo
+    default = workspace.default_inference_geo if policy.allows(workspace.default_inference_geo) \
+        else policy.default_inference_geo
     if not model.supports_inference_geo:
-        return Decision(NOT_AVAILABLE, workspace.default_inference_geo, ONE, ONE)
+        return Decision(NOT_AVAILABLE, default, ONE, ONE)
+    routing = inference_geo or default
     multiplier = Decimal(geo_multipliers.get(routing, ONE))
     return Decision(routing, routing, multiplier, multiplier)
 
@@ -114,15 +146,17 @@ def decide(*, workspace, model, inference_geo=None, endpoint="messages", geo_mul
 def decide_apps(*, us_only, locked, model, geo_multipliers):
     """Decide a Claude apps request for an organization: `us` if US-only is on, else global.
 
-    The organization setting routes every apps request, whatever the model, so the reported
-    geo is always `us` or `global` (SPEC §2). Locked organizations (legacy opt-out, contract)
-    keep their existing terms: no uplift. Models before Opus 4.6 are billed at the standard rate
-    wherever they run.
+    The organization setting routes every apps request, whatever the model. A model before
+    Claude Opus 4.6 reports `not_available`, as its usage row will, and is billed at the
+    standard rate; locked organizations (legacy opt-out, contract) keep their existing terms:
+    no uplift.
     """
     if model is None:
         return DecisionError(404, "not_found_error", "Unknown model: check the model id against the model catalog.")
     routing = "us" if us_only else "global"
-    if not model.supports_inference_geo or locked:
+    if not model.supports_inference_geo:
+        return Decision(NOT_AVAILABLE, routing, ONE, ONE)
+    if locked:
         return Decision(routing, routing, ONE, ONE)
     multiplier = Decimal(geo_multipliers.get(routing, ONE))
     return Decision(routing, routing, multiplier, multiplier)
@@ -190,10 +224,65 @@ def priority_burndown(tokens, multiplier):
     return Decimal(tokens) * Decimal(multiplier)
 
 
-def clean_data_residency(data, *, current=None, inference_geos, workspace_geos):
-    """Validate a workspace's `data_residency`, merged over `current` (a partial update) if given
-    (SPEC §2 Workspaces): workspace_geo only at creation; allowed geos "unrestricted" or a
-    non-empty list of known geos without duplicates; the default inside the allowed geos.
+def default_geo_allowed(default, allowed):
+    """Whether `default` may be a workspace's default inference geo when `allowed` are its
+    allowed inference geos (SPEC §2): anything when unrestricted, else one of them."""
+    return allowed == UNRESTRICTED or default in allowed
+
+
+def clean_inference_geos(data, *, current, inference_geos, prefix=""):
+    """The allowed/default pair of a workspace or of the organization policy (SPEC §2, §5),
+    `data` merged over `current`: allowed is "unrestricted" or a non-empty list of known geos
+    without duplicates; the default is a known geo inside the allowed ones. Returns
+    {"allowed_inference_geos", "default_inference_geo"}; raises ValidationError naming each bad
+    field as `<prefix><field>`."""
+    errors = {}
+    merged = {"allowed_inference_geos": current["allowed_inference_geos"],
+              "default_inference_geo": current["default_inference_geo"]}
+    if "allowed_inference_geos" in data:
+        allowed = data["allowed_inference_geos"]
+        if allowed == UNRESTRICTED:
+            merged["allowed_inference_geos"] = UNRESTRICTED
+        elif not isinstance(allowed, list) or not allowed or not all(isinstance(g, str) for g in allowed):
+            errors[f"{prefix}allowed_inference_geos"] = [
+                f'Must be "unrestricted" or a non-empty list drawn from {", ".join(inference_geos)}.'
+            ]
+        elif len(set(allowed)) != len(allowed):
+            errors[f"{prefix}allowed_inference_geos"] = ["List each geo at most once."]
+        elif set(allowed) - set(inference_geos):
+            bad = ", ".join(sorted(set(allowed) - set(inference_geos)))
+            errors[f"{prefix}allowed_inference_geos"] = [
+                f"Unknown geo {bad}; valid values are {', '.join(inference_geos)}."
+            ]
+        else:
+            merged["allowed_inference_geos"] = list(allowed)
+    if "default_inference_geo" in data:
+        default = data["default_inference_geo"]
+        if default not in inference_geos:
+            errors[f"{prefix}default_inference_geo"] = [
+                f"{default!r} is not a valid inference geo; use one of: {', '.join(inference_geos)}."
+            ]
+        else:
+            merged["default_inference_geo"] = default
+    if not errors:
+        allowed = merged["allowed_inference_geos"]
+        if not default_geo_allowed(merged["default_inference_geo"], allowed):
+            errors[f"{prefix}default_inference_geo"] = [
+                f"{merged['default_inference_geo']!r} is not in allowed_inference_geos "
+                f"({', '.join(allowed)}); choose one of those"
+                + ("" if "default_inference_geo" in data else " and send default_inference_geo too")
+                + "."
+            ]
+    if errors:
+        raise ValidationError(errors)
+    return merged
+
+
+def clean_data_residency(data, *, current=None, inference_geos, workspace_geos, defaults=None):
+    """Validate a workspace's `data_residency`, merged over `current` (a partial update) if given,
+    else over `defaults` (a new workspace; SPEC §5: the organization policy's values) or the
+    product defaults (SPEC §2 Workspaces): workspace_geo only at creation; then the
+    allowed/default rules of `clean_inference_geos`.
 
     Returns the full, normalized object. Raises ValidationError naming each bad field.
     """
@@ -205,7 +294,7 @@ def clean_data_residency(data, *, current=None, inference_geos, workspace_geos):
     errors = {}
     for field in sorted(set(data) - set(DATA_RESIDENCY_FIELDS)):
         errors[f"data_residency.{field}"] = ["Unknown field."]
-    merged = dict(current or DEFAULT_DATA_RESIDENCY)
+    merged = dict(current or defaults or DEFAULT_DATA_RESIDENCY)
     if "workspace_geo" in data:
         if not creating:
             errors["data_residency.workspace_geo"] = [
@@ -217,40 +306,83 @@ def clean_data_residency(data, *, current=None, inference_geos, workspace_geos):
             ]
         else:
             merged["workspace_geo"] = data["workspace_geo"]
-    if "allowed_inference_geos" in data:
-        allowed = data["allowed_inference_geos"]
-        if allowed == UNRESTRICTED:
-            merged["allowed_inference_geos"] = UNRESTRICTED
-        elif not isinstance(allowed, list) or not allowed or not all(isinstance(g, str) for g in allowed):
-            errors["data_residency.allowed_inference_geos"] = [
-                f'Must be "unrestricted" or a non-empty list drawn from {", ".join(inference_geos)}.'
-            ]
-        elif len(set(allowed)) != len(allowed):
-            errors["data_residency.allowed_inference_geos"] = ["List each geo at most once."]
-        elif set(allowed) - set(inference_geos):
-            bad = ", ".join(sorted(set(allowed) - set(inference_geos)))
-            errors["data_residency.allowed_inference_geos"] = [
-                f"Unknown geo {bad}; valid values are {', '.join(inference_geos)}."
-            ]
-        else:
-            merged["allowed_inference_geos"] = list(allowed)
-    if "default_inference_geo" in data:
-        default = data["default_inference_geo"]
-        if default not in inference_geos:
-            errors["data_residency.default_inference_geo"] = [
-                f"{default!r} is not a valid inference geo; use one of: {', '.join(inference_geos)}."
-            ]
-        else:
-            merged["default_inference_geo"] = default
-    if not errors:
-        allowed = merged["allowed_inference_geos"]
-        if allowed != UNRESTRICTED and merged["default_inference_geo"] not in allowed:
-            errors["data_residency.default_inference_geo"] = [
-                f"{merged['default_inference_geo']!r} is not in allowed_inference_geos "
-                f"({', '.join(allowed)}); choose one of those"
-                + ("" if "default_inference_geo" in data else " and send default_inference_geo too")
-                + "."
-            ]
+    try:
+        merged.update(clean_inference_geos(data, current=merged, inference_geos=inference_geos,
+                                           prefix="data_residency."))
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
     if errors:
         raise ValidationError(errors)
     return merged
+
+
+# --- the organization policy over workspaces (SPEC §5) ------------------------------------------
+
+
+def workspace_outside_policy(allowed, default, policy):
+    """Which field puts a workspace's residency outside the policy, or None when it conforms:
+    its allowed geos must all be allowed by the policy ("unrestricted" is outside any restricted
+    policy) and its default must be one of them."""
+    if policy.allowed_inference_geos is None:
+        return None
+    if allowed is None or not set(allowed) <= set(policy.allowed_inference_geos):
+        return "allowed_inference_geos"
+    if default not in policy.allowed_inference_geos:
+        return "default_inference_geo"
+    return None
+
+
+def bring_inside_policy(allowed, default, policy):
+    """(allowed, default) of a workspace brought inside the policy: its allowed geos become the
+    intersection (the policy's list when it is unrestricted or the intersection is empty), its
+    default stays if still allowed, else the policy's default."""
+    if policy.allowed_inference_geos is None:
+        return allowed, default
+    bound = list(policy.allowed_inference_geos)
+    inside = [g for g in allowed if g in bound] if allowed is not None else []
+    inside = inside or bound
+    return inside, default if default in inside else (
+        policy.default_inference_geo if policy.default_inference_geo in inside else inside[0])
+
+
+# --- where usage would have run under a change (for the cost impact, SPEC §5) ---------------------
+# Each returns project(surface, workspace_id, supports_inference_geo, geo) -> the geo a group of
+# tokens would have run in had the change been in force, or None where it did run.
+
+
+def project_us_only(us_only):
+    """US-only inference governs the Claude apps: every apps request runs in `us`, or `global`."""
+    target = "us" if us_only else "global"
+
+    def project(surface, workspace_id, supports_geo, geo):
+        return target if surface == "apps" and supports_geo else None
+
+    return project
+
+
+def project_policy(policy, workspace_defaults):
+    """An organization policy bounds API requests: one outside it runs in its workspace's default
+    if the policy allows that, else in the policy default (as `decide` routes an omitted geo)."""
+
+    def project(surface, workspace_id, supports_geo, geo):
+        if surface != "api" or not supports_geo or policy.allows(geo):
+            return None
+        default = workspace_defaults.get(workspace_id)
+        return default if default is not None and policy.allows(default) else policy.default_inference_geo
+
+    return project
+
+
+def project_workspace(workspace_id, allowed, default, policy):
+    """A workspace's new residency: its requests outside the new allowed geos (or the policy) run
+    in its new default, bounded by the policy."""
+    target = default if policy.allows(default) else policy.default_inference_geo
+
+    def project(surface, ws, supports_geo, geo):
+        if surface != "api" or ws != workspace_id or not supports_geo:
+            return None
+        if (allowed is None or geo in allowed) and policy.allows(geo):
+            return None
+        return target
+
+    return project

@@ -1,4 +1,6 @@
 """Usage and cost reads (SPEC §3 usage_report/messages, cost_report; the console's Usage page).
+The REST query strings are validated by `residency.api.usage`'s query serializers into a
+`ReportQuery`.
 
 Reports read `UsageRollup`, kept at ingestion per hour and per day, never the raw rows: a
 report over a million usage rows reads a few thousand rollup rows. `1d` buckets read the
@@ -15,22 +17,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from django.core.exceptions import ValidationError
 from django.db.models import Sum
 from django.utils import timezone
 
-from core.dates import parse_rfc3339
 from orgs.models import Workspace
 
-from .models import SERVICE_TIERS, TOKEN_FIELDS, CatalogModel, Geo, UsageRollup
+from .models import TOKEN_FIELDS, CatalogModel, Geo, UsageRollup
 from .policy import NOT_AVAILABLE, Prices, Tokens, decimal_str, price, residency_multiplier
 
 WIDTHS = {"1h": timedelta(hours=1), "1d": timedelta(days=1)}
 LIMITS = {"1h": (24, 168), "1d": (7, 31)}  # (default, maximum) buckets per page, as the Admin API
-USAGE_GROUPS = ("workspace_id", "model", "inference_geo", "service_tier")
-COST_GROUPS = ("workspace_id", "inference_geo", "model")
+USAGE_GROUPS = ("workspace_id", "model", "inference_geo", "service_tier", "surface")
+COST_GROUPS = ("workspace_id", "inference_geo", "model", "surface")
 DIMENSION_COLUMNS = {"workspace_id": "workspace_id", "model": "model_id", "inference_geo": "inference_geo",
-                     "service_tier": "service_tier"}
+                     "service_tier": "service_tier", "surface": "surface"}
+PRICE_COLUMNS = ["model_id", "inference_geo", "service_tier", "surface"]  # what decides a group's price
 HUNDRED = Decimal(100)
 ZERO = Decimal(0)
 
@@ -59,85 +60,42 @@ class ReportQuery:
         return out
 
 
-def _list_param(params, name):
-    values = list(params.getlist(f"{name}[]")) + list(params.getlist(name)) if hasattr(params, "getlist") \
-        else list(params.get(name, []))
-    return tuple(dict.fromkeys(v for v in values if v))
-
-
-def parse_report_query(organization, params, *, groups, widths=("1h", "1d")):
-    """Validate report parameters (400 naming the parameter); returns a ReportQuery.
-
-    `starting_at` is required and floored to its bucket; `ending_at` (exclusive) defaults to
-    now; `page` (from `next_page`) continues after the previous page's last bucket.
-    """
-    width = params.get("bucket_width") or "1d"
-    if width not in widths:
-        raise ValidationError({"bucket_width": [f"{width!r} is not supported here; use {' or '.join(widths)}."]})
-    if not params.get("starting_at"):
-        raise ValidationError({"starting_at": ["is required (RFC 3339, e.g. 2026-03-01T00:00:00Z)."]})
-    start = floor_bucket(parse_rfc3339(params.get("starting_at"), "starting_at"), width)
-    end = parse_rfc3339(params.get("ending_at"), "ending_at") or timezone.now()
-    if end <= start:
-        raise ValidationError({"ending_at": ["must be after starting_at."]})
-    page = params.get("page")
-    if page:
-        page_start = parse_rfc3339(page, "page")
-        if page_start < start or page_start >= end or floor_bucket(page_start, width) != page_start:
-            raise ValidationError({"page": ["is not a page of this report; pass next_page from the previous answer."]})
-        start = page_start
-    default, maximum = LIMITS[width]
-    raw_limit = params.get("limit")
-    if raw_limit in (None, ""):
-        limit = default
-    else:
-        try:
-            limit = int(raw_limit)
-        except (TypeError, ValueError):
-            limit = 0
-        if not 1 <= limit <= maximum:
-            raise ValidationError({"limit": [f"must be from 1 to {maximum} buckets for bucket_width {width}."]})
-    group_by = _list_param(params, "group_by")
-    bad = [g for g in group_by if g not in groups]
-    if bad:
-        raise ValidationError({"group_by[]": [f"cannot group by {', '.join(bad)}; use {', '.join(groups)}."]})
-    workspace_ids = _list_param(params, "workspace_ids")
-    if workspace_ids:
-        known = set(Workspace.objects.filter(organization_id=organization.pk, pk__in=workspace_ids)
-                    .values_list("pk", flat=True))
-        unknown = [w for w in workspace_ids if w not in known]
-        if unknown:
-            raise ValidationError({"workspace_ids[]": [f"no workspace {', '.join(unknown)} in this organization."]})
-    models = _list_param(params, "models")
-    geos = _list_param(params, "inference_geos")
-    return ReportQuery(width=width, start=start, end=end, group_by=group_by, workspace_ids=workspace_ids,
-                       models=models, geos=geos, limit=limit)
+def unknown_workspace_ids(organization, workspace_ids):
+    """Those of `workspace_ids` that are not workspaces of `organization`, in the order given."""
+    if not workspace_ids:
+        return []
+    known = set(Workspace.objects.filter(organization_id=organization.pk, pk__in=workspace_ids)
+                .values_list("pk", flat=True))
+    return [w for w in workspace_ids if w not in known]
 
 
 @dataclass
 class PriceBook:
-    """Catalog prices and geo multipliers, loaded once per report (two queries)."""
+    """Catalog prices and geo multipliers, loaded once per report (two queries), and whether the
+    organization is locked (its Claude apps usage keeps its existing terms: no uplift)."""
 
     prices: dict
     supports_geo: dict
     multipliers: dict
+    locked: bool = False
 
     @classmethod
-    def load(cls):
+    def load(cls, organization=None):
         prices, supports = {}, {}
         for m in CatalogModel.objects.all():
             prices[m.id] = Prices(m.input_price, m.cache_write_5m_price, m.cache_write_1h_price, m.cache_read_price,
                                   m.output_price)
             supports[m.id] = m.supports_inference_geo
-        return cls(prices, supports, dict(Geo.objects.filter(inference=True).values_list("code", "price_multiplier")))
+        return cls(prices, supports, dict(Geo.objects.filter(inference=True).values_list("code", "price_multiplier")),
+                   locked=bool(organization is not None and organization.locked))
 
-    def cost(self, model, geo, tier, tokens):
+    def cost(self, model, geo, tier, tokens, surface="api"):
         """(cost in USD, of which residency uplift in USD) for one group of tokens."""
         prices = self.prices.get(model)
         if prices is None:
             return ZERO, ZERO
         multiplier = residency_multiplier(supports_inference_geo=self.supports_geo[model], inference_geo=geo,
-                                          geo_multipliers=self.multipliers)
+                                          geo_multipliers=self.multipliers, surface=surface, locked=self.locked)
         standard = price(prices, tokens, batch=tier == "batch")
         total = standard * multiplier
         return total, total - standard
@@ -166,7 +124,7 @@ def aggregate(organization, *, width, start, end, dims, workspace_ids=(), models
     if geos:
         qs = qs.filter(inference_geo__in=geos)
     columns = [DIMENSION_COLUMNS[d] for d in dims]
-    sql_columns = list(dict.fromkeys(columns + (["model_id", "inference_geo", "service_tier"] if book else [])))
+    sql_columns = list(dict.fromkeys(columns + (PRICE_COLUMNS if book else [])))
     rows = qs.values("bucket_start", *sql_columns).annotate(
         records_sum=Sum("records"), **{f"{f}_sum": Sum(f) for f in TOKEN_FIELDS}
     ).order_by()
@@ -180,7 +138,8 @@ def aggregate(organization, *, width, start, end, dims, workspace_ids=(), models
             group.tokens[i] += value
         group.records += int(row["records_sum"] or 0)
         if book is not None:
-            cost, uplift = book.cost(row["model_id"], row["inference_geo"], row["service_tier"], Tokens(*tokens))
+            cost, uplift = book.cost(row["model_id"], row["inference_geo"], row["service_tier"], Tokens(*tokens),
+                                     row["surface"])
             group.cost += cost
             group.uplift += uplift
     return out
@@ -234,7 +193,7 @@ def usage_report(organization, query):
             "cache_creation": {"ephemeral_5m_input_tokens": t[1], "ephemeral_1h_input_tokens": t[2]},
             "cache_read_input_tokens": t[3],
             "output_tokens": t[4],
-            **{d: values.get(d) for d in USAGE_GROUPS},
+            **{d: values.get(d) or None for d in USAGE_GROUPS},  # a Claude apps row's workspace_id "" is null
         }
 
     return _page(query, _by_bucket(groups), render)
@@ -245,14 +204,14 @@ def cost_report(organization, query):
     start, end = _page_window(query)
     groups = aggregate(organization, width="1d", start=start, end=end, dims=query.group_by,
                        workspace_ids=query.workspace_ids, models=query.models, geos=query.geos,
-                       book=PriceBook.load())
+                       book=PriceBook.load(organization))
 
     def render(dims, group):
         values = dict(zip(query.group_by, dims, strict=True))
         return {
             "currency": "USD",
             "amount": decimal_str(group.cost * HUNDRED) if group.cost else "0",
-            **{d: values.get(d) for d in COST_GROUPS},
+            **{d: values.get(d) or None for d in COST_GROUPS},
         }
 
     return _page(query, _by_bucket(groups), render)
@@ -296,7 +255,7 @@ def daily_usage_by_geo(organization, *, start_day, end_day, workspace_ids=(), mo
     start = datetime.combine(start_day, datetime.min.time(), tzinfo=UTC)
     end = datetime.combine(end_day, datetime.min.time(), tzinfo=UTC) + timedelta(days=1)
     groups = aggregate(organization, width="1d", start=start, end=end, dims=("inference_geo",),
-                       workspace_ids=workspace_ids, models=models, book=PriceBook.load() if with_cost else None)
+                       workspace_ids=workspace_ids, models=models, book=PriceBook.load(organization) if with_cost else None)
     cells = {(bucket.date(), geo): group for (bucket, geo), group in groups.items()}
     days = [start_day + timedelta(days=i) for i in range((end_day - start_day).days + 1)]
     present = {geo for _, geo in cells}
@@ -304,4 +263,58 @@ def daily_usage_by_geo(organization, *, start_day, end_day, workspace_ids=(), mo
     return DailyUsage(days=days, geos=geos, cells=cells, with_cost=with_cost)
 
 
-__all__ = ["SERVICE_TIERS", "parse_report_query", "usage_report", "cost_report", "daily_usage_by_geo"]
+
+
+# --- the cost of a residency change, before it is made (SPEC §5) -----------------------------
+
+MAX_IMPACT_DAYS = 90
+
+
+@dataclass(frozen=True)
+class Impact:
+    starting_at: datetime
+    ending_at: datetime
+    current: Decimal  # USD
+    projected: Decimal  # USD
+
+    def as_json(self):
+        return {
+            "type": "residency_impact",
+            "starting_at": iso(self.starting_at),
+            "ending_at": iso(self.ending_at),
+            "currency": "USD",
+            "current_cost": decimal_str(self.current * HUNDRED) if self.current else "0",
+            "projected_cost": decimal_str(self.projected * HUNDRED) if self.projected else "0",
+            "delta": decimal_str((self.projected - self.current) * HUNDRED) if self.projected != self.current else "0",
+        }
+
+
+def impact_window(days, now=None):
+    """The last `days` whole UTC days, today included: (start, end) with end exclusive."""
+    today = floor_bucket(now or timezone.now(), "1d")
+    return today - timedelta(days=days - 1), today + timedelta(days=1)
+
+
+def residency_impact(organization, *, projected_geo, days=30, now=None):
+    """What the organization's usage of the last `days` days cost, and what it would have cost
+    had a change been in force: `projected_geo(surface, workspace_id, supports_geo, geo)` says
+    where a group of tokens would have run (None: where it did). Read from the daily rollups
+    (one query, plus the price book's two); older models (no inference_geo support) are priced
+    the same either way, and a locked organization's Claude apps usage carries no uplift.
+    """
+    start, end = impact_window(days, now)
+    book = PriceBook.load(organization)
+    rows = (UsageRollup.objects.filter(organization_id=organization.pk, width="1d", bucket_start__gte=start,
+                                       bucket_start__lt=end)
+            .values("surface", "workspace_id", *PRICE_COLUMNS[:3])
+            .annotate(**{f"{f}_sum": Sum(f) for f in TOKEN_FIELDS}).order_by())
+    current = projected = ZERO
+    for row in rows:
+        tokens = Tokens(*(int(row[f"{f}_sum"] or 0) for f in TOKEN_FIELDS))
+        model, geo, tier, surface = row["model_id"], row["inference_geo"], row["service_tier"], row["surface"]
+        cost, _ = book.cost(model, geo, tier, tokens, surface)
+        current += cost
+        supports = book.supports_geo.get(model, False)
+        moved = projected_geo(surface, row["workspace_id"], supports, geo) if supports else None
+        projected += book.cost(model, moved, tier, tokens, surface)[0] if moved and moved != geo else cost
+    return Impact(start, end, current, projected)

@@ -21,18 +21,36 @@ from django.utils import timezone
 from audit import events
 from audit.models import Outcome
 from audit.services import audit_record, client_value
+from core.errors import DetailedValidationError
+from core.hygiene import MAX_YEAR, MIN_YEAR, MalformedInput, check_datetime_range
 from orgs.models import MAX_ACTIVE_WORKSPACES, Level, LockReason, Organization, Plan, Workspace, WorkspaceUserObjectPermission
 from orgs.permissions import access_organization, is_trusted_operator, role_label
 from orgs.services import lock_organization, organization_create, snapshot_organization
 
-from .models import SERVICE_TIERS, CatalogModel, Geo, UsageRecord, UsageRollup
+from .models import SERVICE_TIERS, CatalogModel, DataResidencyPolicy, Geo, Surface, UsageRecord, UsageRollup
 from .permissions import (
     WORKSPACE_ADMIN_PERM,
     access_workspace,
+    require_impact_view,
+    require_inference_residency_exists,
     require_usage_ingest,
     residency_unavailable_message,
 )
-from .policy import NOT_AVAILABLE, UNRESTRICTED, clean_data_residency
+from .policy import (
+    NOT_AVAILABLE,
+    UNRESTRICTED,
+    PolicyInfo,
+    bring_inside_policy,
+    clean_data_residency,
+    clean_inference_geos,
+    policy_violation,
+    project_policy,
+    project_us_only,
+    project_workspace,
+    workspace_outside_policy,
+)
+from .reports import MAX_IMPACT_DAYS, residency_impact
+from .selectors import policy_info, policy_of, policy_values
 
 LOCK_REASON_SENTENCES = {
     LockReason.LEGACY_OPT_OUT: "this organization opted out of global routing before the setting existed",
@@ -43,66 +61,108 @@ LOCK_REASON_SENTENCES = {
 # --- organizations: plan, locks and US-only inference -------------------------------------------
 
 
+def _check_lock_and_plan(plan, lock_reason, errors):
+    if lock_reason is not None and lock_reason not in LockReason.values:
+        errors["lock_reason"] = [f"Unknown lock reason {lock_reason!r}; use one of {', '.join(LockReason.values)}."]
+    elif lock_reason is not None and plan != Plan.ENTERPRISE_USAGE:
+        errors["lock_reason"] = [
+            "US-only inference (and so a lock on it) exists only on the usage-based Enterprise plan; "
+            f"this organization would be on {Plan(plan).label if plan in Plan.values else plan!r}."]
+
+
 def organization_provision(*, actor, name, plan, owner_email, owner_password=None, lock_reason=None,
                            legacy_opt_out=False):
     """Create an organization with its primary owner and its residency terms (operators only).
 
-    A lock turns US-only inference on for good. Returns (organization, primary membership).
+    A lock exists only on the usage-based Enterprise plan and turns US-only inference on. A
+    legacy opt-out is in its migrated state at once (SPEC §2 Migration): on the usage-based plan
+    `legacy_opt_out` and a `legacy_opt_out` lock imply each other; on every plan the policy is
+    ["us"] / "us". Returns (organization, primary membership).
     """
-    if lock_reason not in (None, "") and lock_reason not in LockReason.values:
-        raise ValidationError({"lock_reason": [
-            f"Unknown lock reason {lock_reason!r}; use one of {', '.join(LockReason.values)}."]})
     lock_reason = lock_reason or None
-    return organization_create(actor=actor, name=name, plan=plan, owner_email=owner_email,
-                               owner_password=owner_password, lock_reason=lock_reason,
-                               us_only_inference=lock_reason is not None, legacy_opt_out=legacy_opt_out)
+    if plan == Plan.ENTERPRISE_USAGE and (legacy_opt_out or lock_reason == LockReason.LEGACY_OPT_OUT):
+        legacy_opt_out = True
+        lock_reason = lock_reason or LockReason.LEGACY_OPT_OUT
+    errors = {}
+    _check_lock_and_plan(plan, lock_reason, errors)
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        org, membership = organization_create(
+            actor=actor, name=name, plan=plan, owner_email=owner_email, owner_password=owner_password,
+            lock_reason=lock_reason, us_only_inference=lock_reason is not None, legacy_opt_out=bool(legacy_opt_out))
+        if legacy_opt_out:
+            legacy_optout_migrate(actor=actor, organization=org)
+    return org, membership
 
 
-def organization_terms_update(*, actor, organization, **changes):
-    """Change plan / lock / legacy flag (platform operators only).
+def organization_terms_update(*, actor, organization, reason="", **changes):
+    """Change plan, US-only lock or legacy flag (platform operators only; SPEC §2).
 
-    A lock turns US-only on and can never be lifted. Leaving the usage-based plan turns an
-    unlocked US-only setting off, since the setting does not exist on other plans.
+    A lock exists only on the usage-based Enterprise plan and turns US-only on; adding or
+    removing one needs a `reason`, recorded in the audit log; a locked organization's plan
+    cannot change until the lock is removed. Leaving the usage-based plan turns an unlocked
+    US-only setting off. Flagging a legacy opt-out brings it to its migrated state at once;
+    removing a legacy_opt_out lock clears the flag.
     """
     unknown = set(changes) - {"plan", "lock_reason", "legacy_opt_out"}
     if unknown:
         raise ValidationError(f"Unknown organization fields: {', '.join(sorted(unknown))}.")
     if not is_trusted_operator(actor):
         raise PermissionDenied("Plan and lock changes are made by platform operators.")
+    reason = (reason or "").strip()
     with transaction.atomic():
         org = lock_organization(organization)
         before = snapshot_organization(org)
         errors = {}
-        if "plan" in changes:
-            if changes["plan"] not in Plan.values:
-                errors["plan"] = [f"Unknown plan {changes['plan']!r}; use one of {', '.join(Plan.values)}."]
-            org.plan = changes["plan"]
-        if "lock_reason" in changes:
-            reason = changes["lock_reason"] or None
-            if reason is not None and reason not in LockReason.values:
-                errors["lock_reason"] = [
-                    f"Unknown lock reason {reason!r}; use one of {', '.join(LockReason.values)}."]
-            elif org.lock_reason and reason != org.lock_reason:
-                errors["lock_reason"] = [
-                    f"US-only inference is locked ({org.lock_reason}); a lock cannot be lifted or changed."
-                ]
-            org.lock_reason = reason
-            if reason:
-                org.us_only_inference = True
-        if "legacy_opt_out" in changes:
-            org.legacy_opt_out = bool(changes["legacy_opt_out"])
+        plan = changes.get("plan", org.plan)
+        if plan not in Plan.values:
+            errors["plan"] = [f"Unknown plan {plan!r}; use one of {', '.join(Plan.values)}."]
+        lock = (changes["lock_reason"] or None) if "lock_reason" in changes else org.lock_reason
+        legacy = bool(changes.get("legacy_opt_out", org.legacy_opt_out))
+        if legacy and not org.legacy_opt_out and plan == Plan.ENTERPRISE_USAGE and lock is None:
+            lock = LockReason.LEGACY_OPT_OUT  # flagging a usage-plan legacy opt-out locks it (§2)
+        if plan != org.plan and org.lock_reason and lock:
+            errors["plan"] = [f"US-only inference is locked ({org.get_lock_reason_display()}); remove the lock, "
+                              "with a reason, before changing the plan."]
+        if lock and org.lock_reason and lock != org.lock_reason:
+            errors["lock_reason"] = [f"US-only inference is already locked ({org.lock_reason}); remove that lock "
+                                     "first."]
+        elif not errors:
+            _check_lock_and_plan(plan, lock, errors)
+        lock_changed = lock != org.lock_reason
+        if lock_changed and not reason:
+            errors["reason"] = ["Say why the lock is added or removed; the reason is recorded in the audit log."]
         if errors:
             raise ValidationError(errors)
+        if lock_changed and org.lock_reason == LockReason.LEGACY_OPT_OUT:
+            legacy = False  # no longer treated as a legacy opt-out (re-running the migration must not re-lock)
+        old_lock = org.lock_reason
+        org.plan, org.lock_reason, org.legacy_opt_out = plan, lock, legacy
+        if lock:
+            org.us_only_inference = True
         if org.plan != Plan.ENTERPRISE_USAGE and not org.lock_reason:
             org.us_only_inference = False
         after = snapshot_organization(org)
         if after == before:
             return org
         org.save()
-        audit_record(actor=actor, organization=org, event=events.ORGANIZATION_UPDATED, target=org,
-                     before={k: v for k, v in before.items() if before[k] != after[k]},
-                     after={k: v for k, v in after.items() if before[k] != after[k]},
-                     role=role_label(actor, org))
+        role = role_label(actor, org)
+        if lock_changed and lock:
+            audit_record(actor=actor, organization=org, event=events.INFERENCE_RESIDENCY_LOCKED, target=org,
+                         before={"us_only": before["us_only"], "lock_reason": old_lock},
+                         after={"us_only": True, "lock_reason": lock, "reason": reason}, role=role)
+        elif lock_changed:
+            audit_record(actor=actor, organization=org, event=events.INFERENCE_RESIDENCY_UNLOCKED, target=org,
+                         before={"lock_reason": old_lock}, after={"lock_reason": None, "reason": reason}, role=role)
+        # the lock event carries the lock (and, when added, US-only turning on); the rest is an update
+        covered = {"lock_reason", "us_only"} if lock_changed and lock else {"lock_reason"} if lock_changed else set()
+        rest = [k for k in after if before[k] != after[k] and k not in covered]
+        if rest:
+            audit_record(actor=actor, organization=org, event=events.ORGANIZATION_UPDATED, target=org,
+                         before={k: before[k] for k in rest}, after={k: after[k] for k in rest}, role=role)
+        if legacy and not before["legacy_opt_out"]:
+            legacy_optout_migrate(actor=actor, organization=org)
     organization.refresh_from_db()
     return org
 
@@ -179,11 +239,30 @@ def workspace_geo_codes():
     return list(Geo.objects.filter(workspace=True).values_list("code", flat=True))
 
 
-def data_residency_clean(data, *, current=None):
-    """`policy.clean_data_residency` against the geos in the database (one query)."""
+def data_residency_clean(data, *, organization, current=None):
+    """`policy.clean_data_residency` against the geos in the database, bounded by the
+    organization's policy (SPEC §5): a new workspace starts from the policy's values, and
+    allowed geos or a default outside the policy are refused naming it."""
     geos = list(Geo.objects.values_list("code", "inference", "workspace"))
-    return clean_data_residency(data, current=current, inference_geos=[c for c, i, _ in geos if i],
-                                workspace_geos=[c for c, _, w in geos if w])
+    policy = policy_info(policy_of(organization))
+    defaults = None
+    if current is None and policy.allowed_inference_geos is not None:
+        defaults = {"workspace_geo": "us", "allowed_inference_geos": list(policy.allowed_inference_geos),
+                    "default_inference_geo": policy.default_inference_geo}
+    merged = clean_data_residency(data, current=current, inference_geos=[c for c, i, _ in geos if i],
+                                  workspace_geos=[c for c, _, w in geos if w], defaults=defaults)
+    allowed = merged["allowed_inference_geos"]
+    field = workspace_outside_policy(None if allowed == UNRESTRICTED else allowed, merged["default_inference_geo"],
+                                     policy)
+    if field is not None:
+        bound = ", ".join(policy.allowed_inference_geos)
+        message = (f"allowed_inference_geos must stay within the organization's data residency policy ({bound}); "
+                   f"{'unrestricted' if allowed == UNRESTRICTED else ', '.join(allowed)} is not."
+                   if field == "allowed_inference_geos" else
+                   f"default_inference_geo {merged['default_inference_geo']!r} is outside the organization's data "
+                   f"residency policy ({bound}).")
+        raise DetailedValidationError({f"data_residency.{field}": [message]}, details=policy_violation(field))
+    return merged
 
 
 def _apply_residency(workspace, residency):
@@ -227,7 +306,7 @@ def workspace_create(*, actor, organization, name, data_residency=None):
     """
     access = access_organization(actor=actor, id=organization.pk)
     name = _clean_workspace_name(name)
-    residency = data_residency_clean(data_residency)
+    residency = data_residency_clean(data_residency, organization=organization)
     if not access.can("privacy", Level.MANAGE):
         _audit_workspace_denial(actor, organization, access, ("workspace", "", name[:300]), None, name,
                                 _asked(residency, data_residency))
@@ -263,7 +342,7 @@ def workspace_update(*, actor, workspace, name=None, data_residency=None):
     organization = workspace.organization
     # the input is validated before any 403 is recorded (SPEC §2: 400 before 403)
     new_name = _clean_workspace_name(name) if name is not None else None
-    residency = data_residency_clean(data_residency, current=workspace.data_residency) \
+    residency = data_residency_clean(data_residency, organization=organization, current=workspace.data_residency) \
         if data_residency is not None else None
     if denial is not None:
         _audit_workspace_denial(actor, organization, access, workspace,
@@ -372,12 +451,13 @@ class MigrationResult:
     organization: Organization
     dry_run: bool
     organization_change: dict | None = None  # {"before": ..., "after": ...}
+    policy_change: dict | None = None  # {"before": ..., "after": ...}
     workspace_changes: list = dataclasses.field(default_factory=list)  # [(workspace, before, after)]
     note: str = ""
 
     @property
     def changed(self):
-        return self.organization_change is not None or bool(self.workspace_changes)
+        return bool(self.organization_change or self.policy_change or self.workspace_changes)
 
     def describe(self):
         verb = "would " if self.dry_run else ""
@@ -385,12 +465,13 @@ class MigrationResult:
         if self.organization_change:
             parts.append(f"{verb}lock US-only inference on (legacy_opt_out)" if self.dry_run
                          else "locked US-only inference on (legacy_opt_out)")
+        if self.policy_change:
+            parts.append(f"{verb}set the data residency policy to allowed [\"us\"], default \"us\"")
         if self.workspace_changes:
             names = ", ".join(ws.name for ws, _, _ in self.workspace_changes)
             count = len(self.workspace_changes)
             what = f"{count} workspace{'s' if count != 1 else ''} ({names})"
-            parts.append(f"{verb}set {what} to allowed [\"us\"], default \"us\"" if self.dry_run
-                         else f"set {what} to allowed [\"us\"], default \"us\"")
+            parts.append(f"{verb}set {what} to allowed [\"us\"], default \"us\"")
         if not parts:
             parts.append("already migrated, nothing to change")
         if self.note:
@@ -403,12 +484,14 @@ def _org_state(org):
 
 
 def legacy_optout_migrate(*, actor, organization, dry_run=False):
-    """Bring one legacy opt-out organization to the new controls (idempotent).
+    """Bring one legacy opt-out organization to the new controls, once (SPEC §2 Migration).
 
-    US-only inference is locked on with `lock_reason: legacy_opt_out` and every active workspace
-    gets `allowed_inference_geos: ["us"]`, `default_inference_geo: "us"`. Each change is audited
-    with `actor` (the migration). An existing contract lock is kept (a lock never changes).
-    A dry run computes the same changes and writes nothing. Operators only.
+    On the usage-based plan US-only inference is locked on (`legacy_opt_out`; an existing
+    contract lock is kept); on every plan the organization policy becomes ["us"] / "us" (not
+    locked: owners may include "global" again later) and every active workspace `["us"]` /
+    "us". Each change is audited with `actor`. Once done, re-running changes nothing, even after
+    owners widened the policy. A dry run computes the same changes and writes nothing. Operators
+    only.
     """
     if not is_trusted_operator(actor):
         raise PermissionDenied("Only platform operators can run the legacy opt-out migration.")
@@ -418,13 +501,19 @@ def legacy_optout_migrate(*, actor, organization, dry_run=False):
         if not org.legacy_opt_out:
             result.note = "not a legacy opt-out organization, skipped"
             return result
+        policy = DataResidencyPolicy.objects.select_for_update().filter(organization=org).first()
+        if policy is not None and policy.legacy_migrated_at is not None:
+            return result
         before = _org_state(org)
         if org.lock_reason and org.lock_reason != LockReason.LEGACY_OPT_OUT:
             result.note = f"kept its existing {org.lock_reason} lock"
-        else:
+        elif org.plan == Plan.ENTERPRISE_USAGE:
             after = {"us_only": True, "lock_reason": LockReason.LEGACY_OPT_OUT}
             if after != before:
                 result.organization_change = {"before": before, "after": after}
+        old_policy = policy_values(policy)
+        if old_policy != US_ONLY_RESIDENCY:
+            result.policy_change = {"before": old_policy, "after": dict(US_ONLY_RESIDENCY)}
         workspaces = Workspace.objects.select_for_update().filter(organization=org, archived_at__isnull=True)
         for ws in workspaces.order_by("created_at", "pk"):
             old = {"allowed_inference_geos": ws.allowed_geos_value, "default_inference_geo": ws.default_inference_geo}
@@ -438,15 +527,140 @@ def legacy_optout_migrate(*, actor, organization, dry_run=False):
             org.save(update_fields=["us_only_inference", "lock_reason"])
             audit_record(actor=actor, organization=org, event=events.INFERENCE_RESIDENCY_LEGACY_MIGRATED,
                          target=org, before=result.organization_change["before"],
-                         after=result.organization_change["after"])
+                         after=result.organization_change["after"], role=role_label(actor, org))
+        policy = policy or DataResidencyPolicy(organization=org)
+        policy.allowed_inference_geos = list(US_ONLY_RESIDENCY["allowed_inference_geos"])
+        policy.default_inference_geo = US_ONLY_RESIDENCY["default_inference_geo"]
+        policy.legacy_migrated_at = timezone.now()
+        policy.save()
+        if result.policy_change:
+            audit_record(actor=actor, organization=org, event=events.DATA_RESIDENCY_POLICY_UPDATED,
+                         target=("data_residency_policy", org.pk, org.name), before=result.policy_change["before"],
+                         after=result.policy_change["after"], role=role_label(actor, org))
         for ws, old, new in result.workspace_changes:
             ws.allowed_inference_geos = list(US_ONLY_RESIDENCY["allowed_inference_geos"])
             ws.default_inference_geo = US_ONLY_RESIDENCY["default_inference_geo"]
             ws.save(update_fields=["allowed_inference_geos", "default_inference_geo"])
             audit_record(actor=actor, organization=org, event=events.WORKSPACE_UPDATED, target=ws,
-                         before={"data_residency": old}, after={"data_residency": new})
+                         before={"data_residency": old}, after={"data_residency": new}, role=role_label(actor, org))
     organization.us_only_inference, organization.lock_reason = org.us_only_inference, org.lock_reason
     return result
+
+
+# --- the organization's data residency policy (SPEC §5) ------------------------------------------
+
+
+def _audit_denial(actor, organization, access, event, target, before, after):
+    """A refused attempt to change a residency setting, recorded in its own transaction (the
+    caller then raises)."""
+    with transaction.atomic():
+        audit_record(actor=actor, organization=organization, event=event, target=target, before=before,
+                     after=after, outcome=Outcome.DENIED, role=access.role_name)
+
+
+POLICY_FIELDS = ("allowed_inference_geos", "default_inference_geo")
+
+
+def data_residency_policy_set(*, actor, organization, values, apply_to_workspaces=False):
+    """Change the organization's data residency policy (Privacy: manage; SPEC §5).
+
+    `values` holds `allowed_inference_geos` and/or `default_inference_geo` (a partial update,
+    same value rules as a workspace). Without `apply_to_workspaces`, workspaces outside the new
+    policy are left as they are (still bounded at decision time; the policy lists them); with
+    it, each live one is brought inside in the same transaction, one audit event each. A policy
+    locked by contract is refused to everyone (platform staff lock and unlock it). Privacy:
+    none gets a 404, Privacy: view a 403; both refusals are audited, like a locked policy's.
+    """
+    access = access_organization(actor=actor, id=organization.pk)
+    target = ("data_residency_policy", organization.pk, organization.name)
+    if not access.can("privacy"):
+        _audit_denial(actor, organization, access, events.DATA_RESIDENCY_POLICY_CHANGE_DENIED, target, None,
+                      {"denied": "permission"})
+        raise Http404("Not found.")
+    if not isinstance(values, dict) or set(values) - set(POLICY_FIELDS):
+        raise ValidationError({name: ["Unknown field."] for name in sorted(set(values) - set(POLICY_FIELDS))}
+                              if isinstance(values, dict) else "Send the policy's fields as an object.")
+    if not isinstance(apply_to_workspaces, bool):
+        raise ValidationError({"apply_to_workspaces": ["Must be true or false."]})
+    current_row = DataResidencyPolicy.objects.filter(organization=organization).first()
+    current = policy_values(current_row)
+    merged = clean_inference_geos(values, current=current, inference_geos=inference_geo_codes())
+    denial = reason = None
+    if not access.can("privacy", Level.MANAGE):
+        denial, reason = PermissionDenied(
+            "Changing the data residency policy needs Privacy: manage; "
+            f"your role ({access.role_name}) has Privacy: view."), "permission"
+    elif current_row is not None and current_row.locked:
+        denial, reason = PermissionDenied(
+            "The data residency policy is locked by this organization's contract and cannot be changed here; "
+            "contact your account team."), f"locked:{current_row.lock_reason}"
+    if denial is not None:
+        _audit_denial(actor, organization, access, events.DATA_RESIDENCY_POLICY_CHANGE_DENIED, target, current,
+                      {**merged, "apply_to_workspaces": apply_to_workspaces, "denied": reason})
+        raise denial
+    with transaction.atomic():
+        org = lock_organization(organization)
+        row = DataResidencyPolicy.objects.select_for_update().filter(organization=org).first() \
+            or DataResidencyPolicy(organization=org)
+        before = policy_values(None if row._state.adding else row)
+        changed = merged != before
+        if changed:
+            allowed = merged["allowed_inference_geos"]
+            row.allowed_inference_geos = None if allowed == UNRESTRICTED else list(allowed)
+            row.default_inference_geo = merged["default_inference_geo"]
+            row.save()
+        moved = _bring_workspaces_inside(actor, org, access, policy_info(row)) if apply_to_workspaces else []
+        if changed or moved:
+            keys = [k for k in POLICY_FIELDS if before[k] != merged[k]]
+            audit_record(actor=actor, organization=org, event=events.DATA_RESIDENCY_POLICY_UPDATED, target=target,
+                         before={k: before[k] for k in keys},
+                         after={**{k: merged[k] for k in keys}, "apply_to_workspaces": apply_to_workspaces},
+                         role=access.role_name)
+    return row
+
+
+def _bring_workspaces_inside(actor, org, access, policy):
+    """Every live workspace outside `policy`, brought inside it (one audit event each)."""
+    moved = []
+    for ws in Workspace.objects.select_for_update().filter(organization=org, archived_at__isnull=True) \
+            .order_by("created_at", "pk"):
+        if workspace_outside_policy(ws.allowed_inference_geos, ws.default_inference_geo, policy) is None:
+            continue
+        allowed, default = bring_inside_policy(ws.allowed_inference_geos, ws.default_inference_geo, policy)
+        old = {"allowed_inference_geos": ws.allowed_geos_value, "default_inference_geo": ws.default_inference_geo}
+        ws.allowed_inference_geos, ws.default_inference_geo = allowed, default
+        ws.save(update_fields=["allowed_inference_geos", "default_inference_geo"])
+        new = {"allowed_inference_geos": ws.allowed_geos_value, "default_inference_geo": ws.default_inference_geo}
+        keys = [k for k in new if new[k] != old[k]]
+        audit_record(actor=actor, organization=org, event=events.WORKSPACE_UPDATED, target=ws,
+                     before={"data_residency": {k: old[k] for k in keys}},
+                     after={"data_residency": {k: new[k] for k in keys}}, role=access.role_name)
+        moved.append(ws)
+    return moved
+
+
+def data_residency_policy_lock_set(*, actor, organization, locked, reason):
+    """Lock the organization policy by contract, or unlock it (platform staff only, with a reason;
+    audited). A locked policy refuses every other change."""
+    if not is_trusted_operator(actor):
+        raise PermissionDenied("Only platform staff lock or unlock a data residency policy.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": ["Say why; the reason is recorded in the audit log."]})
+    with transaction.atomic():
+        org = lock_organization(organization)
+        row = DataResidencyPolicy.objects.select_for_update().filter(organization=org).first() \
+            or DataResidencyPolicy(organization=org)
+        wanted = LockReason.CONTRACT if locked else None
+        if row.lock_reason == wanted and not row._state.adding:
+            return row
+        before = row.lock_reason
+        row.lock_reason = wanted
+        row.save()
+        audit_record(actor=actor, organization=org, event=events.DATA_RESIDENCY_POLICY_LOCK_CHANGED,
+                     target=("data_residency_policy", org.pk, org.name), before={"lock_reason": before},
+                     after={"lock_reason": wanted, "reason": reason}, role=role_label(actor, org))
+    return row
 
 
 MAX_RECORDS = 5_000  # ~2 MB of JSON, under Django's DATA_UPLOAD_MAX_MEMORY_SIZE
@@ -454,9 +668,10 @@ MAX_TOKENS = 10**12  # per category per row; far above any real request
 MAX_ERRORS_LISTED = 20
 INSERT_BATCH = 1000  # SQLite: rows per multi-row INSERT (13 parameters each)
 RECORD_FIELDS = {
-    "id", "workspace_id", "model", "inference_geo", "service_tier", "occurred_at",
+    "id", "surface", "workspace_id", "model", "inference_geo", "service_tier", "occurred_at",
     "uncached_input_tokens", "cache_creation", "cache_read_input_tokens", "output_tokens",
 }
+SURFACES = tuple(Surface.values)
 CACHE_FIELDS = {"ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens"}
 
 
@@ -519,10 +734,15 @@ def _occurred_at(value, path, errors):
     if parsed.tzinfo is None:
         errors[path] = [f"{value!r} has no time zone offset; add Z or +00:00."]
         return None
+    try:
+        check_datetime_range(parsed, path)
+    except MalformedInput as exc:
+        errors[path] = [str(exc).removeprefix(f"{path}: ")]
+        return None
     return parsed.astimezone(UTC)
 
 
-REQUIRED_FIELDS = ("id", "workspace_id", "model", "inference_geo", "service_tier", "occurred_at")
+REQUIRED_FIELDS = ("id", "model", "inference_geo", "service_tier", "occurred_at")
 COUNT_FIELDS = ("uncached_input_tokens", "cache_read_input_tokens", "output_tokens")
 _EMPTY = {}
 
@@ -541,31 +761,37 @@ def clean_record(record, index, ref, errors):
         get = record.get
         ext_id, ws, model, geo, tier = get("id"), get("workspace_id"), get("model"), get("inference_geo"), \
             get("service_tier")
+        surface = get("surface", Surface.API)
         supports_geo = ref.models.get(model) if type(model) is str else None
         cache = get("cache_creation", _EMPTY)
         occurred = _fast_datetime(get("occurred_at"))
         uncached, read, out = get("uncached_input_tokens", 0), get("cache_read_input_tokens", 0), \
             get("output_tokens", 0)
-        if (type(ext_id) is str and 0 < len(ext_id) <= 100 and type(ws) is str and ws in ref.workspaces
+        # API rows name a workspace of the organization; Claude apps rows name none
+        if (type(ext_id) is str and 0 < len(ext_id) <= 100
+                and ((type(ws) is str and ws in ref.workspaces) if surface == Surface.API
+                     else (surface == Surface.APPS and ws is None))
                 and supports_geo is not None and tier in SERVICE_TIERS and occurred is not None
-                and ((geo in ref.geo_set) if supports_geo else geo == NOT_AVAILABLE)
+                and ((type(geo) is str and geo in ref.geo_set) if supports_geo else geo == NOT_AVAILABLE)
                 and type(cache) is dict and cache.keys() <= CACHE_FIELDS
                 and _valid_count(uncached) and _valid_count(read) and _valid_count(out)):
             w5, w1 = cache.get("ephemeral_5m_input_tokens", 0), cache.get("ephemeral_1h_input_tokens", 0)
             if _valid_count(w5) and _valid_count(w1):
-                return (ext_id, ws, model, geo, tier, occurred, uncached, w5, w1, read, out)
+                return (ext_id, ws, model, geo, tier, occurred, uncached, w5, w1, read, out, surface)
     _record_errors(record, index, ref, errors)
     return None
 
 
 def _fast_datetime(value):
+    """The common, unremarkable timestamp in UTC, else None (then `_occurred_at` says why). Years
+    1 and 9998 take the slow path: there the offset may carry the instant off the calendar."""
     if type(value) is not str or "T" not in value and "t" not in value:
         return None
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
-    if parsed.tzinfo is None:
+    if parsed.tzinfo is None or not MIN_YEAR < parsed.year < MAX_YEAR:
         return None
     return parsed.astimezone(UTC)
 
@@ -583,8 +809,16 @@ def _record_errors(record, index, ref, errors):
     ext_id = record.get("id")
     if "id" in record and (not isinstance(ext_id, str) or not ext_id or len(ext_id) > 100):
         errors[f"{p}.id"] = ["must be a non-empty string of at most 100 characters."]
+    surface = record.get("surface", Surface.API)
+    if surface not in SURFACES:
+        errors[f"{p}.surface"] = [f"{surface!r} is not a surface; use one of {', '.join(SURFACES)}."]
     ws = record.get("workspace_id")
-    if "workspace_id" in record and (not isinstance(ws, str) or ws not in ref.workspaces):
+    if surface == Surface.APPS and "workspace_id" in record:
+        errors[f"{p}.workspace_id"] = ["Claude apps rows have no workspace; leave workspace_id out."]
+    elif surface == Surface.API and "workspace_id" not in record:
+        errors[f"{p}.workspace_id"] = ["is required. (API rows, surface \"api\" the default, name their workspace; "
+                                       "Claude apps rows, surface \"apps\", have none.)"]
+    elif "workspace_id" in record and (not isinstance(ws, str) or ws not in ref.workspaces):
         errors[f"{p}.workspace_id"] = [f"no workspace {ws!r} in this organization."]
     model = record.get("model")
     supports_geo = ref.models.get(model) if isinstance(model, str) else None
@@ -690,14 +924,14 @@ def _datetime_adapter():
 
 RECORD_COLUMNS = ("organization_id", "external_id", "workspace_id", "model_id", "inference_geo", "service_tier",
                   "occurred_at", "uncached_input_tokens", "cache_creation_5m_tokens", "cache_creation_1h_tokens",
-                  "cache_read_input_tokens", "output_tokens", "received_at")
+                  "cache_read_input_tokens", "output_tokens", "surface", "received_at")
 # a cleaned row's columns (RECORD_COLUMNS[1:-1]), as PostgreSQL types for the binary COPY
 ROW_TYPES = ("varchar", "varchar", "varchar", "varchar", "varchar", "timestamptz",
-             "int8", "int8", "int8", "int8", "int8")
+             "int8", "int8", "int8", "int8", "int8", "varchar")
 # PostgreSQL: each request's rows are copied into this session's temporary table, then moved
 # in one INSERT ... SELECT. The server empties it at the end of every transaction; inside a
 # caller's transaction (which may ingest twice) it is emptied before use as well.
-STAGING_TABLE = "usage_ingest_staging"
+STAGING_TABLE = "usage_ingest_staging_v2"
 STAGING_SQL = (
     f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGING_TABLE} ("
     + ", ".join(f"{name} {type_}" for name, type_ in zip(RECORD_COLUMNS[1:-1], ROW_TYPES, strict=True))
@@ -707,7 +941,8 @@ STAGING_SQL = (
 
 ROLLUP_SUMS = ("uncached_input_tokens", "cache_creation_5m_tokens", "cache_creation_1h_tokens",
                "cache_read_input_tokens", "output_tokens")
-ROLLUP_KEY = ("organization_id", "width", "bucket_start", "workspace_id", "model_id", "inference_geo", "service_tier")
+ROLLUP_KEY = ("organization_id", "width", "bucket_start", "surface", "workspace_id", "model_id", "inference_geo",
+              "service_tier")
 
 
 def _rollup_conflict(table):
@@ -725,7 +960,7 @@ def _store_postgres(org_id, rows, nested):
     rollup rows in the same order and cannot deadlock).
     """
     records, rollups = UsageRecord._meta.db_table, UsageRollup._meta.db_table
-    dims = "workspace_id, model_id, inference_geo, service_tier"
+    dims = "surface, workspace_id, model_id, inference_geo, service_tier"
     sums = ", ".join(f"sum({c})::bigint AS {c}" for c in ROLLUP_SUMS)
     resum = ", ".join(f"sum({c})::bigint" for c in ROLLUP_SUMS)
     received = timezone.now()
@@ -740,7 +975,9 @@ def _store_postgres(org_id, rows, nested):
             f"WITH new AS ("
             f"  INSERT INTO {records} ({','.join(RECORD_COLUMNS)}) SELECT %s, s.*, %s FROM {STAGING_TABLE} s"
             f"  ON CONFLICT (organization_id, external_id) DO NOTHING"
-            f"  RETURNING occurred_at, {dims}, {', '.join(ROLLUP_SUMS)}"
+            # a Claude apps row has no workspace: its rollup's workspace_id is ""
+            f"  RETURNING occurred_at, surface, coalesce(workspace_id, '') AS workspace_id, model_id, inference_geo,"
+            f"  service_tier, {', '.join(ROLLUP_SUMS)}"
             f"), hourly AS ("
             f"  SELECT date_trunc('hour', occurred_at, 'UTC') AS bucket_start, {dims}, count(*) AS records, {sums}"
             f"  FROM new GROUP BY 1, {dims}"
@@ -775,7 +1012,7 @@ def _insert_records(org_id, rows):
             params = []
             for r in batch:
                 params.extend((org_id, r[0], r[1], r[2], r[3], r[4], adapt(r[5]), r[6], r[7], r[8], r[9], r[10],
-                               received))
+                               r[11], received))
             cursor.execute(
                 f"INSERT INTO {table} ({columns}) VALUES {','.join([placeholder] * len(batch))} {conflict}",
                 params,
@@ -793,8 +1030,9 @@ def _returned(cursor, rows):
 def _add_to_rollups(org_id, rows):
     """SQLite: add inserted rows to the hourly and daily rollups, summed here."""
     hourly = {}
-    for _id, ws, model, geo, tier, occurred, a, b, c, d, e in rows:
-        key = (occurred.replace(minute=0, second=0, microsecond=0), ws, model, geo, tier)
+    for _id, ws, model, geo, tier, occurred, a, b, c, d, e, surface in rows:
+        # a Claude apps row has no workspace: its rollup's workspace_id is ""
+        key = (occurred.replace(minute=0, second=0, microsecond=0), surface, ws or "", model, geo, tier)
         acc = hourly.get(key)
         if acc is None:
             hourly[key] = [1, a, b, c, d, e]
@@ -822,15 +1060,63 @@ def _add_to_rollups(org_id, rows):
     placeholder = "(" + ",".join(["%s"] * len(cols)) + ")"
     adapt = _datetime_adapter()
     # a fixed order keeps concurrent ingestions from deadlocking on the same rollup rows
-    keys = sorted(sums, key=lambda k: (k[0], k[1], k[2], k[3], k[4], k[5]))
+    keys = sorted(sums)
     with connection.cursor() as cursor:
         for start in range(0, len(keys), INSERT_BATCH):
             params = []
             for key in keys[start:start + INSERT_BATCH]:
-                width, bucket, ws, model, geo, tier = key
-                params.extend((org_id, width, adapt(bucket), ws, model, geo, tier, *sums[key]))
+                width, bucket, surface, ws, model, geo, tier = key
+                params.extend((org_id, width, adapt(bucket), surface, ws, model, geo, tier, *sums[key]))
             cursor.execute(
                 f"INSERT INTO {table} ({','.join(cols)}) VALUES {','.join([placeholder] * (len(params) // len(cols)))} "
                 f"{_rollup_conflict(table)}",
                 params,
             )
+
+
+# --- the cost of a change before it is made (SPEC §5) -------------------------------------------
+
+IMPACT_CHANGES = ("us_only", "data_residency_policy", "workspace")
+
+
+def residency_impact_estimate(*, actor, organization, change, days=30, now=None):
+    """What the last `days` days of usage cost, and what they would have cost had `change` been in
+    force: `{"us_only": bool}`, `{"data_residency_policy": {"allowed_inference_geos", ...}}` or
+    `{"workspace": {"id", "data_residency"}}`. Validated like the change itself (a change the
+    service would refuse as invalid is a 400 here too); needs Billing: view and Privacy: view.
+    Changes nothing."""
+    access = access_organization(actor=actor, id=organization.pk)
+    require_impact_view(access)
+    if not isinstance(change, dict) or len(change) != 1 or next(iter(change)) not in IMPACT_CHANGES:
+        raise ValidationError({"change": [f"Send exactly one of {', '.join(IMPACT_CHANGES)}."]})
+    if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= MAX_IMPACT_DAYS:
+        raise ValidationError({"days": [f"Must be a whole number of days from 1 to {MAX_IMPACT_DAYS}."]})
+    (kind, value), = change.items()
+    policy_row = DataResidencyPolicy.objects.filter(organization=organization).first()
+    policy = policy_info(policy_row)
+    if kind == "us_only":
+        require_inference_residency_exists(organization)
+        if not isinstance(value, bool):
+            raise ValidationError({"change.us_only": ["Must be true or false."]})
+        project = project_us_only(value)
+    elif kind == "data_residency_policy":
+        if not isinstance(value, dict) or set(value) - set(POLICY_FIELDS):
+            raise ValidationError({"change.data_residency_policy": [
+                f"Must be an object with {' and/or '.join(POLICY_FIELDS)}."]})
+        merged = clean_inference_geos(value, current=policy_values(policy_row), inference_geos=inference_geo_codes(),
+                                      prefix="change.data_residency_policy.")
+        allowed = merged["allowed_inference_geos"]
+        new_policy = PolicyInfo(None if allowed == UNRESTRICTED else tuple(allowed), merged["default_inference_geo"])
+        defaults = dict(Workspace.objects.filter(organization=organization, archived_at__isnull=True)
+                        .values_list("id", "default_inference_geo"))
+        project = project_policy(new_policy, defaults)
+    else:
+        if not isinstance(value, dict) or set(value) - {"id", "data_residency"} or not isinstance(value.get("id"), str):
+            raise ValidationError({"change.workspace": ["Must be an object with id and data_residency."]})
+        workspace, _ = access_workspace(actor=actor, id=value["id"], organization_id=organization.pk)
+        merged = data_residency_clean(value.get("data_residency") or {}, organization=organization,
+                                      current=workspace.data_residency)
+        allowed = merged["allowed_inference_geos"]
+        project = project_workspace(workspace.pk, None if allowed == UNRESTRICTED else tuple(allowed),
+                                    merged["default_inference_geo"], policy)
+    return residency_impact(organization, projected_geo=project, days=days, now=now)

@@ -1,58 +1,57 @@
 """`GET /v1/organizations/audit_events` (SPEC §3): the change history, read-only."""
 
-from django.core.exceptions import ValidationError
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework.renderers import JSONRenderer
-from rest_framework.response import Response
 
-from core.pagination import list_body
+from core.pagination import PaginatedListMixin
 from core.schema import errors
 from orgs.api.base import OrgApi
 
-from ..export import event_json, streaming_export
+from ..export import CSV_COLUMNS, streaming_export
 from ..permissions import audit_scope
-from ..selectors import audit_api_page, audit_events, audit_filters_from_api, audit_names
+from ..selectors import AuditFilters, audit_events, audit_names
+from .serializers import AuditEventQuerySerializer, AuditEventSerializer
+
+CSV_EXAMPLE = ",".join(CSV_COLUMNS) + "\n1042,17,2026-03-01T09:30:00.123456Z,workspace.updated,...\n"
 
 
-class AuditEventListApi(OrgApi):
-    """Newest first. `audit_log: view` (owners) see every event; `privacy: view` alone sees
-    residency history; anyone else gets 404. `format=csv` streams the whole filtered set as
-    CSV, `format=json` as JSON in ascending seq with every hashed field (unfiltered: the whole
-    chain, for offline verification); pagination parameters do not apply to either."""
+class AuditEventListApi(PaginatedListMixin, OrgApi):
+    openapi_tag = "Audit events"
+    page_order_field = "seq"
+    page_descending = True
+    page_order_unique = True
+    page_noun = "audit event"
 
     def perform_content_negotiation(self, request, force=False):
         # `format=csv` is ours, not DRF's renderer switch; errors always render as JSON.
         return JSONRenderer(), JSONRenderer.media_type
 
     @extend_schema(
-        summary="List audit events",
-        parameters=[
-            OpenApiParameter("action", OpenApiTypes.STR, description="Only this action, e.g. workspace.updated"),
-            OpenApiParameter("actor_id", OpenApiTypes.STR,
-                             description="A user id (their own and their API keys' events) or an API key id"),
-            OpenApiParameter("target_id", OpenApiTypes.STR, description="The changed object's id"),
-            OpenApiParameter("starting_at", OpenApiTypes.DATETIME, description="RFC 3339, inclusive"),
-            OpenApiParameter("ending_at", OpenApiTypes.DATETIME, description="RFC 3339, exclusive"),
-            OpenApiParameter("limit", OpenApiTypes.INT, description="1-1000, default 20"),
-            OpenApiParameter("after_id", OpenApiTypes.STR, description="Older events after this event id"),
-            OpenApiParameter("before_id", OpenApiTypes.STR, description="Newer events before this event id"),
-            OpenApiParameter("format", OpenApiTypes.STR, enum=["json", "csv"],
-                             description="csv: stream every matching event as CSV; json: stream every matching "
-                             "event as a JSON array in ascending seq, with all that verification needs "
-                             "(unfiltered: the whole chain, for verify_audit_log --export)"),
-        ],
-        responses={200: OpenApiTypes.OBJECT, **errors(400, 401, 404)},
+        operation_id="audit_events_list", summary="List audit events",
+        description="Newest first. Audit log: view (owners hold it) sees every event; Privacy: view alone sees the "
+        "history of residency settings; anyone else gets a 404. `after_id` continues to older events, "
+        "`before_id` goes back to newer ones. `format=csv` answers every matching event as CSV instead "
+        "(`text/csv`; the paging parameters do not apply). `format=json` streams every matching event as one "
+        "JSON array in ascending seq, each with `organization_id` and every hashed field, instead of a page: "
+        "unfiltered, with Audit log: view, it is the whole chain, which `verify_audit_log --export` checks "
+        "offline against the signed checkpoints.",
+        parameters=[AuditEventQuerySerializer],
+        responses={
+            (200, "application/json"): AuditEventSerializer(many=True),
+            (200, "text/csv"): OpenApiResponse(
+                OpenApiTypes.STR, description="With `format=csv`: a header row, then one row per event.",
+                examples=[OpenApiExample("CSV", value=CSV_EXAMPLE, media_type="text/csv", response_only=True)]),
+            **errors(404),
+        },
     )
     def get(self, request):
         scope = audit_scope(self.access)
-        params = request.query_params
-        filters = audit_filters_from_api(params)
+        query = AuditEventQuerySerializer.from_query(request.query_params)
+        filters = AuditFilters(action=query.get("action"), actor_id=query.get("actor_id"),
+                               target_id=query.get("target_id"), starting_at=query.get("starting_at"),
+                               ending_at=query.get("ending_at"))
         names = audit_names(self.organization)
-        fmt = params.get("format") or None
-        if fmt is not None and fmt not in ("json", "csv"):
-            raise ValidationError({"format": [f"Unknown format {fmt!r}; use json or csv."]})
-        if fmt is not None:
-            return streaming_export(audit_events(scope, filters), names, self.organization, fmt)
-        rows, has_more = audit_api_page(scope, filters, params)
-        return Response(list_body([event_json(e, names) for e in rows], has_more))
+        if query.get("format") in ("csv", "json"):
+            return streaming_export(audit_events(scope, filters), names, self.organization, query["format"])
+        return self.list_response(audit_events(scope, filters), AuditEventSerializer, names=names)

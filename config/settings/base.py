@@ -146,21 +146,45 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Residency Console API",
     "DESCRIPTION": "Control plane for inference residency: organizations, workspaces, "
-    "routing decisions, usage and cost, audit events.",
+    "routing decisions, usage and cost, audit events. Authenticate with your API key in the "
+    "`x-api-key` header. Lists take `limit` (1 to 1000, default 20), `after_id` and `before_id`. "
+    "Every error has the body `{\"type\": \"error\", \"error\": {\"type\", \"message\"}, \"request_id\"}`; "
+    "every response carries a `request-id` header.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {
-            "ApiKeyAuth": {"type": "apiKey", "in": "header", "name": "x-api-key"}
-        }
-    },
-    "SECURITY": [{"ApiKeyAuth": []}],
-    # One name for the access levels every role area shares (else one enum per area).
+    "SERVERS": [{"url": "/", "description": "The server that serves this document (every path starts with /v1)."}],
+    # security comes from the authentication classes (core.schema / orgs.auth extensions), once each
+    "TAGS": [
+        {"name": "Organization", "description": "The organization your API key belongs to."},
+        {"name": "Inference residency", "description": "US-only inference for the Claude apps (usage-based "
+         "Enterprise plans)."},
+        {"name": "Workspaces", "description": "Workspaces and their data residency: where data rests and where "
+         "inference may run."},
+        {"name": "Decisions", "description": "The router's question: where may this request run, at what price "
+         "multiplier?"},
+        {"name": "Users", "description": "Members of the organization and their roles."},
+        {"name": "Roles", "description": "Built-in and custom roles: a level (none, view, manage) per admin area."},
+        {"name": "API keys", "description": "API keys: each acts as its member, with at most its creator's access."},
+        {"name": "Audit events", "description": "The append-only, hash-chained history of every change and denied "
+         "attempt."},
+        {"name": "Usage records", "description": "Ingestion of usage rows by internal tools."},
+        {"name": "Usage report", "description": "Token usage per hour or day, grouped by workspace, model, geo or "
+         "service tier."},
+        {"name": "Cost report", "description": "Daily cost in USD cents, grouped by workspace, geo or model."},
+    ],
+    # a nullable choice is `allOf: [<Enum>], nullable: true`, not `oneOf: [<Enum>, NullEnum]`
+    "ENUM_ADD_EXPLICIT_BLANK_NULL_CHOICE": False,
+    "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
+    # One name per choice set used in several places (else drf-spectacular invents one).
     "ENUM_NAME_OVERRIDES": {
         "AreaLevelEnum": ["none", "view", "manage"],
         "AuditLogLevelEnum": ["none", "view"],
+        "ApiSurfaceEnum": ["api"],
+        "AppsSurfaceEnum": ["apps"],
+        "ApiKeyTypeEnum": ["api_key"],
+        "ApiKeyStatusEnum": ["active", "revoked"],
     },
 }
 

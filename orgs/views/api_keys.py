@@ -5,7 +5,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 
-from core.forms import add_service_errors
+from core.forms import PageForm, add_service_errors, posted
 
 from .. import services
 from ..forms import ApiKeyCreateForm
@@ -28,7 +28,7 @@ def _create_form(access, data=None):
 def api_keys(request):
     """GET lists the keys the member may see; POST creates one and shows its secret once."""
     access = request.access
-    form = _create_form(access, request.POST if request.method == "POST" else None)
+    form = _create_form(access, posted(request))
     status = 200
     used = request.session.get("api_key_submissions", [])
     if request.method == "POST" and form.is_valid() and form.cleaned_data["submission"] in used:
@@ -53,7 +53,7 @@ def api_keys(request):
             response["Cache-Control"] = "no-store"
             return response
     page = Paginator(api_keys_visible_to(access).order_by("-created_at", "-pk"), KEYS_PER_PAGE).get_page(
-        request.GET.get("page"))
+        PageForm.number(request.GET))
     me = access.membership
     can_revoke_all = access.can("identity_access", Level.MANAGE)
     rows = [(k, k.is_active and (can_revoke_all or (me is not None and k.membership_id == me.pk)))

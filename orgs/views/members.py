@@ -5,7 +5,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 
-from core.forms import add_service_errors
+from core.forms import ConfirmForm, PageForm, add_service_errors, posted
 
 from .. import services
 from ..forms import MemberAddForm, MemberRoleForm
@@ -21,7 +21,7 @@ MEMBERS_PER_PAGE = 50
 def members(request):
     access = request.access
     access.require("user_management")
-    page = Paginator(members_of(access.organization), MEMBERS_PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(members_of(access.organization), MEMBERS_PER_PAGE).get_page(PageForm.number(request.GET))
     rows = [(m, can_manage_member(access, m)) for m in page.object_list]
     return render(request, "console/members/list.html", {
         "page": page, "rows": rows, "can_add": access.can("user_management", Level.MANAGE),
@@ -34,7 +34,7 @@ def member_add(request):
     access = request.access
     access.require("user_management", Level.MANAGE)
     roles = assignable_roles(access)
-    form = MemberAddForm(request.POST or None, roles=roles, initial={"role": "user"})
+    form = MemberAddForm(posted(request), roles=roles, initial={"role": "user"})
     status = 200
     if request.method == "POST" and form.is_valid():
         try:
@@ -77,7 +77,7 @@ def member_detail(request, user_id):
     membership = access_member(access=access, user_id=user_id)
     can_manage = can_manage_member(access, membership)
     roles = assignable_roles(access) if can_manage else []
-    form = MemberRoleForm(request.POST or None, roles=roles, initial={"role": membership.role_id})
+    form = MemberRoleForm(posted(request), roles=roles, initial={"role": membership.role_id})
     status = 200
     if request.method == "POST":
         access.require("user_management", Level.MANAGE)
@@ -117,23 +117,24 @@ def member_detail(request, user_id):
 def member_remove(request, user_id):
     access = request.access
     membership = access_member(access=access, user_id=user_id, need=Level.MANAGE)
-    if request.method == "POST":
+    form = ConfirmForm(posted(request))
+    if request.method == "POST" and form.is_valid():
         try:
             services.member_remove(actor=request.actor, membership=membership)
         except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
-            return redirect("console:member_detail", user_id=user_id)
-        messages.success(request, f"{membership.user.email} was removed from {access.organization.name}; "
-                                  "their API keys no longer work.")
-        return redirect("console:members")
-    if not can_manage_member(access, membership):
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, f"{membership.user.email} was removed from {access.organization.name}; "
+                                      "their API keys no longer work.")
+            return redirect("console:members")
+    elif not can_manage_member(access, membership):
         raise PermissionDenied(
             "The primary owner cannot be removed; transfer the title first."
             if membership.role_id == BuiltinRole.PRIMARY_OWNER
             else f"You cannot remove a member whose role ({membership.role.name}) has more access than yours."
         )
     return render(request, "console/members/remove.html", {
-        "member": membership,
+        "member": membership, "form": form,
         "active_keys": active_key_count(membership),
     })
 
@@ -148,9 +149,14 @@ def member_transfer(request, user_id):
     if membership.role_id == BuiltinRole.PRIMARY_OWNER:
         messages.info(request, "You are already the primary owner.")
         return redirect("console:member_detail", user_id=user_id)
-    if request.method == "POST":
-        services.primary_owner_transfer(actor=request.actor, organization=access.organization,
-                                        to_membership=membership)
-        messages.success(request, f"{membership.user.email} is now the primary owner; you are now an owner.")
-        return redirect("console:members")
-    return render(request, "console/members/transfer.html", {"member": membership})
+    form = ConfirmForm(posted(request))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.primary_owner_transfer(actor=request.actor, organization=access.organization,
+                                            to_membership=membership)
+        except ValidationError as exc:  # e.g. they left the organization a moment ago
+            add_service_errors(form, exc, field_map={"user": None})
+        else:
+            messages.success(request, f"{membership.user.email} is now the primary owner; you are now an owner.")
+            return redirect("console:members")
+    return render(request, "console/members/transfer.html", {"member": membership, "form": form})

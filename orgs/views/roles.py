@@ -5,7 +5,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect, render
 
-from core.forms import add_service_errors
+from core.forms import add_service_errors, posted
 
 from .. import services
 from ..forms import LEVEL_TEXT, RoleForm
@@ -55,7 +55,7 @@ def role_create(request):
     access.require("identity_access", Level.MANAGE)
     if not access.organization.is_enterprise:
         raise PermissionDenied("Custom roles are available on Enterprise plans.")
-    form = RoleForm(request.POST or None)
+    form = RoleForm(posted(request))
     status = 200
     if request.method == "POST" and form.is_valid():
         role, status = _save_role(request, form, lambda: services.role_create(
@@ -71,7 +71,7 @@ def role_create(request):
 def role_edit(request, role_id):
     access = request.access
     role = access_role(access=access, id=role_id, need=Level.MANAGE)
-    form = RoleForm(request.POST or None, initial={"name": role.name, **role.permissions})
+    form = RoleForm(posted(request), initial={"name": role.name, **role.permissions})
     status = 200
     if request.method == "POST" and form.is_valid():
         saved, status = _save_role(request, form, lambda: services.role_update(

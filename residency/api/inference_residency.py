@@ -4,8 +4,8 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from core.schema import errors
-from core.serializers import StrictBooleanField, StrictSerializer
+from core.schema import errors, examples
+from core.serializers import ConstantField, StrictBooleanField, StrictSerializer
 from orgs.api.base import OrgApi
 from orgs.models import LockReason
 
@@ -17,44 +17,60 @@ from ..permissions import (
 )
 
 
+@examples(("Unlocked, off", {"type": "inference_residency", "us_only": False, "locked": False, "lock_reason": None,
+                             "can_manage": True}),
+          ("Locked by contract", {"type": "inference_residency", "us_only": True, "locked": True,
+                                  "lock_reason": "contract", "can_manage": False}))
+class InferenceResidencySerializer(serializers.Serializer):
+    """US-only inference: when on, all inference from the Claude apps runs in the US. It does not
+    change connectors or where data is stored."""
+
+    type = ConstantField("inference_residency")
+    us_only = serializers.BooleanField(source="us_only_inference")
+    locked = serializers.BooleanField(help_text="A locked setting is on and nobody can change it.")
+    lock_reason = serializers.ChoiceField(choices=LockReason.values, allow_null=True,
+                                          help_text="Why it is locked (null when it is not): legacy_opt_out (the "
+                                          "organization opted out of global routing before the setting existed) or "
+                                          "contract.")
+    can_manage = serializers.SerializerMethodField(help_text="Whether you may change it now.")
+
+    def get_can_manage(self, organization) -> bool:
+        return can_change_inference_residency(self.context["access"])
+
+
+@examples(("Turn on", {"us_only": True}))
+class InferenceResidencyUpdateSerializer(StrictSerializer):
+    """The new value of the setting."""
+
+    us_only = StrictBooleanField()
+
+
 class InferenceResidencyApi(OrgApi):
-    """The organization's US-only inference setting (usage-based Enterprise plans only)."""
+    openapi_tag = "Inference residency"
 
-    class InputSerializer(StrictSerializer):
-        us_only = StrictBooleanField()
-
-    class OutputSerializer(serializers.Serializer):
-        type = serializers.CharField(default="inference_residency")
-        us_only = serializers.BooleanField()
-        locked = serializers.BooleanField()
-        lock_reason = serializers.ChoiceField(choices=LockReason.values, allow_null=True)
-        can_manage = serializers.BooleanField(help_text="Whether the caller may change it now.")
-
-    def _body(self):
-        org = self.organization
-        return {
-            "type": "inference_residency",
-            "us_only": org.us_only_inference,
-            "locked": org.locked,
-            "lock_reason": org.lock_reason,
-            "can_manage": can_change_inference_residency(self.access),
-        }
-
-    @extend_schema(operation_id="inference_residency_get", summary="Read US-only inference",
-                   responses={200: OutputSerializer, **errors(401, 404)})
-    def get(self, request):
-        require_inference_residency(self.access)
-        return Response(self._body())
+    def answer(self):
+        return Response(InferenceResidencySerializer(self.organization, context={"access": self.access}).data)
 
     @extend_schema(
-        operation_id="inference_residency_set", summary="Turn US-only inference on or off",
-        description="Needs Privacy: manage. A locked organization answers 403. Every change and every "
-        "denied attempt is audited.",
-        request=InputSerializer, responses={200: OutputSerializer, **errors(400, 401, 403, 404)},
+        operation_id="inference_residency_retrieve", summary="Get US-only inference",
+        description="Usage-based Enterprise plans only: on other plans this is a 404 whose message names the plan "
+        "requirement. Needs Privacy: view (Privacy: none is a 404).",
+        responses={200: InferenceResidencySerializer, **errors(404)},
+    )
+    def get(self, request):
+        require_inference_residency(self.access)
+        return self.answer()
+
+    @extend_schema(
+        operation_id="inference_residency_update", summary="Turn US-only inference on or off",
+        description="Needs Privacy: manage; a locked organization answers 403. The change applies to the very next "
+        "request. Every change and every denied attempt is in the audit log.",
+        request=InferenceResidencyUpdateSerializer,
+        responses={200: InferenceResidencySerializer, **errors(403, 404, 413, 415)},
     )
     def post(self, request):
         require_inference_residency_exists(self.organization)
-        serializer = self.InputSerializer(data=request.data)
+        serializer = InferenceResidencyUpdateSerializer.for_request(request)
         if not serializer.is_valid():
             # privacy: none must not learn more than 404 (audited, SPEC §2 step 1) before a 400
             data = request.data
@@ -64,6 +80,4 @@ class InferenceResidencyApi(OrgApi):
             raise serializers.ValidationError(serializer.errors)
         services.inference_residency_set(actor=self.actor, organization=self.organization,
                                          us_only=serializer.validated_data["us_only"])
-        return Response(self._body())
-
-
+        return self.answer()

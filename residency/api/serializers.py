@@ -1,21 +1,151 @@
-"""Input parsing and output shapes for the decision API (SPEC §3, contract).
+"""The decision API's contract (SPEC §3): request and response shapes.
 
-The router calls these endpoints for every model request, and a batch holds up to 10,000
-items, so input is checked by small hand-written parsers (microseconds per item) rather than
-a DRF serializer per item. The DRF serializers below document the same shapes in OpenAPI.
+The serializers below are the contract and what OpenAPI shows: two request shapes (the API
+surface and the apps surface), the decision, and the batch. The router calls these endpoints
+for every model request and a batch holds up to 10,000 items, so requests are checked by the
+small parsers here (microseconds per item) instead of a DRF serializer per item; the parsers
+take their field names and which are required from the serializers, so the two cannot drift.
 """
 
 from dataclasses import dataclass
 
+from drf_spectacular.utils import OpenApiExample, PolymorphicProxySerializer
 from rest_framework import serializers
 
 from residency.policy import ENDPOINTS
 
 MAX_BATCH = 10_000
 MAX_CUSTOM_ID = 64
-SINGLE_FIELDS = ("workspace_id", "model", "inference_geo", "endpoint")
-APPS_FIELDS = ("organization_id", "surface", "model")
-ITEM_FIELDS = ("custom_id", "params")
+MAX_ID = 100  # workspace, organization and model ids are far shorter
+
+
+class ApiSurfaceDecisionRequestSerializer(serializers.Serializer):
+    workspace_id = serializers.CharField(min_length=1, max_length=MAX_ID, help_text="The workspace the request comes from.")
+    model = serializers.CharField(min_length=1, max_length=MAX_ID,
+                                  help_text="A model id from the catalog, e.g. claude-opus-4-6.")
+    inference_geo = serializers.CharField(
+        required=False, max_length=MAX_ID,
+        help_text='Where the caller asks to run it: "us" or "global". Omit for the workspace default.')
+    endpoint = serializers.ChoiceField(
+        choices=ENDPOINTS, required=False,
+        help_text="The endpoint the request came to (default messages); openai_compat takes no inference_geo.")
+    surface = serializers.ChoiceField(choices=["api"], required=False, help_text='"api" (the default).')
+
+
+class AppsSurfaceDecisionRequestSerializer(serializers.Serializer):
+    organization_id = serializers.CharField(min_length=1, max_length=MAX_ID,
+                                            help_text="The organization; the key must belong to it.")
+    surface = serializers.ChoiceField(choices=["apps"], help_text='"apps": a Claude apps request.')
+    model = serializers.CharField(min_length=1, max_length=MAX_ID, help_text="A model id from the catalog.")
+
+
+DecisionRequestSerializer = PolymorphicProxySerializer(
+    component_name="DecisionRequest",
+    serializers=[ApiSurfaceDecisionRequestSerializer, AppsSurfaceDecisionRequestSerializer],
+    resource_type_field_name=None,
+)
+
+
+def _fields(serializer_class):
+    fields = serializer_class().fields
+    return tuple(fields), frozenset(name for name, field in fields.items() if field.required)
+
+
+API_FIELDS, API_REQUIRED = _fields(ApiSurfaceDecisionRequestSerializer)
+APPS_FIELDS, APPS_REQUIRED = _fields(AppsSurfaceDecisionRequestSerializer)
+
+
+class BatchItemParamsSerializer(serializers.Serializer):
+    workspace_id = serializers.CharField(min_length=1, max_length=MAX_ID)
+    model = serializers.CharField(min_length=1, max_length=MAX_ID)
+    inference_geo = serializers.CharField(required=False, max_length=MAX_ID)
+    endpoint = serializers.ChoiceField(choices=ENDPOINTS, required=False)
+    surface = serializers.ChoiceField(choices=["api"], required=False, help_text='Batches are API-surface only.')
+
+
+class BatchItemSerializer(serializers.Serializer):
+    custom_id = serializers.CharField(min_length=1, max_length=MAX_CUSTOM_ID,
+                                      help_text="Your id for this request; results carry it back.")
+    params = BatchItemParamsSerializer()
+
+
+ITEM_FIELDS, _ = _fields(BatchItemSerializer)
+BATCH_PARAM_FIELDS, _ = _fields(BatchItemParamsSerializer)
+
+
+class DecisionBatchRequestSerializer(serializers.Serializer):
+    requests = BatchItemSerializer(many=True, min_length=1, max_length=MAX_BATCH,
+                                   help_text=f"1 to {MAX_BATCH:,} requests; results come back in this order.")
+
+
+class DecisionSerializer(serializers.Serializer):
+    inference_geo = serializers.ChoiceField(
+        choices=["us", "global", "not_available"],
+        help_text='What the usage record will report: the geo, or "not_available" for models before Opus 4.6.')
+    routing_geo = serializers.ChoiceField(choices=["us", "global"], help_text="Where the router sends the request.")
+    price_multiplier = serializers.CharField(help_text='The residency multiplier alone, a decimal string ("1.1" or "1").')
+    priority_burndown_multiplier = serializers.CharField(
+        help_text="Priority Tier tokens drawn from the committed TPM per token, a decimal string.")
+
+    def to_representation(self, decision):
+        return decision.as_json()
+
+
+class DecisionErrorDetailSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["invalid_request_error", "permission_error", "not_found_error"])
+    message = serializers.CharField()
+
+
+class BatchResultSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["succeeded", "errored"])
+    inference_geo = serializers.CharField(required=False)
+    routing_geo = serializers.CharField(required=False)
+    price_multiplier = serializers.CharField(required=False)
+    priority_burndown_multiplier = serializers.CharField(required=False)
+    error = DecisionErrorDetailSerializer(required=False)
+
+    def to_representation(self, outcome):
+        if hasattr(outcome, "status"):  # a DecisionError
+            return {"type": "errored", "error": outcome.as_json()}
+        return {"type": "succeeded", **outcome.as_json()}
+
+
+class BatchResultItemSerializer(serializers.Serializer):
+    custom_id = serializers.CharField()
+    result = BatchResultSerializer()
+
+    def to_representation(self, item):
+        custom_id, outcome = item
+        return {"custom_id": custom_id, "result": BatchResultSerializer().to_representation(outcome)}
+
+
+class DecisionBatchSerializer(serializers.Serializer):
+    results = BatchResultItemSerializer(many=True)
+
+
+DECISION_EXAMPLES = [
+    OpenApiExample("API surface", request_only=True,
+                   value={"workspace_id": "wrkspc_01AbCdEfGhIjKlMnOpQrStUv", "model": "claude-opus-4-6",
+                          "inference_geo": "us"}),
+    OpenApiExample("Apps surface", request_only=True,
+                   value={"organization_id": "org_01AbCdEfGhIjKlMnOpQrStUv", "surface": "apps",
+                          "model": "claude-sonnet-4-6"}),
+    OpenApiExample("Runs in the US at 1.1x", response_only=True,
+                   value={"inference_geo": "us", "routing_geo": "us", "price_multiplier": "1.1",
+                          "priority_burndown_multiplier": "1.1"}),
+]
+BATCH_EXAMPLES = [
+    OpenApiExample("Two requests", request_only=True, value={"requests": [
+        {"custom_id": "a", "params": {"workspace_id": "wrkspc_01AbCdEfGhIjKlMnOpQrStUv", "model": "claude-opus-4-6"}},
+        {"custom_id": "b", "params": {"workspace_id": "wrkspc_01AbCdEfGhIjKlMnOpQrStUv", "model": "claude-opus-4-6",
+                                      "inference_geo": "eu"}}]}),
+    OpenApiExample("One succeeded, one errored", response_only=True, value={"results": [
+        {"custom_id": "a", "result": {"type": "succeeded", "inference_geo": "global", "routing_geo": "global",
+                                      "price_multiplier": "1", "priority_burndown_multiplier": "1"}},
+        {"custom_id": "b", "result": {"type": "errored", "error": {
+            "type": "invalid_request_error",
+            "message": 'inference_geo \'eu\' is not a known geo; valid values are "global", "us".'}}}]}),
+]
 
 
 class InvalidInput(Exception):
@@ -35,14 +165,14 @@ class DecisionParams:
         return self.organization_id is not None
 
 
-def _string(data, field, prefix, *, required):
+def _string(data, field, prefix, required):
     value = data.get(field)
     if value is None:
-        if required:
+        if field in required:
             raise InvalidInput(f"{prefix}{field}: required.")
         return None
-    if not isinstance(value, str) or not value:
-        raise InvalidInput(f"{prefix}{field}: must be a non-empty string.")
+    if not isinstance(value, str) or not value or len(value) > MAX_ID:
+        raise InvalidInput(f"{prefix}{field}: must be a non-empty string of at most {MAX_ID} characters.")
     return value
 
 
@@ -54,22 +184,23 @@ def parse_decision(data, *, prefix="", batch=False):
     if surface not in ("api", "apps") or (batch and surface != "api"):
         allowed = '"api"' if batch else '"api" or "apps"'
         raise InvalidInput(f"{prefix}surface: must be {allowed}.")
-    fields = APPS_FIELDS if surface == "apps" else (*SINGLE_FIELDS, "surface")
+    fields = APPS_FIELDS if surface == "apps" else (API_FIELDS if not batch else BATCH_PARAM_FIELDS)
     unknown = sorted(set(data) - set(fields))
     if unknown:
         hint = "; the apps surface takes organization_id and model only" if surface == "apps" else ""
         raise InvalidInput(f"{prefix}{unknown[0]}: unknown field{hint}.")
-    model = _string(data, "model", prefix, required=True)
+    required = APPS_REQUIRED if surface == "apps" else API_REQUIRED
+    model = _string(data, "model", prefix, required)
     if surface == "apps":
-        return DecisionParams(model=model, organization_id=_string(data, "organization_id", prefix, required=True))
+        return DecisionParams(model=model, organization_id=_string(data, "organization_id", prefix, required))
     endpoint = data.get("endpoint", "messages")
     if endpoint not in ENDPOINTS:
         raise InvalidInput(f"{prefix}endpoint: must be one of {', '.join(ENDPOINTS)}.")
     geo = data.get("inference_geo")
-    if geo is not None and not isinstance(geo, str):
+    if geo is not None and (not isinstance(geo, str) or len(geo) > MAX_ID):
         raise InvalidInput(f"{prefix}inference_geo: must be a string such as \"us\" or \"global\".")
     return DecisionParams(
-        model=model, workspace_id=_string(data, "workspace_id", prefix, required=True),
+        model=model, workspace_id=_string(data, "workspace_id", prefix, required),
         inference_geo=geo, endpoint=endpoint,
     )
 
@@ -109,61 +240,3 @@ def parse_batch(data):
 
 class BatchTooLarge(Exception):
     """More than MAX_BATCH requests (413 request_too_large)."""
-
-
-# --- OpenAPI shapes -----------------------------------------------------------------------
-
-
-class DecisionInputSerializer(serializers.Serializer):
-    workspace_id = serializers.CharField(required=False, help_text="API surface: the workspace asking.")
-    model = serializers.CharField(help_text="A model id from the catalog, e.g. claude-opus-4-6.")
-    inference_geo = serializers.CharField(required=False, help_text='"us" or "global"; omit for the workspace default.')
-    endpoint = serializers.ChoiceField(choices=ENDPOINTS, required=False, default="messages")
-    organization_id = serializers.CharField(required=False, help_text='Apps surface only (with surface "apps").')
-    surface = serializers.ChoiceField(choices=("api", "apps"), required=False, default="api")
-
-
-class DecisionOutputSerializer(serializers.Serializer):
-    inference_geo = serializers.CharField(help_text='What usage reports: "us", "global" or "not_available".')
-    routing_geo = serializers.CharField(help_text='Where the router sends the request: "us" or "global".')
-    price_multiplier = serializers.CharField(help_text='Residency multiplier alone, a decimal string ("1.1" or "1").')
-    priority_burndown_multiplier = serializers.CharField(help_text="Priority Tier draw-down per token.")
-
-
-class BatchParamsSerializer(serializers.Serializer):
-    workspace_id = serializers.CharField()
-    model = serializers.CharField()
-    inference_geo = serializers.CharField(required=False)
-    endpoint = serializers.ChoiceField(choices=ENDPOINTS, required=False, default="messages")
-
-
-class BatchItemSerializer(serializers.Serializer):
-    custom_id = serializers.CharField(max_length=MAX_CUSTOM_ID)
-    params = BatchParamsSerializer()
-
-
-class BatchInputSerializer(serializers.Serializer):
-    requests = BatchItemSerializer(many=True, help_text=f"1 to {MAX_BATCH} requests; results come back in this order.")
-
-
-class BatchErrorSerializer(serializers.Serializer):
-    type = serializers.CharField()
-    message = serializers.CharField()
-
-
-class BatchResultSerializer(serializers.Serializer):
-    type = serializers.ChoiceField(choices=("succeeded", "errored"))
-    inference_geo = serializers.CharField(required=False)
-    routing_geo = serializers.CharField(required=False)
-    price_multiplier = serializers.CharField(required=False)
-    priority_burndown_multiplier = serializers.CharField(required=False)
-    error = BatchErrorSerializer(required=False)
-
-
-class BatchResultItemSerializer(serializers.Serializer):
-    custom_id = serializers.CharField()
-    result = BatchResultSerializer()
-
-
-class BatchOutputSerializer(serializers.Serializer):
-    results = BatchResultItemSerializer(many=True)

@@ -3,7 +3,7 @@ from django.urls import path
 from . import decisions, inference_residency, usage, workspaces
 
 urlpatterns = [
-    path("residency/decisions", decisions.decision_view, name="api-decisions"),
+    path("residency/decisions", decisions.DecisionApi.as_view(), name="api-decisions"),
     path("residency/decisions/batch", decisions.DecisionBatchApi.as_view(), name="api-decisions-batch"),
     path("organizations/inference_residency", inference_residency.InferenceResidencyApi.as_view(),
          name="api-inference-residency"),

@@ -1,113 +1,206 @@
 """`/v1/organizations/workspaces`: list, create, read, update, archive (SPEC §3, contract).
 
-Thin views: permission checks, validation and audit live in `residency.services` and
-`residency.permissions`; lists come from `residency.selectors.workspaces_visible_to`.
+Thin views: the serializers below are the contract (shapes and JSON types); the values' rules
+(known geos, the default inside the allowed geos, workspace_geo fixed at creation) are
+`residency.policy.clean_data_residency`, applied by `residency.services`, which every surface
+shares; lists come from `residency.selectors.workspaces_visible_to`.
 """
 
-from django.core.exceptions import ValidationError
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from core.pagination import keyset_page, list_body
-from core.schema import errors
+from core.pagination import PaginatedListMixin
+from core.schema import errors, examples
+from core.serializers import ConstantField, QueryBooleanField, QuerySerializer, StrictCharField, StrictSerializer
 from orgs.api.base import OrgApi
 
 from .. import services
 from ..permissions import access_workspace
+from ..policy import UNRESTRICTED
 from ..selectors import workspaces_visible_to
 
+MAX_NAME = 200
+BODY = (413, 415)
 
-def iso(dt):
-    return dt.isoformat().replace("+00:00", "Z") if dt is not None else None
-
-
-def workspace_json(ws):
-    return {
-        "id": ws.id,
-        "type": "workspace",
-        "name": ws.name,
-        "created_at": iso(ws.created_at),
-        "archived_at": iso(ws.archived_at),
-        "data_residency": ws.data_residency,
-    }
+ALLOWED_GEOS_SCHEMA = {
+    "oneOf": [
+        {"type": "string", "enum": [UNRESTRICTED], "description": "Inference may run in any geo."},
+        {"type": "array", "items": {"type": "string", "description": "A geo: global or us."}, "minItems": 1,
+         "uniqueItems": True, "description": "Only these geos, each at most once."},
+    ],
+    "description": '"unrestricted", or a non-empty list of geos without duplicates (today "global" and "us").',
+}
 
 
-def strict_body(request, fields):
-    """The JSON object body, refusing fields the endpoint does not know (typos fail loudly)."""
-    data = request.data
-    if not isinstance(data, dict):
-        raise ValidationError("The request body must be a JSON object.")
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise ValidationError({name: [f"Unknown field; this endpoint accepts {', '.join(fields)}."] for name in unknown})
-    if "data_residency" in data and not isinstance(data["data_residency"], dict):
-        raise ValidationError({"data_residency": [
-            'Must be an object with workspace_geo, allowed_inference_geos and/or default_inference_geo.']})
-    if "name" in data and not isinstance(data["name"], str):
-        raise ValidationError({"name": ["Must be a string."]})
-    return data
+@extend_schema_field(ALLOWED_GEOS_SCHEMA)
+class AllowedGeosField(serializers.Field):
+    """`"unrestricted"` or a list of geo strings; which geos exist, duplicates and emptiness are
+    the policy's to judge (its messages name the valid geos)."""
+
+    def validate_empty_values(self, data):
+        if data is None:
+            self.refuse()
+        return super().validate_empty_values(data)
+
+    def to_internal_value(self, data):
+        if data == UNRESTRICTED or isinstance(data, list) and all(isinstance(geo, str) for geo in data):
+            return data
+        self.refuse()
+
+    def refuse(self):
+        raise serializers.ValidationError(
+            f'Must be "unrestricted" or a non-empty list drawn from {", ".join(services.inference_geo_codes())}.')
+
+    def to_representation(self, value):
+        return value
+
+
+class GeoField(StrictCharField):
+    """A geo code (a string). Whether the geo exists is the policy's to judge; anything that is not
+    a string gets the policy's message, which names the geos there are."""
+
+    def __init__(self, *, workspace=False, **kwargs):
+        self.workspace = workspace
+        super().__init__(allow_blank=True, max_length=20, **kwargs)
+
+    def validate_empty_values(self, data):
+        if data is None:
+            self.refuse(data)
+        return super().validate_empty_values(data)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.refuse(data)
+        return super().to_internal_value(data)
+
+    def refuse(self, data):
+        if self.workspace:
+            raise serializers.ValidationError(f"{data!r} is not an available workspace geo; use one of: "
+                                              f"{', '.join(services.workspace_geo_codes())}.")
+        raise serializers.ValidationError(f"{data!r} is not a valid inference geo; use one of: "
+                                          f"{', '.join(services.inference_geo_codes())}.")
+
+
+WORKSPACE_EXAMPLE = {
+    "id": "wrkspc_01JwQvzr7rXLA5AGx3HKfoVf", "type": "workspace", "name": "Production",
+    "created_at": "2026-03-01T09:30:00.000000Z", "archived_at": None,
+    "data_residency": {"workspace_geo": "us", "allowed_inference_geos": ["us"], "default_inference_geo": "us"},
+}
 
 
 class DataResidencySerializer(serializers.Serializer):
-    workspace_geo = serializers.CharField(help_text='Where data is stored at rest; fixed at creation ("us").')
-    allowed_inference_geos = serializers.JSONField(help_text='"unrestricted" or a non-empty list of geos.')
-    default_inference_geo = serializers.CharField(help_text='"global" or "us"; must be allowed.')
+    """Where a workspace's data rests and where its inference may run."""
+
+    workspace_geo = serializers.CharField(help_text="Where data is stored at rest and endpoint processing runs; "
+                                          "chosen at creation, never changeable.")
+    allowed_inference_geos = AllowedGeosField()
+    default_inference_geo = serializers.CharField(help_text="Used when a request names no geo; one of the allowed "
+                                                  "geos unless those are unrestricted.")
 
 
-class WorkspaceOutputSerializer(serializers.Serializer):
-    id = serializers.CharField()
-    type = serializers.CharField(default="workspace")
+class DataResidencyCreateSerializer(StrictSerializer):
+    """Each field left out takes the default: workspace_geo "us", allowed_inference_geos
+    "unrestricted", default_inference_geo "global"."""
+
+    workspace_geo = GeoField(workspace=True, required=False, help_text='Chosen now, for good ("us").')
+    allowed_inference_geos = AllowedGeosField(required=False)
+    default_inference_geo = GeoField(required=False, help_text='"global" or "us"; one of the allowed geos.')
+
+
+class DataResidencyUpdateSerializer(StrictSerializer):
+    """Fields left out keep their values; the result must be valid as a whole."""
+
+    allowed_inference_geos = AllowedGeosField(required=False)
+    default_inference_geo = GeoField(required=False, help_text='"global" or "us"; one of the allowed geos.')
+
+    def unknown_field_message(self, name):
+        if name == "workspace_geo":
+            return "workspace_geo is chosen when a workspace is created and can never be changed."
+        return super().unknown_field_message(name)
+
+
+RESIDENCY_OBJECT = "Must be an object with workspace_geo, allowed_inference_geos and/or default_inference_geo."
+NAME_ERRORS = {"blank": "Give the workspace a name.", "required": "Give the workspace a name.",
+               "max_length": f"Use at most {MAX_NAME} characters."}
+
+
+@examples(("Workspace", WORKSPACE_EXAMPLE))
+class WorkspaceSerializer(serializers.Serializer):
+    """A workspace and its data residency."""
+
+    id = serializers.CharField(help_text="`wrkspc_` and a random base62 string.")
+    type = ConstantField("workspace")
     name = serializers.CharField()
     created_at = serializers.DateTimeField()
-    archived_at = serializers.DateTimeField(allow_null=True)
+    archived_at = serializers.DateTimeField(allow_null=True, help_text="When it was archived (for good); null "
+                                            "while active.")
     data_residency = DataResidencySerializer()
 
 
-class WorkspaceListOutputSerializer(serializers.Serializer):
-    data = WorkspaceOutputSerializer(many=True)
-    has_more = serializers.BooleanField()
-    first_id = serializers.CharField(allow_null=True)
-    last_id = serializers.CharField(allow_null=True)
+@examples(("Defaults", {"name": "Production"}),
+          ("US only", {"name": "Production", "data_residency": {"allowed_inference_geos": ["us"],
+                                                                "default_inference_geo": "us"}}))
+class WorkspaceCreateSerializer(StrictSerializer):
+    """A new workspace. At most 100 active workspaces per organization."""
+
+    name = StrictCharField(max_length=MAX_NAME, error_messages=NAME_ERRORS)
+    data_residency = DataResidencyCreateSerializer(
+        required=False, error_messages={"null": RESIDENCY_OBJECT, "invalid": RESIDENCY_OBJECT})
 
 
-class WorkspaceListCreateApi(OrgApi):
-    class InputSerializer(serializers.Serializer):
-        name = serializers.CharField()
-        data_residency = DataResidencySerializer(required=False, partial=True)
+@examples(("Restrict to the US", {"data_residency": {"allowed_inference_geos": ["us"],
+                                                     "default_inference_geo": "us"}}),
+          ("Rename", {"name": "Production (EU team)"}))
+class WorkspaceUpdateSerializer(StrictSerializer):
+    """A new name and/or data residency; what is left out stays as it is."""
+
+    name = StrictCharField(required=False, max_length=MAX_NAME, error_messages=NAME_ERRORS)
+    data_residency = DataResidencyUpdateSerializer(
+        required=False, error_messages={"null": RESIDENCY_OBJECT, "invalid": RESIDENCY_OBJECT})
+
+
+class WorkspaceListQuerySerializer(QuerySerializer):
+    include_archived = QueryBooleanField(required=False, default=False,
+                                         help_text="Include archived workspaces (default false).")
+
+
+def residency_input(data):
+    value = data.get("data_residency")
+    return dict(value) if value is not None else None
+
+
+class WorkspaceListCreateApi(PaginatedListMixin, OrgApi):
+    openapi_tag = "Workspaces"
 
     @extend_schema(
-        operation_id="workspaces_list",
-        summary="List workspaces",
-        parameters=[
-            OpenApiParameter("include_archived", bool, description="Include archived workspaces (default false)."),
-            OpenApiParameter("limit", int), OpenApiParameter("after_id", str), OpenApiParameter("before_id", str),
-        ],
-        responses={200: WorkspaceListOutputSerializer, **errors(400, 401)},
+        operation_id="workspaces_list", summary="List workspaces",
+        description="Oldest first. Privacy: view sees every workspace; a member made admin of some workspaces "
+        "sees those; anyone else gets an empty list.",
+        parameters=[WorkspaceListQuerySerializer],
+        responses={200: WorkspaceSerializer(many=True), **errors(404)},
     )
     def get(self, request):
-        flag = request.query_params.get("include_archived", "false").lower()
-        if flag not in ("true", "false"):
-            raise ValidationError({"include_archived": ["Use true or false."]})
-        qs = workspaces_visible_to(self.access, include_archived=flag == "true")
-        rows, has_more = keyset_page(qs, request.query_params, order_field="created_at")
-        return Response(list_body([workspace_json(ws) for ws in rows], has_more))
+        query = WorkspaceListQuerySerializer.from_query(request.query_params)
+        qs = workspaces_visible_to(self.access, include_archived=query["include_archived"])
+        return self.list_response(qs, WorkspaceSerializer)
 
     @extend_schema(
         operation_id="workspaces_create", summary="Create a workspace",
-        request=InputSerializer, responses={200: WorkspaceOutputSerializer, **errors(400, 401, 403)})
+        description="Needs Privacy: manage. `data_residency` fields left out take their defaults; "
+        "`workspace_geo` cannot be changed later.",
+        request=WorkspaceCreateSerializer, responses={200: WorkspaceSerializer, **errors(403, 404, *BODY)},
+    )
     def post(self, request):
-        data = strict_body(request, ("name", "data_residency"))
-        if "name" not in data:
-            raise ValidationError({"name": ["Give the workspace a name."]})
-        workspace = services.workspace_create(
-            actor=self.actor, organization=self.organization, name=data["name"],
-            data_residency=data.get("data_residency"),
-        )
-        return Response(workspace_json(workspace))
+        data = WorkspaceCreateSerializer.from_request(request)
+        workspace = services.workspace_create(actor=self.actor, organization=self.organization, name=data["name"],
+                                              data_residency=residency_input(data))
+        return Response(WorkspaceSerializer(workspace).data)
 
 
 class WorkspaceApiMixin:
+    openapi_tag = "Workspaces"
+
     def workspace(self, need="view"):
         """The workspace in the caller's organization, if they may see it (else 404)."""
         workspace, _ = access_workspace(actor=self.actor, id=self.kwargs["workspace_id"], need=need,
@@ -116,34 +209,37 @@ class WorkspaceApiMixin:
 
 
 class WorkspaceDetailApi(WorkspaceApiMixin, OrgApi):
-    class InputSerializer(serializers.Serializer):
-        name = serializers.CharField(required=False)
-        data_residency = DataResidencySerializer(
-            required=False, partial=True,
-            help_text="Partial: fields left out keep their values. workspace_geo cannot be changed (400).",
-        )
-
-    @extend_schema(operation_id="workspaces_retrieve", summary="Read a workspace",
-                   responses={200: WorkspaceOutputSerializer, **errors(401, 404)})
+    @extend_schema(
+        operation_id="workspaces_retrieve", summary="Get a workspace",
+        description="Privacy: view, or admin of this workspace; otherwise (and for another organization's "
+        "workspace) a 404.",
+        responses={200: WorkspaceSerializer, **errors(404)},
+    )
     def get(self, request, workspace_id):
-        return Response(workspace_json(self.workspace()))
+        return Response(WorkspaceSerializer(self.workspace()).data)
 
     @extend_schema(
-        operation_id="workspaces_update", summary="Update a workspace's name and/or data residency", request=InputSerializer,
-                   responses={200: WorkspaceOutputSerializer, **errors(400, 401, 403, 404)})
+        operation_id="workspaces_update", summary="Update a workspace",
+        description="Rename it (Privacy: manage) and/or change its data residency (Privacy: manage, or admin of "
+        "this workspace). `data_residency` is a partial update; `workspace_geo` cannot be changed. Archived "
+        "workspaces cannot be changed.",
+        request=WorkspaceUpdateSerializer, responses={200: WorkspaceSerializer, **errors(403, 404, *BODY)},
+    )
     def post(self, request, workspace_id):
-        data = strict_body(request, ("name", "data_residency"))
-        workspace = services.workspace_update(
-            actor=self.actor, workspace=self.workspace(), name=data.get("name"),
-            data_residency=data.get("data_residency"),
-        )
-        return Response(workspace_json(workspace))
+        workspace = self.workspace()
+        data = WorkspaceUpdateSerializer.from_request(request)
+        workspace = services.workspace_update(actor=self.actor, workspace=workspace, name=data.get("name"),
+                                              data_residency=residency_input(data))
+        return Response(WorkspaceSerializer(workspace).data)
 
 
 class WorkspaceArchiveApi(WorkspaceApiMixin, OrgApi):
     @extend_schema(
-        operation_id="workspaces_archive", summary="Archive a workspace (permanent)",
-        request=None, responses={200: WorkspaceOutputSerializer, **errors(401, 403, 404)})
+        operation_id="workspaces_archive", summary="Archive a workspace",
+        description="Permanent: an archived workspace cannot be changed or used for decisions, and no longer "
+        "counts towards the limit of 100. Needs Privacy: manage. Archiving an archived workspace changes nothing.",
+        request=None, responses={200: WorkspaceSerializer, **errors(403, 404)},
+    )
     def post(self, request, workspace_id):
         workspace = services.workspace_archive(actor=self.actor, workspace=self.workspace())
-        return Response(workspace_json(workspace))
+        return Response(WorkspaceSerializer(workspace).data)

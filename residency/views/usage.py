@@ -1,24 +1,22 @@
 """Console page: usage and cost by day, stacked by inference geo, with a table and CSV."""
 
 import csv
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from urllib.parse import urlencode
 
 from django.http import HttpResponse
 from django.shortcuts import render
-from django.utils.dateparse import parse_date
 from django.views.decorators.http import require_GET
 
 from orgs.views.base import console_page
 
 from .. import selectors
 from ..charts import compact, stacked_bars
+from ..forms import UsageFilterForm
 from ..permissions import can_see_cost, require_usage_view
 from ..policy import decimal_str
 from ..reports import daily_usage_by_geo
 
-DEFAULT_DAYS = 30
-MAX_DAYS = 366
 GEO_LABELS = {"global": "global", "us": "us", "not_available": "not available (older models)"}
 CENT = Decimal("0.01")
 
@@ -28,39 +26,6 @@ def usd(value):
     if value and abs(value) < CENT:
         return "<$0.01"
     return f"${value.quantize(CENT):,}"
-
-
-def _date(raw):
-    try:
-        return parse_date(raw) if raw else None
-    except ValueError:
-        return None
-
-
-def _filters(request, workspaces, models):
-    today = datetime.now(UTC).date()
-    errors = {}
-    end = _date(request.GET.get("to")) or today
-    start = _date(request.GET.get("from")) or end - timedelta(days=DEFAULT_DAYS - 1)
-    if request.GET.get("from") and not _date(request.GET.get("from")):
-        errors["from"] = "Use a date as YYYY-MM-DD."
-    if request.GET.get("to") and not _date(request.GET.get("to")):
-        errors["to"] = "Use a date as YYYY-MM-DD."
-    if end < start:
-        errors["to"] = "The end date is before the start date."
-        start = end - timedelta(days=DEFAULT_DAYS - 1)
-    if (end - start).days >= MAX_DAYS:
-        errors["from"] = f"Show at most {MAX_DAYS} days at a time."
-        start = end - timedelta(days=MAX_DAYS - 1)
-    workspace = request.GET.get("workspace") or ""
-    if workspace and workspace not in {w.pk for w in workspaces}:
-        errors["workspace"] = "No such workspace in this organization."
-        workspace = ""
-    model = request.GET.get("model") or ""
-    if model and model not in {m.pk for m in models}:
-        errors["model"] = "No such model."
-        model = ""
-    return start, end, workspace, model, errors
 
 
 @console_page
@@ -73,11 +38,16 @@ def usage(request):
     with_cost = can_see_cost(access)
     workspaces = selectors.workspaces_of(organization)
     models = selectors.catalog_models()
-    start, end, workspace, model, errors = _filters(request, workspaces, models)
+    form = UsageFilterForm(request.GET, workspaces=workspaces, models=models)
+    if not form.is_valid():
+        # only the errors: no figures for a period or filter that does not make sense
+        return render(request, "console/usage.html", {"form": form, "data": None, "with_cost": with_cost})
+    start, end = form.cleaned_data["from"], form.cleaned_data["to"]
+    workspace, model = form.cleaned_data["workspace"], form.cleaned_data["model"]
     data = daily_usage_by_geo(organization, start_day=start, end_day=end,
                               workspace_ids=(workspace,) if workspace else (),
                               models=(model,) if model else (), with_cost=with_cost)
-    if request.GET.get("format") == "csv":
+    if form.cleaned_data["format"] == "csv":
         return _csv(organization, data, start, end)
     us_multiplier = selectors.geo_multiplier("us")
     table, charts, shares = [], {}, []
@@ -126,9 +96,9 @@ def usage(request):
     return render(request, "console/usage.html", {
         "data": data, "charts": charts, "table": table, "shares": shares, "with_cost": with_cost,
         "geo_labels": [GEO_LABELS.get(g, g) for g in data.geos],
-        "workspaces": workspaces, "models": models, "errors": errors,
-        "values": {"from": start.isoformat(), "to": end.isoformat(), "workspace": workspace, "model": model},
-        "query": request.GET.urlencode(),
+        "form": form, "filtered": bool(workspace or model),
+        "query": urlencode({k: v for k, v in [("from", start.isoformat()), ("to", end.isoformat()),
+                                                ("workspace", workspace), ("model", model)] if v}),
         "us_multiplier": decimal_str(us_multiplier) if us_multiplier is not None else "1.1",
     })
 

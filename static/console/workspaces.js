@@ -14,11 +14,16 @@
     return boxes.filter((b) => b.checked).map((b) => b.value);
   }
 
+  // The geo the person chose last: narrowing and widening the allowed geos brings it back.
+  let wanted = select.value;
+  select.addEventListener("change", () => { wanted = select.value; });
+
   function sync() {
-    const keep = allowed();
-    const current = select.value;
+    let keep = allowed();
+    // No geo ticked yet: keep every option (the server asks to tick one) rather than an empty select.
+    if (keep.length === 0) keep = all.map((o) => o.value);
     select.replaceChildren(...all.filter((o) => keep.includes(o.value)).map((o) => new Option(o.text, o.value)));
-    if (keep.includes(current)) select.value = current;
+    if (keep.includes(wanted)) select.value = wanted;
   }
 
   form.addEventListener("change", (event) => {

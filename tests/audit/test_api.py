@@ -183,3 +183,18 @@ def test_query_count_is_the_same_for_one_event_and_many(org, owner, history, api
         assert len(client.get(URL, {"limit": 1}).json()["data"]) == 1
     with django_assert_num_queries(5):
         assert len(client.get(URL, {"limit": 100}).json()["data"]) > 5
+
+
+@pytest.mark.django_db
+def test_the_rest_list_and_the_json_export_write_the_same_event(org, owner, history, api, key_for):
+    """AuditEventSerializer (REST) and audit.export.event_json (streamed exports) agree field by field."""
+    from audit.export import event_json
+    from audit.selectors import audit_names
+
+    names = audit_names(org)
+    data = api(key_for(owner)).get(URL, {"limit": 1000}).json()["data"]
+    events = {str(e.pk): e for e in AuditEvent.objects.filter(organization=org)}
+    assert len(data) == len(events)
+    for item in data:
+        exported = event_json(events[item["id"]], names)
+        assert {key: exported[key] for key in item} == item

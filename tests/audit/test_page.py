@@ -99,7 +99,7 @@ def test_filters_by_action_actor_target_and_dates(org, owner, history, console, 
     assert client.get(PAGE, {"from": "2999-01-01"}).context["rows"] == []
     assert b"No events match these filters." in client.get(PAGE, {"from": "2999-01-01"}).content
     bad = client.get(PAGE, {"from": "soon", "to": "2000-01-01"})
-    assert bad.status_code == 200 and bad.context["errors"]["from"].startswith("'soon' is not a date")
+    assert bad.status_code == 200 and bad.context["form"].errors["from"][0].startswith("'soon' is not a date")
 
 
 @pytest.mark.django_db

@@ -14,6 +14,7 @@ def test_owner_restricts_a_workspace_to_us_and_the_default_only_offers_us(login,
     page = login(owner.user.email, PASSWORD)
     page.goto(f"{live_server.url}/workspaces/")
     page.get_by_role("link", name="Production").click()
+    page.wait_for_load_state()  # the page's script (deferred) runs before "load"; under load it can lag
     expect(page.get_by_role("heading", name="Data residency")).to_be_visible()
     default = page.get_by_label("Default inference geo")
     expect(default.locator("option")).to_have_text(["global", "us"])
@@ -48,3 +49,36 @@ def test_archive_with_confirmation_in_the_browser(login, live_server):
     expect(page.get_by_role("status")).to_contain_text("Workspace Old archived")
     ws.refresh_from_db()
     assert ws.is_archived
+
+
+@pytest.mark.browser
+def test_no_geo_ticked_is_one_error_next_to_the_geos_and_the_default_keeps_its_value(login, live_server):
+    org = make_org(name="Acme Invalid")
+    owner = primary_owner(org)
+    ws = residency_services.workspace_create(actor=actor_for(owner.user), organization=org, name="Production")
+    page = login(owner.user.email, PASSWORD)
+    page.goto(f"{live_server.url}/workspaces/{ws.pk}/")
+    default = page.get_by_label("Default inference geo")
+    default.select_option("us")
+    page.get_by_label("Only these geos:").check()  # and no geo ticked
+    expect(default.locator("option")).to_have_text(["global", "us"])  # never an empty select
+    expect(default).to_have_value("us")
+    page.get_by_label("Name").fill("Production EU")
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_load_state()
+
+    error = page.locator("#id_allowed_geos_error")
+    expect(error).to_have_text("Tick at least one geo, or choose Unrestricted.")
+    expect(page.locator(".field-error")).to_have_count(1)
+    expect(page.get_by_label("United States (us)")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#allowed-geos")).to_have_attribute("aria-describedby", "allowed-geos-help id_allowed_geos_error")
+    expect(page.get_by_label("Name")).to_have_value("Production EU")  # what was typed stays
+    expect(page.get_by_label("Only these geos:")).to_be_checked()
+    expect(page.get_by_label("Default inference geo")).to_have_value("us")
+    # ticking a geo now offers only it, and the saved page says so
+    page.get_by_label("United States (us)").check()
+    expect(page.get_by_label("Default inference geo").locator("option")).to_have_text(["us"])
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_contain_text("Saved data residency for Production EU")
+    ws.refresh_from_db()
+    assert (ws.name, ws.allowed_inference_geos, ws.default_inference_geo) == ("Production EU", ["us"], "us")

@@ -165,7 +165,8 @@ def test_restricting_to_no_geos_is_one_clear_error(console, org, owner):
         "name": "Prod", "allowed_mode": "restricted", "default_inference_geo": ""})
     assert response.status_code == 400
     page = response.content.decode()
-    assert "non-empty list" in page and "is not a valid inference geo" not in page
+    assert "Tick at least one geo, or choose Unrestricted." in page
+    assert page.count('class="field-error"') == 1  # one clear error, not a second about the default
 
 
 def test_the_console_reopens_in_the_organization_last_switched_to(client, org, owner):

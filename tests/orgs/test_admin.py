@@ -44,15 +44,52 @@ def test_admin_turning_us_only_on_is_audited_as_admin(staff, org):
     assert (event.action, event.source, event.after) == ("inference_residency.updated", "admin", {"us_only": True})
 
 
-def test_admin_cannot_unlock_a_locked_organization(staff):
+def test_admin_removes_a_lock_only_with_a_reason_and_us_only_stays_read_only_while_locked(staff):
+    """SPEC §2: staff remove a lock in the admin, giving a reason, audited (superseding the earlier
+    "a lock can never be lifted"); while locked, US-only cannot be switched."""
     org = make_org(lock_reason="contract")
     url = reverse("admin:orgs_organization_change", args=[org.pk])
     page = staff.get(url).content.decode()
-    assert 'name="us_only_inference"' not in page and 'name="lock_reason"' not in page  # read-only
-    response = staff.post(url, {**ORG_FIELDS, "us_only_inference": ""})
+    assert 'name="us_only_inference"' not in page  # read-only while locked
+    staff.post(url, {**ORG_FIELDS, "us_only_inference": "", "lock_reason": "contract"})
     org.refresh_from_db()
     assert org.us_only_inference and org.lock_reason == "contract"
-    assert response.status_code in (200, 302)
+    n = AuditEvent.objects.filter(organization=org).count()
+    response = staff.post(url, {**ORG_FIELDS})
+    assert response.status_code == 200 and "Say why the lock is added or removed" in response.content.decode()
+    org.refresh_from_db()
+    assert org.lock_reason == "contract" and AuditEvent.objects.filter(organization=org).count() == n
+    response = staff.post(url, {**ORG_FIELDS, "reason": "Contract ended 2026-11-30"})
+    assert response.status_code == 302
+    org.refresh_from_db()
+    assert org.lock_reason is None
+    event = AuditEvent.objects.filter(organization=org).order_by("-seq").first()
+    assert (event.action, event.source, event.after) == (
+        "inference_residency.unlocked", "admin", {"lock_reason": None, "reason": "Contract ended 2026-11-30"})
+
+
+def test_admin_refuses_a_lock_on_a_team_plan_and_a_plan_change_while_locked(staff):
+    team = make_org(plan="team")
+    url = reverse("admin:orgs_organization_change", args=[team.pk])
+    response = staff.post(url, {**ORG_FIELDS, "plan": "team", "lock_reason": "contract", "reason": "deal"})
+    assert response.status_code == 200 and "usage-based Enterprise plan" in response.content.decode()
+    team.refresh_from_db()
+    assert team.lock_reason is None
+    locked = make_org(lock_reason="contract")
+    url = reverse("admin:orgs_organization_change", args=[locked.pk])
+    response = staff.post(url, {**ORG_FIELDS, "plan": "team", "lock_reason": "contract"})
+    assert response.status_code == 200 and "remove the lock" in response.content.decode()
+    locked.refresh_from_db()
+    assert locked.plan == "enterprise_usage"
+
+
+def test_admin_locks_the_policy_with_a_reason(staff, org):
+    url = reverse("admin:orgs_organization_change", args=[org.pk])
+    response = staff.post(url, {**ORG_FIELDS, "policy_locked": "on", "reason": "US-only by contract"})
+    assert response.status_code == 302
+    event = AuditEvent.objects.filter(organization=org).order_by("-seq").first()
+    assert (event.action, event.after) == ("data_residency_policy.lock_changed",
+                                           {"lock_reason": "contract", "reason": "US-only by contract"})
 
 
 def test_admin_plan_error_shows_on_the_form_and_changes_nothing(staff, org):

@@ -30,9 +30,9 @@ def test_schema_lists_the_organization_paths(schema):
 def test_schema_describes_bodies_lists_and_errors(schema):
     residency = schema["paths"]["/v1/organizations/inference_residency"]
     post = residency["post"]
-    assert post["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/InferenceResidencyInput")
+    assert post["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/InferenceResidencyUpdate")
     assert {"200", "400", "403", "404"} <= set(post["responses"])
-    out = schema["components"]["schemas"]["InferenceResidencyOutput"]["properties"]
+    out = schema["components"]["schemas"]["InferenceResidency"]["properties"]
     assert set(out) == {"type", "us_only", "locked", "lock_reason", "can_manage"}
     users = schema["paths"]["/v1/organizations/users"]["get"]
     assert {p["name"] for p in users["parameters"]} >= {"limit", "after_id", "before_id"}

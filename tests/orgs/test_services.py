@@ -67,15 +67,28 @@ def test_members_cannot_create_organizations(org, owner):
         services.organization_create(actor=actor_for(owner.user), name="Mine", plan="team", owner_email="x@y.test")
 
 
-def test_a_lock_can_never_be_lifted_by_anyone():
-    org = make_org(lock_reason="legacy_opt_out")
+def test_a_lock_is_lifted_only_by_platform_staff_with_a_reason(org, owner):
+    """SPEC §2 (superseding the earlier "a lock can never be lifted"): staff remove a lock in
+    the Django admin, giving a reason, audited; nobody else can."""
+    org = make_org(lock_reason="contract")
     n = AuditEvent.objects.filter(organization=org).count()
     with pytest.raises(ValidationError) as exc:
         residency_services.organization_terms_update(actor=SYSTEM, organization=org, lock_reason=None)
-    assert "cannot be lifted" in str(exc.value)
+    assert "reason" in exc.value.message_dict
+    with pytest.raises(PermissionDenied):
+        residency_services.organization_terms_update(actor=actor_for(primary_owner(org).user), organization=org,
+                                                     lock_reason=None, reason="please")
     org.refresh_from_db()
-    assert org.lock_reason == "legacy_opt_out" and org.us_only_inference
+    assert org.lock_reason == "contract" and org.us_only_inference
     assert_unchanged(org, n)
+    residency_services.organization_terms_update(actor=SYSTEM, organization=org, lock_reason=None,
+                                                 reason="Contract amended 2026-11-30")
+    org.refresh_from_db()
+    assert org.lock_reason is None and org.us_only_inference  # unlocked, still on until someone turns it off
+    event = last_event(org)
+    assert (event.action, event.before, event.after) == (
+        "inference_residency.unlocked", {"lock_reason": "contract"},
+        {"lock_reason": None, "reason": "Contract amended 2026-11-30"})
 
 
 def test_leaving_the_usage_plan_turns_unlocked_us_only_off(org, owner):

@@ -37,7 +37,7 @@ def test_get_role_matrix(people, who, status):
         assert response.json()["type"] == "error"
         assert response.json()["request_id"] == response["request-id"]
     if status == 404:
-        assert response.json()["error"] == {"type": "not_found_error", "message": "Not found."}
+        assert response.json()["error"] == {"type": "not_found_error", "message": "Not found.", "details": None}
 
 
 POST_STATUS = expect(404, primary_owner=200, owner=200, privacy_manage=200, privacy_view=403,
@@ -87,6 +87,7 @@ def test_other_plans_answer_404_naming_the_plan_requirement(db, api, plan, label
     assert response.json()["error"] == {
         "type": "not_found_error",
         "message": f"US-only inference is available on usage-based Enterprise plans; this organization is on the {label} plan.",
+        "details": None,
     }
     assert not AuditEvent.objects.filter(organization=other, action__startswith="inference_residency").exists()
 
@@ -118,7 +119,7 @@ def test_locked_reads_on_and_refuses_changes_with_an_audit_row(db, api, reason):
 def test_bad_bodies_are_400_saying_what_to_fix(api, owner, key_for, payload, message):
     response = api(key_for(owner)).post(URL, payload, format="json")
     assert response.status_code == 400
-    assert response.json()["error"] == {"type": "invalid_request_error", "message": message}
+    assert response.json()["error"] == {"type": "invalid_request_error", "message": message, "details": None}
 
 
 def test_bad_body_from_privacy_none_is_still_404(api, org, key_for):

@@ -132,8 +132,8 @@ def test_apps_surface_follows_us_only(org, owner, owner_api):
     residency_services.inference_residency_set(actor=actor_for(owner.user), organization=org, us_only=True)
     assert apps(owner_api, org.id).json() == {"inference_geo": "us", "routing_geo": "us",
                                               "price_multiplier": "1.1", "priority_burndown_multiplier": "1.1"}
-    assert apps(owner_api, org.id, "claude-haiku-4-5").json() == {
-        "inference_geo": "us", "routing_geo": "us", "price_multiplier": "1",
+    assert apps(owner_api, org.id, "claude-haiku-4-5").json() == {  # an older model: as its usage row will say
+        "inference_geo": "not_available", "routing_geo": "us", "price_multiplier": "1",
         "priority_burndown_multiplier": "1"}
     assert error_of(apps(owner_api, org.id, "claude-nope"))[:2] == (404, "not_found_error")
 
@@ -187,7 +187,8 @@ def test_other_org_member_gets_404_for_our_workspace(workspaces, api, key_for, d
         {"custom_id": "a", "params": {"workspace_id": workspaces["open"].id, "model": "claude-opus-4-6"}}]},
         format="json")
     assert batch.json()["results"][0]["result"] == {
-        "type": "errored", "error": {"type": "not_found_error", "message": "Unknown workspace: check workspace_id."}}
+        "type": "errored", "error": {"type": "not_found_error", "message": "Unknown workspace: check workspace_id.",
+                                      "details": None}}
 
 
 def test_anonymous_and_revoked_keys_are_401(owner, api, key_for, workspaces):
@@ -373,11 +374,11 @@ def test_keys_of_removed_members_and_inactive_users_stop_working_at_once(org, ow
 # --- the lean key path answers exactly like the DRF view ------------------------------------
 
 def _both(rf, body, secret, **extra):
-    """(status, headers, content) from the lean view and from DecisionApi for the same request."""
-    from residency.api.decisions import DecisionApi, decision_view
+    """(status, headers, content) from the lean path and from the DRF path for the same request."""
+    from residency.api.decisions import DecisionApi
 
     answers = []
-    for view in (decision_view, DecisionApi.as_view()):
+    for view in (DecisionApi.as_view(), DecisionApi.as_view(lean=False)):
         request = rf.post(URL, data=body, content_type="application/json", HTTP_X_API_KEY=secret, **extra)
         request.request_id = "req_same"
         response = view(request)
@@ -412,3 +413,43 @@ def test_lean_view_matches_drf_view(rf, org, owner, key_for, workspaces, kind, b
     secret = {"valid": key_for(owner), "bad_key": "sk-nope", "empty_key": "", "long_key": "k" * 201}[kind]
     lean, drf = _both(rf, b"\xff" if body == "\xff" else body.encode(), secret)
     assert lean == drf
+
+
+# --- malformed input: a bad key is a 401 whatever the body; a good key gets a 400 ------------
+
+MALFORMED_BODIES = {
+    "deep": "[" * 100_000 + "]" * 100_000,
+    "deep object": '{"a":' * 70 + "1" + "}" * 70,
+    "nul in workspace_id": '{"workspace_id": "wrkspc_a\\u0000b", "model": "claude-opus-4-6"}',
+    "surrogate in model": '{"workspace_id": "wrkspc_a", "model": "claude-\\ud800"}',
+    "huge number": '{"workspace_id": "wrkspc_a", "model": "claude-opus-4-6", "inference_geo": 1e400}',
+    "20-digit integer": '{"workspace_id": "wrkspc_a", "model": "claude-opus-4-6", "x": 12345678901234567890}',
+    "id too long": '{"workspace_id": "' + "w" * 101 + '", "model": "claude-opus-4-6"}',
+    "not utf-8": b'{"workspace_id": "\xff"}',
+}
+
+
+@pytest.mark.parametrize("name", list(MALFORMED_BODIES))
+@pytest.mark.parametrize("url", [URL, BATCH_URL])
+def test_malformed_bodies_are_401_with_a_bad_key_and_400_with_a_good_one(owner, api, key_for, url, name):
+    body = MALFORMED_BODIES[name]
+    if url == BATCH_URL and isinstance(body, str) and body.startswith('{"workspace_id"'):
+        body = '{"requests": [{"custom_id": "a", "params": ' + body + "}]}"
+    good, bad = api(key_for(owner)), api("rc-api-not-a-key")
+    assert error_of(bad.post(url, body, content_type="application/json"))[:2] == (401, "authentication_error")
+    response = good.post(url, body, content_type="application/json")
+    if url == BATCH_URL and name == "id too long":  # well-formed JSON: the batch answers per item
+        (result,) = response.json()["results"]
+        assert response.status_code == 200 and result["result"]["error"]["type"] == "invalid_request_error"
+    else:
+        assert error_of(response)[:2] == (400, "invalid_request_error"), name
+
+
+def test_the_lean_path_looks_the_key_up_alone_only_for_a_malformed_body(owner, api, key_for, workspaces,
+                                                                        django_assert_num_queries):
+    client = api(key_for(owner))
+    client.post(URL, {"workspace_id": "x", "model": "x"}, format="json")  # last_used_at recorded
+    with django_assert_num_queries(1):  # the key, alone
+        assert client.post(URL, "[" * 100, content_type="application/json").status_code == 400
+    with django_assert_num_queries(1):  # the key with the state, in one statement
+        assert decision(client, workspace_id=workspaces["open"].id, model="claude-opus-4-6").status_code == 200

@@ -122,11 +122,12 @@ APPS = [
     ("off, new model", False, False, NEW, OK_GLOBAL),
     ("on, new model", True, False, NEW, OK_US),
     ("on, later model", True, False, LATER, OK_US),
-    # the organization setting routes every apps request, so the geo is reported as us/global
-    ("on, older model: us at the standard rate", True, False, OLD, ("us", "us", "1", "1")),
-    ("off, older model", False, False, OLD, ("global", "global", "1", "1")),
+    # the organization setting routes every apps request; an older model reports not_available,
+    # as its usage row will (SPEC §3), at the standard rate
+    ("on, older model: routed to us at the standard rate", True, False, OLD, NA_US),
+    ("off, older model", False, False, OLD, NA_GLOBAL),
     ("locked legacy/contract: us without uplift", True, True, NEW, ("us", "us", "1", "1")),
-    ("locked, older model", True, True, OLD, ("us", "us", "1", "1")),
+    ("locked, older model", True, True, OLD, NA_US),
     ("unknown model", True, False, None, (404, "not_found_error", "model")),
 ]
 
@@ -149,3 +150,95 @@ def test_decide_apps(case, us_only, locked, model, expected):
 ])
 def test_multipliers_are_plain_decimal_strings(value, text):
     assert decimal_str(value) == text
+
+
+# --- the organization policy (SPEC §5): rule order, intersection, fallback default -------------
+
+from residency.policy import (  # noqa: E402
+    OPEN_POLICY,
+    PolicyInfo,
+    bring_inside_policy,
+    project_policy,
+    project_us_only,
+    project_workspace,
+    workspace_outside_policy,
+)
+
+POLICY_US = PolicyInfo(("us",), "us")
+POLICY_BOTH_US = PolicyInfo(("global", "us"), "us")
+POLICY_GLOBAL = PolicyInfo(("global",), "global")
+VIOLATION = {"error_code": "workspace_policy_violation", "field": "allowed_inference_geos"}
+
+# (case, workspace, policy, model, inference_geo) -> expected decision 4-tuple, or
+# (status, words in the message, details)
+POLICY_RULES = [
+    ("open policy changes nothing", OPEN, OPEN_POLICY, NEW, None, OK_GLOBAL),
+    ("unrestricted workspace, us policy: omitted geo takes the policy default", OPEN, POLICY_US, NEW, None, OK_US),
+    ("unrestricted workspace, us policy: us asked is fine", OPEN, POLICY_US, NEW, "us", OK_US),
+    ("global asked outside the policy names the policy", OPEN, POLICY_US, NEW, "global",
+     (400, "organization's data residency policy", VIOLATION)),
+    ("outside both: the policy's message wins", US_ONLY, POLICY_GLOBAL, NEW, "us",
+     (400, "organization's data residency policy", VIOLATION)),
+    ("inside the policy, outside the workspace: the workspace's message", GLOBAL_ONLY, POLICY_BOTH_US, NEW, "us",
+     (400, "not allowed in workspace", None)),
+    ("workspace default allowed by the policy stays", BOTH_US_DEFAULT, POLICY_BOTH_US, NEW, None, OK_US),
+    ("workspace default outside the policy: policy default", GLOBAL_ONLY, POLICY_US, NEW, None, OK_US),
+    ("empty intersection, omitted geo: policy default", GLOBAL_ONLY, POLICY_US, NEW, None, OK_US),
+    ("older model follows the effective default", OPEN, POLICY_US, OLD, None, NA_US),
+    ("older model with geo: rule 4 comes before the policy", OPEN, POLICY_US, OLD, "global",
+     (400, "does not support", None)),
+    ("unknown geo comes before the policy", OPEN, POLICY_US, NEW, "eu", (400, "not a known geo", None)),
+    ("archived comes before the policy", ARCHIVED, POLICY_US, NEW, "global", (403, "archived", None)),
+]
+
+
+@pytest.mark.parametrize(("case", "workspace", "policy", "model", "geo", "expected"), POLICY_RULES,
+                         ids=[row[0] for row in POLICY_RULES])
+def test_decide_within_the_organization_policy(case, workspace, policy, model, geo, expected):
+    result = decide(workspace=workspace, model=model, inference_geo=geo, geo_multipliers=GEOS, policy=policy)
+    if len(expected) == 4:
+        assert isinstance(result, Decision), result
+        assert (result.inference_geo, result.routing_geo, decimal_str(result.price_multiplier),
+                decimal_str(result.priority_burndown_multiplier)) == expected
+    else:
+        status, words, details = expected
+        assert isinstance(result, DecisionError)
+        assert (result.status, result.details) == (status, details) and words in result.message
+
+
+@pytest.mark.parametrize(("allowed", "default", "policy", "outside"), [
+    (None, "global", OPEN_POLICY, None),
+    (None, "global", POLICY_US, "allowed_inference_geos"),
+    (["global", "us"], "us", POLICY_US, "allowed_inference_geos"),
+    (["us"], "us", POLICY_US, None),
+    (["us"], "us", POLICY_BOTH_US, None),
+    (["global"], "global", POLICY_BOTH_US, None),
+])
+def test_which_workspaces_are_outside_the_policy(allowed, default, policy, outside):
+    assert workspace_outside_policy(allowed, default, policy) == outside
+
+
+@pytest.mark.parametrize(("allowed", "default", "policy", "inside"), [
+    (None, "global", POLICY_US, (["us"], "us")),  # unrestricted: the policy's list
+    (["global", "us"], "global", POLICY_US, (["us"], "us")),  # intersection; default not allowed: policy's
+    (["global", "us"], "us", POLICY_US, (["us"], "us")),
+    (["global"], "global", POLICY_US, (["us"], "us")),  # empty intersection: the policy's list
+    (["global", "us"], "global", POLICY_BOTH_US, (["global", "us"], "global")),  # already inside: unchanged
+    (["global", "us"], "us", PolicyInfo(("global", "us"), "global"), (["global", "us"], "us")),
+])
+def test_bringing_a_workspace_inside_the_policy(allowed, default, policy, inside):
+    assert bring_inside_policy(allowed, default, policy) == inside
+
+
+def test_where_usage_would_have_run():
+    us_on, us_off = project_us_only(True), project_us_only(False)
+    assert us_on("apps", "", True, "global") == "us" and us_off("apps", "", True, "us") == "global"
+    assert us_on("api", "wrkspc_a", True, "global") is None  # the apps setting does not touch the API
+    assert us_on("apps", "", False, "not_available") is None  # older models are not priced by geo
+    policy = project_policy(POLICY_US, {"wrkspc_a": "global", "wrkspc_b": "us"})
+    assert policy("api", "wrkspc_a", True, "global") == "us"  # its default is outside: the policy default
+    assert policy("api", "wrkspc_a", True, "us") is None
+    assert policy("apps", "", True, "global") is None
+    workspace = project_workspace("wrkspc_a", ("us",), "us", OPEN_POLICY)
+    assert workspace("api", "wrkspc_a", True, "global") == "us"
+    assert workspace("api", "wrkspc_b", True, "global") is None

@@ -134,6 +134,7 @@ def test_a_body_over_the_upload_limit_is_413_in_the_contract_shape(org, owner, w
     assert response.json()["error"] == {
         "type": "request_too_large",
         "message": "The request body is larger than 1000 bytes; send it in smaller requests.",
+        "details": None,
     }
 
 
@@ -197,3 +198,39 @@ def test_committed_requests_one_after_another_store_each_row_once(committed_db):
     daily = UsageRollup.objects.get(organization=org, width="1d")
     hourly = UsageRollup.objects.get(organization=org, width="1h")
     assert (daily.records, daily.uncached_input_tokens) == (hourly.records, hourly.uncached_input_tokens) == (6, 6000)
+
+
+def test_the_documented_row_is_the_row_the_validator_takes():
+    """The row's schema (UsageRecordSerializer) documents what the fast validator checks."""
+    from residency.api.usage import MAX_RECORD_ID, UsageRecordSerializer
+    from residency.services import CACHE_FIELDS, COUNT_FIELDS, MAX_TOKENS, RECORD_FIELDS, REQUIRED_FIELDS, SERVICE_TIERS
+
+    fields = UsageRecordSerializer().fields
+    assert set(fields) == RECORD_FIELDS
+    assert {name for name, f in fields.items() if f.required} == set(REQUIRED_FIELDS)
+    assert set(fields["cache_creation"].fields) == CACHE_FIELDS
+    assert tuple(fields["service_tier"].choices) == SERVICE_TIERS
+    counts = [fields[name] for name in COUNT_FIELDS] + list(fields["cache_creation"].fields.values())
+    assert all((f.min_value, f.max_value) == (0, MAX_TOKENS) for f in counts)
+    assert fields["id"].max_length == MAX_RECORD_ID
+
+
+@pytest.mark.django_db
+def test_the_documented_bounds_are_the_enforced_ones(org, owner, ws, api, key_for):
+    client = api(key_for(owner))
+    assert post(client, [usage_row(ws, 1, id="x" * 100, output_tokens=10**12)]).status_code == 200
+    assert post(client, [usage_row(ws, 2, id="x" * 101)]).status_code == 400
+    assert post(client, [usage_row(ws, 3, output_tokens=10**12 + 1)]).status_code == 400
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("occurred_at, status", [
+    ("0001-01-01T00:00:00Z", 200), ("0001-01-01T00:00:00-05:00", 200), ("9998-12-31T23:59:59Z", 200),
+    ("0001-01-01T00:00:00+05:00", 400), ("9998-12-31T23:00:00-05:00", 400), ("9999-12-31T23:00:00-05:00", 400),
+])
+def test_timestamps_at_the_ends_of_the_calendar(org, owner, ws, api, key_for, occurred_at, status):
+    response = post(api(key_for(owner)), [usage_row(ws, 1, occurred_at=occurred_at)])
+    assert response.status_code == status, response.content
+    if status == 400:
+        assert "records[0].occurred_at: " in response.json()["error"]["message"]
+        assert "out of range; use a date between years 1 and 9998" in response.json()["error"]["message"]

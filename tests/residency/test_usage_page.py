@@ -79,7 +79,8 @@ def test_filters_by_workspace_and_model(owner, usage, console):
     opus = client.get(PAGE, {"model": "claude-opus-4-6"}).context
     assert opus["data"].geos == ["global", "us"]
     bad = client.get(PAGE, {"workspace": "wrkspc_nope", "from": "nope"}).context
-    assert bad["errors"] == {"workspace": "No such workspace in this organization.", "from": "Use a date as YYYY-MM-DD."}
+    assert bad["form"].errors == {"workspace": ["No such workspace in this organization."],
+                                  "from": ["'nope' is not a date; use YYYY-MM-DD."]}
 
 
 @pytest.mark.django_db

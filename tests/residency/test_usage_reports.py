@@ -86,7 +86,7 @@ def test_usage_by_day_and_geo_sums_every_token_category(owner, rows, api, key_fo
         "uncached_input_tokens": 1_000_000,
         "cache_creation": {"ephemeral_5m_input_tokens": 100_000, "ephemeral_1h_input_tokens": 10_000},
         "cache_read_input_tokens": 200_000, "output_tokens": 50_000,
-        "workspace_id": None, "model": None, "service_tier": None, "inference_geo": "us",
+        "workspace_id": None, "model": None, "service_tier": None, "surface": None, "inference_geo": "us",
     }
     raw = api(key_for(owner)).get(USAGE, {**DAY1, "group_by[]": "inference_geo"}).content.decode()
     assert '"output_tokens":50000,' in raw  # whole numbers, never 50000.0

@@ -155,8 +155,8 @@ def test_owner_restricts_to_us(org, owner, ws, console):
 
 @pytest.mark.parametrize(("data", "words"), [
     ({"allowed_mode": "restricted", "allowed_geos": ["us"], "default_inference_geo": "global"},
-     "&#x27;global&#x27; is not in allowed_inference_geos (us)"),
-    ({"allowed_mode": "restricted", "default_inference_geo": "global"}, "non-empty list"),
+     "global is not one of the allowed geos; choose the default from: us."),
+    ({"allowed_mode": "restricted", "default_inference_geo": "global"}, "Tick at least one geo, or choose Unrestricted."),
     ({"allowed_mode": "restricted", "allowed_geos": ["mars"]}, "Unknown geo mars"),
     ({"default_inference_geo": "mars"}, "is not a valid inference geo"),
     ({"name": " "}, "Give the workspace a name"),
@@ -272,3 +272,23 @@ def test_privacy_viewer_cannot_delegate(org, ws, member_factory, console):
     viewer = member_factory(org, "privacy_view")
     response = console(viewer.user).post(admins_url(ws), {"membership_id": viewer.pk, "admin": "on"})
     assert response.status_code == 403
+
+
+@pytest.mark.parametrize("extra", [0, 30])
+def test_detail_and_its_invalid_post_keep_their_query_counts(org, owner, ws, member_factory, console,
+                                                            django_assert_num_queries, extra):
+    for i in range(extra):
+        member = member_factory(org, "user")
+        if i % 2:
+            residency_services.workspace_admin_set(actor=actor_for(owner.user), workspace=ws, membership=member,
+                                                   admin=True)
+    client = console(owner.user)
+    client.get("/")
+    # session, user, membership, workspace (+ membership, perms), geos, admins (2), perms, org switcher
+    with django_assert_num_queries(11):
+        assert client.get(detail(ws)).status_code == 200
+    # the same queries (the form's geos instead of the page's): nothing is written or recorded
+    with django_assert_num_queries(11):
+        assert client.post(detail(ws), residency_post(allowed_mode="restricted")).status_code == 400
+    with django_assert_num_queries(6):  # session, user, membership, geos, org switcher
+        assert client.get(CREATE).status_code == 200

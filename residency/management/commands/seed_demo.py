@@ -34,11 +34,11 @@ ORGS = [
     ("Cedar Legal", "enterprise_usage", "legacy_opt_out", True, [
         ("carl@cedar.test", "Carl Stone", "primary_owner"),
     ], [("Contracts", {"allowed_inference_geos": ["us"], "default_inference_geo": "us"})]),
-    # opted out of global routing before US-only existed, not migrated yet:
-    # `python manage.py migrate_legacy_optouts` locks it and restricts its workspaces to us
+    # opted out of global routing before US-only existed: flagged as a legacy opt-out, it is in its
+    # migrated state at once (US-only locked on, the data residency policy ["us"], workspaces in us)
     ("Fjord Shipping", "enterprise_usage", None, True, [
         ("fiona@fjord.test", "Fiona Dahl", "primary_owner"),
-    ], [("Logistics", {}), ("Customs", {"allowed_inference_geos": ["global", "us"]})]),
+    ], [("Logistics", {}), ("Customs", {})]),
     ("Delta Retail", "enterprise_seat", None, False, [
         ("dana@delta.test", "Dana Cole", "primary_owner"),
         ("dev@delta.test", "Dev Rao", "user"),

@@ -1,0 +1,317 @@
+"""The OpenAPI document at /v1/openapi.json says exactly what the server does (issue 14's tool
+author's view): names, errors, bounds, strict inputs, examples. See also test_openapi_responses."""
+
+import json
+
+import pytest
+from drf_spectacular.generators import SchemaGenerator
+
+from orgs.api.base import OrgApi
+from tests.core.test_malformed_input import ENDPOINTS, fill, render, with_value
+from tests.factories import add_member, api_key_for
+from tests.openapi import Document
+from tests.residency.helpers import usage_row, workspace
+
+OPERATIONS = {
+    ("get", "/v1/organizations/me"): "organization_retrieve",
+    ("get", "/v1/organizations/inference_residency"): "inference_residency_retrieve",
+    ("post", "/v1/organizations/inference_residency"): "inference_residency_update",
+    ("get", "/v1/organizations/users"): "users_list",
+    ("post", "/v1/organizations/users"): "users_create",
+    ("get", "/v1/organizations/users/{user_id}"): "users_retrieve",
+    ("post", "/v1/organizations/users/{user_id}"): "users_update",
+    ("get", "/v1/organizations/roles"): "roles_list",
+    ("post", "/v1/organizations/roles"): "roles_create",
+    ("get", "/v1/organizations/api_keys"): "api_keys_list",
+    ("post", "/v1/organizations/api_keys"): "api_keys_create",
+    ("post", "/v1/organizations/api_keys/{key_id}/revoke"): "api_keys_revoke",
+    ("get", "/v1/organizations/workspaces"): "workspaces_list",
+    ("post", "/v1/organizations/workspaces"): "workspaces_create",
+    ("get", "/v1/organizations/workspaces/{workspace_id}"): "workspaces_retrieve",
+    ("post", "/v1/organizations/workspaces/{workspace_id}"): "workspaces_update",
+    ("post", "/v1/organizations/workspaces/{workspace_id}/archive"): "workspaces_archive",
+    ("get", "/v1/organizations/audit_events"): "audit_events_list",
+    ("post", "/v1/organizations/usage_records"): "usage_records_create",
+    ("get", "/v1/organizations/usage_report/messages"): "usage_report_messages_retrieve",
+    ("get", "/v1/organizations/cost_report"): "cost_report_retrieve",
+}
+# (request component, 200 component) per operation
+SHAPES = {
+    "organization_retrieve": (None, "Organization"),
+    "inference_residency_retrieve": (None, "InferenceResidency"),
+    "inference_residency_update": ("InferenceResidencyUpdate", "InferenceResidency"),
+    "users_list": (None, "UserList"),
+    "users_create": ("UserCreate", "User"),
+    "users_retrieve": (None, "User"),
+    "users_update": ("UserUpdate", "User"),
+    "roles_list": (None, "RoleList"),
+    "roles_create": ("RoleCreate", "Role"),
+    "api_keys_list": (None, "ApiKeyList"),
+    "api_keys_create": ("ApiKeyCreate", "ApiKeyCreated"),
+    "api_keys_revoke": (None, "ApiKey"),
+    "workspaces_list": (None, "WorkspaceList"),
+    "workspaces_create": ("WorkspaceCreate", "Workspace"),
+    "workspaces_retrieve": (None, "Workspace"),
+    "workspaces_update": ("WorkspaceUpdate", "Workspace"),
+    "workspaces_archive": (None, "Workspace"),
+    "audit_events_list": (None, "AuditEventList"),
+    "usage_records_create": ("UsageRecordsIngest", "UsageRecordsIngested"),
+    "usage_report_messages_retrieve": (None, "UsageReport"),
+    "cost_report_retrieve": (None, "CostReport"),
+}
+# the error statuses each operation can answer beyond 400, 401, 429 and 500: 404 everywhere under
+# /v1/organizations (a console session of someone in no organization; hidden areas); 403 where a
+# role or a lock refuses, or CSRF refuses a console session's POST; 413/415 wherever a body is read
+ORG_ERRORS = {
+    "organization_retrieve": {404},
+    "inference_residency_retrieve": {404},
+    "inference_residency_update": {403, 404, 413, 415},
+    "users_list": {403, 404},
+    "users_create": {403, 404, 413, 415},
+    "users_retrieve": {403, 404},
+    "users_update": {403, 404, 413, 415},
+    "roles_list": {403, 404},
+    "roles_create": {403, 404, 413, 415},
+    "api_keys_list": {404},
+    "api_keys_create": {403, 404, 413, 415},
+    "api_keys_revoke": {403, 404},
+    "workspaces_list": {404},
+    "workspaces_create": {403, 404, 413, 415},
+    "workspaces_retrieve": {404},
+    "workspaces_update": {403, 404, 413, 415},
+    "workspaces_archive": {403, 404},
+    "audit_events_list": {404},
+    "usage_records_create": {403, 404, 413, 415},
+    "usage_report_messages_retrieve": {404},
+    "cost_report_retrieve": {403, 404},
+}
+COMPONENTS = {
+    "Workspace", "WorkspaceCreate", "WorkspaceUpdate", "DataResidency", "User", "UserCreate", "UserUpdate", "Role",
+    "RoleCreate", "ApiKey", "ApiKeyCreate", "ApiKeyCreated", "InferenceResidency", "InferenceResidencyUpdate",
+    "AuditEvent", "UsageRecordsIngest", "UsageRecordsIngested", "UsageReport", "CostReport", "Organization", "Error",
+    "WorkspaceList", "UserList", "RoleList", "ApiKeyList", "AuditEventList",
+}
+ALWAYS = {"400", "401", "429", "500"}
+
+
+@pytest.fixture(scope="module")
+def doc():
+    return SchemaGenerator().get_schema(request=None, public=True)
+
+
+@pytest.fixture(scope="module")
+def document(doc):
+    return Document(json.loads(json.dumps(doc)))
+
+
+def ours(doc):
+    for (method, path), operation_id in OPERATIONS.items():
+        yield operation_id, doc["paths"][path][method]
+
+
+def every_operation(doc):
+    for path, item in doc["paths"].items():
+        for method, operation in item.items():
+            yield f"{method.upper()} {path}", operation
+
+
+def ref_name(schema):
+    return schema["$ref"].rsplit("/", 1)[-1]
+
+
+def test_operation_ids_tags_and_texts(doc):
+    declared = {tag["name"]: tag.get("description") for tag in doc["tags"]}
+    assert all(declared.values()), "every tag has a description"
+    summaries = set()
+    for operation_id, operation in ours(doc):
+        assert operation["operationId"] == operation_id
+        assert len(operation["tags"]) == 1 and operation["tags"][0] in declared, operation_id
+        assert operation_id.startswith(operation["tags"][0].lower().replace(" ", "_")), operation_id  # resource_action
+        assert operation.get("summary") and operation.get("description"), operation_id
+        assert operation["summary"] not in summaries, operation_id
+        summaries.add(operation["summary"])
+        text = json.dumps(operation)
+        assert "SPEC" not in text and OrgApi.__doc__.split(":")[0] not in operation["description"], operation_id
+    for name, operation in every_operation(doc):
+        assert len(operation["tags"]) == 1 and operation["tags"][0] in declared, name
+
+
+def test_component_names_a_tool_author_would_choose(doc):
+    names = set(doc["components"]["schemas"])
+    assert COMPONENTS <= names, COMPONENTS - names
+    used = reachable(doc, [op for _, op in ours(doc)])  # the decision endpoints' names are the decision work's
+    assert not [n for n in used if n.endswith(("Input", "Output")) or n.startswith("Patched")
+                or n in ("NullEnum", "BlankEnum")]
+    for operation_id, operation in ours(doc):
+        request, response = SHAPES[operation_id]
+        body = operation.get("requestBody")
+        if request is None:
+            assert body is None, operation_id
+        else:
+            assert ref_name(body["content"]["application/json"]["schema"]) == request, operation_id
+            assert body["required"] is True, operation_id
+        assert ref_name(operation["responses"]["200"]["content"]["application/json"]["schema"]) == response
+
+
+def test_every_operation_declares_the_errors_it_can_answer(doc):
+    for name, operation in every_operation(doc):
+        responses = operation["responses"]
+        assert ALWAYS <= set(responses), name
+        for code, response in responses.items():
+            assert response["headers"]["request-id"]["required"] is True, (name, code)
+            if code >= "400":
+                assert ref_name(response["content"]["application/json"]["schema"]) == "Error", (name, code)
+        assert "retry-after" in responses["429"]["headers"], name
+        if "requestBody" in operation:
+            assert operation["requestBody"]["required"] is True, name
+    for operation_id, operation in ours(doc):
+        assert set(operation["responses"]) == {"200"} | ALWAYS | {str(c) for c in ORG_ERRORS[operation_id]}, \
+            operation_id
+
+
+def test_security_is_listed_once_and_servers_are_given(doc):
+    assert doc["servers"]
+    for name, operation in every_operation(doc):
+        entries = [json.dumps(entry, sort_keys=True) for entry in operation["security"]]
+        assert len(entries) == len(set(entries)), name
+    assert doc["components"]["securitySchemes"]["ApiKeyAuth"] == {"type": "apiKey", "in": "header",
+                                                                  "name": "x-api-key"}
+
+
+def test_lists_share_the_pagination_parameters_and_shape(doc):
+    for operation_id, operation in ours(doc):
+        if not operation_id.endswith("_list"):
+            continue
+        params = {p["name"]: p for p in operation["parameters"]}
+        assert params["limit"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 1000, "default": 20}
+        assert params["after_id"]["schema"]["type"] == params["before_id"]["schema"]["type"] == "string"
+        listing = doc["components"]["schemas"][SHAPES[operation_id][1]]
+        assert set(listing["required"]) == {"data", "has_more", "first_id", "last_id"}, operation_id
+
+
+def refs(node):
+    return [part.split('"')[0] for part in json.dumps(node).split('"$ref": "#/components/schemas/')[1:]]
+
+
+def reachable(doc, nodes):
+    """The components `nodes` refer to, directly or through other components."""
+    components = doc["components"]["schemas"]
+    seen, todo = set(), [name for node in nodes for name in refs(node)]
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo += refs(components[name])
+    return seen
+
+
+def schemas_of_request_bodies(doc):
+    """Every schema a request body can contain, by component name."""
+    bodies = [op["requestBody"] for _, op in ours(doc) if "requestBody" in op]
+    return {name: doc["components"]["schemas"][name] for name in reachable(doc, bodies)}
+
+
+def test_inputs_refuse_unknown_fields_and_say_so(doc):
+    objects = {n: s for n, s in schemas_of_request_bodies(doc).items() if s.get("type") == "object"}
+    assert {"WorkspaceCreate", "DataResidencyCreate", "RolePermissionsCreate", "UsageRecord",
+            "UsageRecordCacheCreation"} <= set(objects)
+    for name, schema in objects.items():
+        assert schema["additionalProperties"] is False, name
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", [n for n in ENDPOINTS if ENDPOINTS[n].body and not n.startswith("decisions")])
+def test_the_server_refuses_unknown_fields_too(name, org, owner, api):
+    endpoint = ENDPOINTS[name]
+    ws = workspace(org, "Prod")
+    member = add_member(org, "user")
+    ids = {"workspace_id": ws.pk, "user_id": member.user_id, "organization_id": org.pk}
+    body = fill(endpoint.body, ids, usage_row(ws, 1))
+    client = api(api_key_for(owner))
+    paths = [("extra",), *[(*p, "extra") for p in endpoint.objects if p != ("records",)
+                           and p != ("data_residency", "allowed_inference_geos")]]
+    for path in paths:
+        bad = with_value(body, path, 1)
+        response = client.generic(endpoint.method, endpoint.path.format(**ids), render(bad),
+                                  content_type="application/json")
+        assert response.status_code == 400, (path, response.content)
+        assert "extra: " in response.json()["error"]["message"], (path, response.content)
+
+
+def test_strict_types_and_bounds(doc):
+    schemas = doc["components"]["schemas"]
+    for name in ("ApiKeyCreate", "RoleCreate", "WorkspaceCreate"):
+        assert schemas[name]["properties"]["name"]["type"] == "string", name
+        assert schemas[name]["properties"]["name"]["maxLength"] in (100, 200), name
+        assert "name" in schemas[name]["required"], name
+    records = schemas["UsageRecordsIngest"]["properties"]["records"]
+    assert (records["minItems"], records["maxItems"]) == (1, 5000)
+    row = schemas["UsageRecord"]
+    # workspace_id: required for API rows, absent for Claude apps rows (a rule the service states)
+    assert set(row["required"]) == {"id", "model", "inference_geo", "service_tier", "occurred_at"}
+    assert row["properties"]["output_tokens"] == {"type": "integer", "maximum": 10**12, "minimum": 0, "format": "int64",
+                                                  "description": "Output tokens."}
+    assert schemas["Organization"]["properties"]["plan"]["allOf"] == [{"$ref": "#/components/schemas/PlanEnum"}]
+    assert schemas["PlanEnum"]["enum"] == ["team", "enterprise_seat", "enterprise_usage"]
+    permissions = schemas["RolePermissionsCreate"]["properties"]
+    assert permissions["billing"] == {"$ref": "#/components/schemas/AreaLevelEnum"}
+    assert permissions["audit_log"] == {"$ref": "#/components/schemas/AuditLogLevelEnum"}
+    lock = schemas["InferenceResidency"]["properties"]["lock_reason"]
+    assert lock["nullable"] is True and lock["allOf"] == [{"$ref": "#/components/schemas/LockReasonEnum"}]
+    assert "NullEnum" not in json.dumps(doc)
+
+
+def test_allowed_inference_geos_is_unrestricted_or_a_list(doc):
+    schemas = doc["components"]["schemas"]
+    for name in ("DataResidency", "DataResidencyCreate", "DataResidencyUpdate"):
+        one_of = schemas[name]["properties"]["allowed_inference_geos"]["oneOf"]
+        assert one_of[0]["enum"] == ["unrestricted"]
+        assert (one_of[1]["type"], one_of[1]["minItems"], one_of[1]["uniqueItems"]) == ("array", 1, True)
+        assert one_of[1]["items"]["type"] == "string"
+    assert "workspace_geo" not in schemas["DataResidencyUpdate"]["properties"]  # fixed at creation
+
+
+def test_reports_usage_and_audit_events_are_typed(doc):
+    def untyped(node, where):
+        if isinstance(node, dict):
+            if node.get("type") == "object" and not node.get("properties") and "additionalProperties" not in node:
+                yield where
+            for key, value in node.items():
+                yield from untyped(value, f"{where}.{key}")
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                yield from untyped(value, f"{where}[{i}]")
+
+    for name in ("UsageRecordsIngest", "UsageRecord", "UsageRecordsIngested", "UsageReport", "UsageReportBucket",
+                 "UsageReportResult", "CostReport", "CostReportBucket", "CostReportResult", "AuditEvent", "AuditActor"):
+        schema = doc["components"]["schemas"][name]
+        assert schema["type"] == "object" and schema["properties"], name
+        assert not list(untyped(schema, name)), name
+
+
+def test_audit_events_declare_csv(doc):
+    operation = doc["paths"]["/v1/organizations/audit_events"]["get"]
+    content = operation["responses"]["200"]["content"]
+    assert content["text/csv"]["schema"] == {"type": "string"}
+    assert ref_name(content["application/json"]["schema"]) == "AuditEventList"
+    fmt = next(p for p in operation["parameters"] if p["name"] == "format")
+    assert fmt["schema"]["enum"] == ["json", "csv"]
+
+
+def test_every_body_has_examples_that_fit_their_schema(document):
+    for operation_id, operation in ours(document.document):
+        contents = [("request", operation["requestBody"]["content"])] if "requestBody" in operation else []
+        contents += [(code, response["content"]) for code, response in operation["responses"].items()]
+        for where, content in contents:
+            for media_type, media in content.items():
+                assert media.get("examples"), (operation_id, where, media_type)
+                if media_type != "application/json":
+                    continue
+                for example in media["examples"].values():
+                    assert not document.errors(example["value"], media["schema"]), (operation_id, where, example)
+
+
+def test_example_lists_name_their_first_and_last_items(doc):
+    listing = doc["paths"]["/v1/organizations/workspaces"]["get"]["responses"]["200"]["content"]["application/json"]
+    example = next(iter(listing["examples"].values()))["value"]
+    assert example["first_id"] == example["data"][0]["id"] == example["last_id"]
