@@ -288,3 +288,12 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }
 TRUST_X_FORWARDED_FOR = env_bool("TRUST_X_FORWARDED_FOR", False)
+
+# Signed audit checkpoints (SPEC §7; README "Audit checkpoints"): the folder of checkpoint files,
+# the Ed25519 private key that signs them (PEM path; only the signing host needs it) and its
+# public half for hosts that only verify. Keep both somewhere the database's writers cannot reach.
+AUDIT_CHECKPOINT_DIR = os.environ.get("AUDIT_CHECKPOINT_DIR") or str(BASE_DIR / "audit-checkpoints")
+AUDIT_SIGNING_KEY = os.environ.get("AUDIT_SIGNING_KEY") or None
+AUDIT_PUBLIC_KEY = os.environ.get("AUDIT_PUBLIC_KEY") or None
+# Outside production, `audit_checkpoint` with no key creates a development key in the folder.
+AUDIT_DEVELOPMENT_KEY_ALLOWED = True
