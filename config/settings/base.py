@@ -160,8 +160,8 @@ if EMAIL_HOST:
     EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 elif EMAIL_FILE_PATH:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
-else:
-    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+else:  # the terminal, on standard error (never into a command's output)
+    EMAIL_BACKEND = "core.mail.StderrEmailBackend"
 # the address links in emails point at (invitations); default: the address the request came to
 CONSOLE_BASE_URL = os.environ.get("CONSOLE_BASE_URL", "").rstrip("/")
 # production settings set this: `core.E001` then refuses to run without a mail configuration
