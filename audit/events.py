@@ -52,6 +52,8 @@ FIELD_LABELS = {
     "primary_owner": "primary owner",
     "previous_primary_owner_role": "previous primary owner's role",
     "permissions": "",
+    "require_two_factor": "two-factor required",
+    "locked_minutes": "locked minutes",
 }
 
 
@@ -334,6 +336,32 @@ WORKSPACE_ADMIN_REVOKED = register(
     lambda e, n: (f"{e.actor_label} removed {_after(e).get('email') or _after(e).get('user_id')} as admin of "
                   f"workspace {e.target_label}"),
     records=("user_id", "email"),
+)
+
+
+
+# --- accounts: sign-in protection and two-factor (SPEC §6) ----------------------------------------
+
+
+def _locked_out(e, n):
+    a = _after(e)
+    failures = f" after {a['failures']} failed attempts" if a.get("failures") else ""
+    minutes = a.get("locked_minutes") or 15
+    return f"{e.actor_label} locked sign-in to {a.get('email') or e.target_label} for {minutes} minutes{failures}"
+
+
+SIGN_IN_LOCKED_OUT = register("account.sign_in_locked_out", "Sign-in locked out", _locked_out,
+                              records=("email", "failures", "locked_minutes"))
+TWO_FACTOR_CHANGED = register(
+    "account.two_factor_changed", "Two-factor sign-in changed",
+    lambda e, n: f"{e.actor_label} turned two-factor sign-in {_value(_after(e).get('enabled'))}",
+    records=("email", "enabled"),
+)
+TWO_FACTOR_REQUIREMENT_CHANGED = register(
+    "organization.two_factor_requirement_changed", "Two-factor requirement changed",
+    lambda e, n: (f"{e.actor_label} turned the two-factor requirement for members who manage an area "
+                  f"{_value(_after(e).get('require_two_factor'))}"),
+    records=("require_two_factor",),
 )
 
 RESIDENCY_ACTIONS = tuple(name for name, e in REGISTRY.items() if e.residency)

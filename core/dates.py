@@ -1,5 +1,7 @@
 """Timestamps as the API takes them (RFC 3339 with an offset)."""
 
+from datetime import UTC
+
 from django.core.exceptions import ValidationError
 from django.utils.dateparse import parse_datetime
 
@@ -20,6 +22,9 @@ def parse_rfc3339(value, name):
     if parsed.tzinfo is None:
         raise ValidationError({name: [f"{value!r} has no time zone offset; add Z or +00:00."]})
     try:
-        return check_datetime_range(parsed, name)
+        check_datetime_range(parsed, name)
     except MalformedInput as exc:
         raise ValidationError({name: [str(exc).removeprefix(f"{name}: ")]}) from None
+    # in UTC: an offset of any size RFC 3339 allows (+16:26) is fine here, but not every database
+    # takes it as a query parameter
+    return parsed.astimezone(UTC)

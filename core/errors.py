@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -20,6 +21,10 @@ ERROR_TYPES = {
     429: "rate_limit_error",
     500: "api_error",
 }
+
+
+RETRY_AFTER_SECONDS = 5
+DATABASE_UNAVAILABLE = "The service cannot reach its database right now; retry in a few seconds."
 
 
 class Conflict(Exception):
@@ -99,6 +104,10 @@ def exception_handler(exc, context):
         code = 413
         message = (f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes; "
                    "send it in smaller requests.")
+    elif isinstance(exc, (OperationalError, InterfaceError)):
+        # the database is unreachable: nothing was done, and a retry may work (SPEC §2)
+        code, message = 503, DATABASE_UNAVAILABLE
+        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     elif isinstance(exc, exceptions.APIException):
         code = exc.status_code
         if isinstance(exc, exceptions.ValidationError):

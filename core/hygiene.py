@@ -26,6 +26,7 @@ from datetime import UTC
 from urllib.parse import unquote_to_bytes
 
 from django.http import HttpResponseBadRequest
+from django.http.multipartparser import MultiPartParserError
 from django.template.loader import render_to_string
 from rest_framework import exceptions, parsers, permissions
 
@@ -224,7 +225,11 @@ def request_problem(request):
                 return f"Query parameter {key!r}: {problem}; remove it."
     if request.method == "POST" and request.content_type in ("application/x-www-form-urlencoded",
                                                              "multipart/form-data"):
-        for key, values in request.POST.lists():
+        try:
+            fields = request.POST.lists()
+        except MultiPartParserError as exc:
+            return f"The form body is not valid {request.content_type}: {exc}."
+        for key, values in fields:
             for value in (key, *values):
                 problem = text_problem(value)
                 if problem:

@@ -3,7 +3,7 @@
 Everything here is an extension point of drf-spectacular, not a rewrite of its output:
 - `AutoSchema` names components after their serializers (`WorkspaceSerializer` → `Workspace`, a
   paginated list → `WorkspaceList`), tags each operation with its resource, documents the
-  `request-id` response header (and `retry-after` on 429), marks request bodies required, and
+  `request-id` response header (and `retry-after` on 429 and 503), marks request bodies required, and
   never borrows a base class's docstring as an operation's description;
 - `errors(...)` gives an operation its error responses in the contract's shape, always
   including those every operation can answer (400, 401, 429, 500);
@@ -26,7 +26,7 @@ REQUEST_ID_HEADER = OpenApiParameter(
     description="This request's id (`req_...`); quote it when you report a problem.",
 )
 RETRY_AFTER_HEADER = OpenApiParameter(
-    "retry-after", OpenApiTypes.INT, OpenApiParameter.HEADER, response=[429], required=True,
+    "retry-after", OpenApiTypes.INT, OpenApiParameter.HEADER, response=[429, 503], required=True,
     description="Seconds to wait before retrying.",
 )
 
@@ -102,8 +102,10 @@ ERROR_TEXT = {
           "Request was throttled. Expected available in 12 seconds."),
     500: ("Something went wrong on our side.",
           "Something went wrong on our side; retry, and quote the request id if it persists."),
+    503: ("The service cannot reach its database right now; retry after `retry-after` seconds.",
+          "The service cannot reach its database right now; retry in a few seconds."),
 }
-ALWAYS = (400, 401, 429, 500)
+ALWAYS = (400, 401, 429, 500, 503)
 
 
 class ErrorDetailsSerializer(serializers.Serializer):

@@ -78,6 +78,9 @@ class StrictTextMixin:
     def to_internal_value(self, data):
         if not isinstance(data, str):
             self.fail("not_a_string")
+        if self.max_length is not None and len(data) > self.max_length:
+            # the bound OpenAPI states is on the string as sent, before surrounding spaces are trimmed
+            self.fail("max_length", max_length=self.max_length)
         return super().to_internal_value(data)
 
 

@@ -4,6 +4,7 @@ from django.conf import settings
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
+from . import two_factor
 from .selectors import api_key_for_secret
 from .services import api_key_touch
 
@@ -34,6 +35,10 @@ class ConsoleSessionAuthentication(authentication.SessionAuthentication):
     def authenticate(self, request):
         result = super().authenticate(request)
         if result is not None:
+            if request._request.session.get(two_factor.STATE_KEY):
+                # signed in with a password only, and a two-factor step is pending (SPEC §6)
+                raise exceptions.AuthenticationFailed(
+                    "Finish two-factor sign-in in the console first (or use an API key).")
             request._request.api_key = None
         return result
 

@@ -84,3 +84,20 @@ class RoleForm(forms.Form):
             by_level = {sub.data["value"]: sub for sub in bound.subwidgets}
             rows.append((AREA_LABELS[area], bound, [(level, by_level.get(level)) for level in ("none", "view", "manage")]))
         return rows
+
+
+class OneTimeCodeForm(forms.Form):
+    """A code from the authenticator app (6 digits) or a recovery code."""
+
+    code = forms.CharField(
+        label="Code", max_length=32, strip=True,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "text", "autofocus": True}),
+        error_messages={"required": "Enter the code from your authenticator app, or a recovery code."},
+    )
+
+
+class TwoFactorRequirementForm(forms.Form):
+    require_two_factor = forms.BooleanField(
+        label="Require two-factor sign-in of members who hold Manage on any area", required=False,
+        help_text="They are sent to set it up before anything else the next time they use the console.",
+    )

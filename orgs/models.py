@@ -9,6 +9,7 @@ import hashlib
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from guardian.models import UserObjectPermissionBase
 
 from core.ids import IdFactory
@@ -63,13 +64,26 @@ class BuiltinRole(models.TextChoices):
 MAX_ACTIVE_WORKSPACES = 100
 
 
+def normalize_email(email):
+    """One account per email, compared case-insensitively (SPEC §6): stored lowercased."""
+    return (email or "").strip().lower()
+
+
 class UserManager(BaseUserManager):
     use_in_migrations = True
+
+    @classmethod
+    def normalize_email(cls, email):
+        return normalize_email(email)
+
+    def get_by_natural_key(self, username):
+        # sign-in: "Ana@Acme.test" is ana@acme.test
+        return self.get(email=normalize_email(username))
 
     def _create_user(self, email, password, **extra):
         if not email:
             raise ValueError("An email address is required.")
-        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user = self.model(email=normalize_email(email), **extra)
         user.set_password(password)
         user.save(using=self._db)
         return user
@@ -100,6 +114,14 @@ class User(AbstractUser):
 
     class Meta:
         ordering = ["email"]
+        constraints = [
+            models.CheckConstraint(condition=Q(email=Lower("email")), name="user_email_lowercase",
+                                   violation_error_message="Email addresses are stored in lower case."),
+        ]
+
+    def clean(self):
+        super().clean()
+        self.email = normalize_email(self.email)
 
     @property
     def display_name(self):
@@ -117,6 +139,11 @@ class Organization(models.Model):
     lock_reason = models.CharField(max_length=20, choices=LockReason.choices, null=True, blank=True)
     legacy_opt_out = models.BooleanField(
         default=False, help_text="Opted out of global routing before US-only inference existed."
+    )
+    # members holding `manage` on any area must sign in with two-factor (set by the primary owner)
+    require_two_factor = models.BooleanField(
+        "two-factor sign-in required for managers", default=False,
+        help_text="Members who hold manage on any area must use two-factor sign-in.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -315,3 +342,33 @@ class OrganizationUserObjectPermission(UserObjectPermissionBase):
 
 class WorkspaceUserObjectPermission(UserObjectPermissionBase):
     content_object = models.ForeignKey(Workspace, on_delete=models.CASCADE)
+
+
+class EmailKind(models.TextChoices):
+    INVITATION = "invitation", "Invitation to choose a password"
+    MEMBERSHIP_NOTICE = "membership_notice", "Added to an organization"
+
+
+class OutgoingEmail(models.Model):
+    """One email to a person, written in the transaction of the change that sends it and sent
+    after that transaction commits (`orgs.mail`). A failed send stays here with its error, and
+    `python manage.py send_pending_email` retries it. No secret is stored: an invitation's
+    link is made when the message is sent."""
+
+    id = models.CharField(primary_key=True, max_length=40, default=IdFactory("email"), editable=False)
+    kind = models.CharField(max_length=30, choices=EmailKind.choices)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    invited_by = models.CharField(max_length=300, blank=True)
+    role_name = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [models.Index(fields=["sent_at", "created_at"], name="email_unsent")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} to {self.user_id}"

@@ -74,15 +74,19 @@ class Access:
     """One request's view of what the actor may do in one organization.
 
     Loads the actor's guardian permissions on the organization once (one query) and
-    answers every area check from them.
+    answers every area check from them. Through an API key someone else created, the actor
+    holds, area by area, the lower of the key's member's and the key's creator's current
+    levels (SPEC §3): a key never outranks its maker, even after the maker is demoted.
     """
 
-    def __init__(self, user, organization, membership):
+    def __init__(self, user, organization, membership, api_key=None):
         self.user = user
         self.organization = organization
         self.membership = membership
+        self.api_key = api_key
         self._checker = ObjectPermissionChecker(user)
         self._perms = None
+        self._creator_perms = None
 
     @property
     def perms(self):
@@ -90,15 +94,48 @@ class Access:
             self._perms = set(self._checker.get_user_perms(self.organization))
         return self._perms
 
-    def level(self, area):
-        if self.membership is None:  # platform staff acting through the Django admin
-            return LEVEL_VIEW if area == "audit_log" else LEVEL_MANAGE
-        perms = self.perms
+    @property
+    def through_foreign_key(self):
+        """Acting with a key its member did not create themself (an identity manager minted it)."""
+        return (self.api_key is not None and self.membership is not None
+                and self.api_key.created_by_id != self.membership.user_id)
+
+    @property
+    def key_creator_id(self):
+        """The creator of the key acted through, when that is someone else than its member
+        ("" when the creator is unknown), else None."""
+        return (self.api_key.created_by_id or "") if self.through_foreign_key else None
+
+    @property
+    def creator_perms(self):
+        """The key creator's current permission codenames here (none if they left or are unknown)."""
+        if self._creator_perms is None:
+            creator_id = self.key_creator_id
+            self._creator_perms = set(
+                OrganizationUserObjectPermission.objects.filter(
+                    user_id=creator_id, content_object_id=self.organization.pk
+                ).values_list("permission__codename", flat=True)
+            ) if creator_id else set()
+        return self._creator_perms
+
+    @staticmethod
+    def _level_in(perms, area):
         if f"{LEVEL_MANAGE}_{area}" in perms:
             return LEVEL_MANAGE
         if f"{LEVEL_VIEW}_{area}" in perms:
             return LEVEL_VIEW
         return LEVEL_NONE
+
+    def creator_level(self, area):
+        return self._level_in(self.creator_perms, area)
+
+    def level(self, area):
+        if self.membership is None:  # platform staff acting through the Django admin
+            return LEVEL_VIEW if area == "audit_log" else LEVEL_MANAGE
+        own = self._level_in(self.perms, area)
+        if self.through_foreign_key:
+            return min(own, self.creator_level(area), key=LEVEL_RANK.__getitem__)
+        return own
 
     def can(self, area, need=LEVEL_VIEW):
         return LEVEL_RANK[self.level(area)] >= LEVEL_RANK[need]
@@ -116,7 +153,10 @@ class Access:
 
     @property
     def is_primary_owner(self):
-        return self.membership is not None and self.membership.role_id == BuiltinRole.PRIMARY_OWNER
+        """The primary owner in person, or with a key that acts as them: one they created
+        themself. A key someone else minted for them never does (it acts at most as its maker)."""
+        return (self.membership is not None and self.membership.role_id == BuiltinRole.PRIMARY_OWNER
+                and not self.through_foreign_key)
 
     def require(self, area, need=LEVEL_VIEW, *, hide=False):
         """Raise unless the actor holds `need` on `area`; `hide` turns the 403 into a 404."""
@@ -126,8 +166,14 @@ class Access:
             raise Http404("Not found.")
         raise PermissionDenied(
             f"This needs {AREA_LABELS[area]}: {need} in {self.organization.name}; "
-            f"your role ({self.role_name}) has {self.level(area)}."
+            f"{self._whose()} has {self.level(area)}."
         )
+
+    def _whose(self):
+        if self.through_foreign_key:
+            return (f"this API key (it acts with at most what both its member and its creator hold; "
+                    f"its member's role is {self.role_name})")
+        return f"your role ({self.role_name})"
 
     def role_fits_within(self, role):
         """True when every area of `role` is at most what the actor holds (no escalation)."""
@@ -136,6 +182,18 @@ class Access:
     def levels_fit_within(self, levels):
         """True when every area level in `levels` ({area: level}) is at most the actor's."""
         return all(LEVEL_RANK[levels.get(a, LEVEL_NONE)] <= LEVEL_RANK[self.level(a)] for a in AREAS)
+
+    def outranks(self, membership):
+        """Strictly above `membership` (SPEC §3, API keys): the primary owner ranks above every
+        other member; otherwise no area lower than theirs and at least one higher. Nobody
+        outranks the primary owner."""
+        if membership.role_id == BuiltinRole.PRIMARY_OWNER:
+            return False
+        if self.is_primary_owner:
+            return True
+        theirs, mine = membership.role.permissions, self.levels()
+        return (all(LEVEL_RANK[theirs[a]] <= LEVEL_RANK[mine[a]] for a in AREAS)
+                and any(LEVEL_RANK[theirs[a]] < LEVEL_RANK[mine[a]] for a in AREAS))
 
 
 def is_trusted_operator(actor):
@@ -168,7 +226,8 @@ def access_organization(*, actor, id, area=None, need=LEVEL_VIEW, hide=False):
         .first()
     )
     if membership is not None:
-        access = Access(actor.user, membership.organization, membership)
+        key = actor.api_key if actor.api_key is not None and actor.api_key.membership_id == membership.pk else None
+        access = Access(actor.user, membership.organization, membership, api_key=key)
     elif actor.is_platform_staff:
         organization = Organization.objects.filter(pk=id).first()
         if organization is None:
@@ -247,13 +306,25 @@ def access_api_key(*, access, id, need=LEVEL_VIEW):
     return key
 
 
-def may_invite(access, user):
-    """Whether this member may hand `user` a set-password link: only for a person who has never
-    chosen a password and belongs to no other organization (else the link would let one
-    organization take over an account another organization relies on)."""
-    if user.has_usable_password() or not access.can("user_management", LEVEL_MANAGE):
-        return False
-    return not Membership.objects.filter(user_id=user.pk).exclude(organization_id=access.organization.pk).exists()
+def require_may_create_key_for(access, membership):
+    """A member creates keys for themself; with Identity & access: manage, also for members
+    strictly below them (`Access.outranks`). Never for the primary owner nor for an equal: 403
+    (SPEC §3). A key acts with the lower of its member's and its creator's access, so a key made
+    through another key is bounded by that key's creator as well."""
+    if access.membership is not None and membership.pk == access.membership.pk:
+        return
+    access.require("identity_access", LEVEL_MANAGE)
+    if membership.role_id == BuiltinRole.PRIMARY_OWNER:
+        raise PermissionDenied(
+            f"Nobody can create an API key for the primary owner ({membership.user.email}); "
+            "the primary owner creates their own keys."
+        )
+    if not access.outranks(membership):
+        raise PermissionDenied(
+            f"You can create API keys only for members strictly below you (no area higher than yours and at "
+            f"least one lower); {membership.user.email} is {membership.role.name}, which is not below "
+            f"{access._whose()}."
+        )
 
 
 def can_manage_member(access, membership):

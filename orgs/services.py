@@ -5,14 +5,17 @@ through `orgs.permissions` and writes its audit record inside that transaction. 
 views, REST views, the Django admin and management commands all call these.
 """
 
+from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from audit import events
+from audit.models import Outcome
 from audit.services import audit_record
 from core.ids import random_base62
 
+from . import mail
 from .models import (
     API_KEY_PREFIX,
     AREA_LEVELS,
@@ -20,6 +23,7 @@ from .models import (
     LEVEL_RANK,
     ApiKey,
     BuiltinRole,
+    EmailKind,
     Level,
     Membership,
     Organization,
@@ -27,10 +31,12 @@ from .models import (
     Role,
     User,
     hash_api_key,
+    normalize_email,
 )
 from .permissions import (
     access_organization,
     is_trusted_operator,
+    require_may_create_key_for,
     revoke_member_permissions,
     role_label,
     sync_member_permissions,
@@ -72,14 +78,25 @@ def organization_create(*, actor, name, plan, owner_email, owner_password=None, 
         errors["name"] = ["Give the organization a name."]
     if plan not in Plan.values:
         errors["plan"] = [f"Unknown plan {plan!r}; use one of {', '.join(Plan.values)}."]
-    email = (owner_email or "").strip().lower()
+    email = normalize_email(owner_email)
     if "@" not in email:
         errors["owner_email"] = ["Give the owner's email address."]
+    existing = User.objects.filter(email=email).first() if not errors.get("owner_email") else None
+    if owner_password and existing is not None:
+        # nobody but the account's owner sets its password (SPEC §4, §6)
+        errors["owner_password"] = [
+            f"An account for {email} already exists; its password cannot be set here. Leave out "
+            "--owner-password: the existing account becomes the primary owner and keeps its own password."]
+    elif owner_password:
+        try:
+            validate_password(owner_password, user=User(email=email))
+        except ValidationError as exc:
+            errors["owner_password"] = exc.messages
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
         org = Organization.objects.create(name=name, plan=plan, **terms)
-        user = _user_for_email(email, password=owner_password)
+        user, created = _account_for_email(email, password=owner_password)
         membership = Membership.objects.create(user=user, organization=org, role_id=BuiltinRole.PRIMARY_OWNER)
         sync_member_permissions(membership)
         role = role_label(actor, org)
@@ -87,17 +104,26 @@ def organization_create(*, actor, name, plan, owner_email, owner_password=None, 
                      after=snapshot_organization(org), role=role)
         audit_record(actor=actor, organization=org, event=events.MEMBER_ADDED, target=membership.user,
                      after={"email": user.email, "role": BuiltinRole.PRIMARY_OWNER}, role=role)
+        if not (created and owner_password):
+            _welcome(user, org, invited_by=_person_label(actor), role_name="Primary owner")
     return org, membership
 
 
-def _user_for_email(email, *, password=None):
+def _account_for_email(email, *, password=None):
+    """(user, created) for an email: the existing account, untouched, or a new one. A new account
+    has no usable password unless a trusted operator gave one; its owner chooses it through the
+    invitation only they receive. Credentials of an existing account are never changed here."""
     user = User.objects.filter(email=email).first()
-    if user is None:
-        user = User.objects.create_user(email=email, password=password)
-    elif password and not user.has_usable_password():
-        user.set_password(password)
-        user.save(update_fields=["password"])
-    return user
+    if user is not None:
+        return user, False
+    return User.objects.create_user(email=email, password=password), True
+
+
+def _welcome(user, organization, *, invited_by, role_name):
+    """After commit, email the person: an invitation to choose a password if they have none yet
+    (the link goes to them alone), else a notice that they were added."""
+    kind = EmailKind.MEMBERSHIP_NOTICE if user.has_usable_password() else EmailKind.INVITATION
+    mail.queue(kind=kind, user=user, organization=organization, invited_by=invited_by, role_name=role_name)
 
 
 def organization_rename(*, actor, organization, name):
@@ -150,7 +176,7 @@ def _require_can_manage_member(access, membership):
 def member_add(*, actor, organization, email, role_id):
     """Add a person (by email) to the organization with a role. User management: manage."""
     access = access_organization(actor=actor, id=organization.pk, area="user_management", need=Level.MANAGE)
-    email = (email or "").strip().lower()
+    email = normalize_email(email)
     if "@" not in email or len(email) > 254:
         raise ValidationError({"email": ["Enter a valid email address."]})
     role = _role_for(organization, role_id)
@@ -159,14 +185,20 @@ def member_add(*, actor, organization, email, role_id):
     _require_can_assign(access, role)
     with transaction.atomic():
         lock_organization(organization)
-        user = _user_for_email(email)
+        user, _ = _account_for_email(email)
         if Membership.objects.filter(user=user, organization=organization).exists():
             raise ValidationError({"email": [f"{email} is already a member of {organization.name}."]})
         membership = Membership.objects.create(user=user, organization=organization, role=role)
         sync_member_permissions(membership)
         audit_record(actor=actor, organization=organization, event=events.MEMBER_ADDED, target=user,
                      after={"email": email, "role": role.pk}, role=access.role_name)
+        _welcome(user, organization, invited_by=_person_label(actor), role_name=role.name)
     return membership
+
+
+def _person_label(actor):
+    """Who to name in an email: the person, also when they act with an API key (a command: nobody)."""
+    return actor.user.display_name if actor.user is not None else ""
 
 
 def member_change_role(*, actor, membership, role_id):
@@ -223,10 +255,15 @@ def member_remove(*, actor, membership):
 
 
 def primary_owner_transfer(*, actor, organization, to_membership):
-    """Hand the primary-owner title to another member; the old primary owner becomes owner."""
+    """Hand the primary-owner title to another member; the old primary owner becomes owner.
+
+    Only the primary owner, in person or with a key they created themself: a key someone else
+    minted for them acts at most as its maker, who is not the primary owner (SPEC §3)."""
     access = access_organization(actor=actor, id=organization.pk)
     if not access.is_primary_owner:
-        raise PermissionDenied("Only the primary owner can transfer primary ownership.")
+        raise PermissionDenied(
+            "Only the primary owner can transfer primary ownership, in person or with an API key they created "
+            "themself." if access.through_foreign_key else "Only the primary owner can transfer primary ownership.")
     with transaction.atomic():
         lock_organization(organization)
         current = Membership.objects.select_related("user").get(organization=organization, role_id=BuiltinRole.PRIMARY_OWNER)
@@ -335,8 +372,11 @@ def role_update(*, actor, role, name=None, permissions=None):
 
 
 def api_key_create(*, actor, organization, name, membership=None):
-    """Create a key for the actor (or, with Identity & access: manage, for another member).
+    """Create a key for the actor, or, with Identity & access: manage, for a member strictly
+    below them (`permissions.require_may_create_key_for`; never the primary owner nor an equal).
 
+    The key's creator is the person whose authority it carries: the actor, or, when the actor
+    uses a key, that key's creator, so a chain of keys never outranks its first maker.
     Returns (api_key, secret); the secret is never stored and cannot be shown again.
     """
     access = access_organization(actor=actor, id=organization.pk)
@@ -350,19 +390,13 @@ def api_key_create(*, actor, organization, name, membership=None):
         raise ValidationError({"user_id": ["Say which member the key belongs to."]})
     if owner.organization_id != organization.pk:
         raise ValidationError({"user_id": ["That user is not a member of this organization."]})
-    if access.membership is None or owner.pk != access.membership.pk:
-        access.require("identity_access", Level.MANAGE)
-        if not access.role_fits_within(owner.role):
-            # a key acts as its owner: minting one for a stronger member would be an escalation
-            raise PermissionDenied(
-                f"You cannot create a key for {owner.user.email}: their role ({owner.role.name}) has more "
-                f"access than yours ({access.role_name})."
-            )
+    require_may_create_key_for(access, owner)
+    creator = actor.api_key.created_by if actor.api_key is not None else actor.user
     secret = f"{API_KEY_PREFIX}{random_base62(40)}"
     with transaction.atomic():
         key = ApiKey.objects.create(
             membership=owner, name=name, key_hash=hash_api_key(secret), key_hint=secret[-4:],
-            created_by=actor.user,
+            created_by=creator,
         )
         audit_record(actor=actor, organization=organization, event=events.API_KEY_CREATED, target=key,
                      after={"name": name, "user_id": owner.user_id, "hint": key.key_hint},
@@ -395,3 +429,51 @@ def api_key_touch(api_key):
     if last is None or (now - last).total_seconds() >= LAST_USED_RESOLUTION_SECONDS:
         ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
         api_key.last_used_at = now
+
+
+# --- sign-in and two-factor ---------------------------------------------------------------------
+
+
+def sign_in_lockout_record(*, actor, email, failures, minutes):
+    """Record a sign-in lockout in the audit log of every organization the account belongs to
+    (SPEC §6). `actor` is the sign-in protection acting on the request (no user)."""
+    user = User.objects.filter(email=normalize_email(email)).first()
+    if user is None:
+        return 0
+    memberships = list(Membership.objects.filter(user=user).select_related("organization"))
+    with transaction.atomic():
+        for membership in memberships:
+            audit_record(actor=actor, organization=membership.organization, event=events.SIGN_IN_LOCKED_OUT,
+                         target=user, outcome=Outcome.DENIED,
+                         after={"email": user.email, "failures": failures, "locked_minutes": minutes})
+    return len(memberships)
+
+
+def two_factor_changed_record(*, actor, user, enabled):
+    """Record that a person turned two-factor sign-in on or off, in each of their organizations."""
+    memberships = list(Membership.objects.filter(user=user).select_related("organization", "role"))
+    with transaction.atomic():
+        for membership in memberships:
+            audit_record(actor=actor, organization=membership.organization, event=events.TWO_FACTOR_CHANGED,
+                         target=user, after={"email": user.email, "enabled": enabled},
+                         role=membership.role.name)
+
+
+def organization_two_factor_requirement_set(*, actor, organization, required):
+    """Require two-factor sign-in of members who hold `manage` on any area (or stop requiring
+    it). The primary owner only, in person or with a key they created themself. Audited."""
+    access = access_organization(actor=actor, id=organization.pk)
+    if not access.is_primary_owner:
+        raise PermissionDenied("Only the primary owner can change the two-factor requirement.")
+    required = bool(required)
+    with transaction.atomic():
+        org = lock_organization(organization)
+        if org.require_two_factor == required:
+            return org
+        org.require_two_factor = required
+        org.save(update_fields=["require_two_factor"])
+        audit_record(actor=actor, organization=org, event=events.TWO_FACTOR_REQUIREMENT_CHANGED, target=org,
+                     before={"require_two_factor": not required}, after={"require_two_factor": required},
+                     role=access.role_name)
+    organization.require_two_factor = required
+    return org

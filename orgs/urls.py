@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import account, api_keys, members, roles
+from .views import account, api_keys, members, roles, security
 
 urlpatterns = [
     path("switch-organization/", account.switch_organization, name="switch_organization"),
@@ -16,4 +16,5 @@ urlpatterns = [
     path("roles/<str:role_id>/", roles.role_edit, name="role_edit"),
     path("api-keys/", api_keys.api_keys, name="api_keys"),
     path("api-keys/<str:key_id>/revoke/", api_keys.api_key_revoke, name="api_key_revoke"),
+    path("settings/security/", security.security, name="security"),
 ]

@@ -82,12 +82,19 @@ def can_change_residency_policy(access, policy_row):
 
 
 def workspace_level(access, workspace):
-    """`manage`, `view` or `none` for this actor on this workspace's residency."""
+    """`manage`, `view` or `none` for this actor on this workspace's residency.
+
+    Through an API key someone else created, a delegated workspace admin's key manages the
+    workspace only if its creator may too (a key never outranks its maker, SPEC §3)."""
     org_level = access.level("privacy")
     if org_level == Level.MANAGE:
         return Level.MANAGE
     if access.membership is not None and WORKSPACE_ADMIN_PERM in access._checker.get_user_perms(workspace):
-        return Level.MANAGE
+        creator_id = access.key_creator_id
+        if creator_id is None or access.creator_level("privacy") == Level.MANAGE or (
+                creator_id and WorkspaceUserObjectPermission.objects.filter(
+                    user_id=creator_id, content_object=workspace, permission__codename=WORKSPACE_ADMIN_PERM).exists()):
+            return Level.MANAGE
     return org_level
 
 

@@ -33,9 +33,15 @@ def workspaces_visible_to(access, *, include_archived=False):
         qs = qs.filter(archived_at__isnull=True)
     if access.can("privacy"):
         return qs
-    return get_objects_for_user(
+    qs = get_objects_for_user(
         access.user, f"orgs.{WORKSPACE_ADMIN_PERM}", qs, accept_global_perms=False, with_superuser=False
     )
+    creator_id = access.key_creator_id
+    if creator_id is not None and access.creator_level("privacy") == Level.NONE:
+        # a key someone else minted sees no workspace its creator cannot see (SPEC §3)
+        qs = qs.filter(pk__in=WorkspaceUserObjectPermission.objects.filter(
+            user_id=creator_id or None, permission__codename=WORKSPACE_ADMIN_PERM).values("content_object_id"))
+    return qs
 
 
 def policy_of(organization):

@@ -10,6 +10,7 @@ if [[ "${1:-}" == "--system" ]]; then
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
   command -v wrk >/dev/null 2>&1 || need+=(wrk)  # for benchmarks/decisions.py
+  command -v redis-server >/dev/null 2>&1 || need+=(redis-server)  # the shared rate-limit store, tested
   if ((${#need[@]})); then
     echo "==> apt-get install ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive

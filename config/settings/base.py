@@ -4,6 +4,7 @@ DATABASE_URL (dj-database-url form) defaults to a SQLite file in the project roo
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -40,6 +41,10 @@ INSTALLED_APPS = [
     "guardian",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "core",
     "audit",
     "orgs",
@@ -50,13 +55,19 @@ MIDDLEWARE = [
     "core.middleware.RequestIdMiddleware",
     "core.hygiene.HygieneMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "core.middleware.PageCSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "orgs.middleware.SessionGuardMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # last: turns a sign-in refused by django-axes into the "locked for 15 minutes" page
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -100,14 +111,94 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "orgs.User"
 
 AUTHENTICATION_BACKENDS = [
+    # first: refuses every sign-in of a locked-out account or address, the right password too
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
 ANONYMOUS_USER_NAME = None
 
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# An invitation link (SPEC §6) is a password-reset-style token: valid 72 hours, single use.
+PASSWORD_RESET_TIMEOUT = 72 * 3600
+
+# --- sessions: idle expiry (orgs.middleware.SessionGuardMiddleware renews at most once a minute)
+SESSION_IDLE_TIMEOUT = int(os.environ.get("SESSION_IDLE_TIMEOUT", str(12 * 3600)))
+SESSION_COOKIE_AGE = SESSION_IDLE_TIMEOUT
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+
+# --- sign-in lockout (django-axes): 10 failures per account or per address, locked 15 minutes
+AXES_FAILURE_LIMIT = int(os.environ.get("SIGNIN_FAILURE_LIMIT", "10"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("SIGNIN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own: an account, or an address
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # locked for 15 minutes from the lockout
+AXES_USERNAME_CALLABLE = "orgs.signin.axes_username"
+AXES_CLIENT_IP_CALLABLE = "orgs.signin.axes_client_ip"
+AXES_LOCKOUT_CALLABLE = "orgs.signin.lockout_response"
+AXES_VERBOSE = False
+
+# --- two-factor sign-in (django-otp, TOTP and recovery codes)
+OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "Residency Console")
+
+# --- email (SPEC §6): SMTP with EMAIL_HOST, files with EMAIL_FILE_PATH, else the console
+# (outside production settings; production settings fail `core.E001` with neither)
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "587"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", "")
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Residency Console <no-reply@residency.test>")
+if EMAIL_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+elif EMAIL_FILE_PATH:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+else:  # the terminal, on standard error (never into a command's output)
+    EMAIL_BACKEND = "core.mail.StderrEmailBackend"
+# the address links in emails point at (invitations); default: the address the request came to
+CONSOLE_BASE_URL = os.environ.get("CONSOLE_BASE_URL", "").rstrip("/")
+# production settings set this: `core.E001` then refuses to run without a mail configuration
+EMAIL_REQUIRED = False
+PRODUCTION = False  # config.settings.production sets True (seed_demo refuses to run there)
+
+# --- REST rate limits per API key (SPEC §6), counted in a store every server process shares:
+# Redis when REDIS_URL is set, else an atomic counter in the database (core.ratelimit)
+API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "1000/min") or None
+DECISION_RATE_LIMIT = os.environ.get("DECISION_RATE_LIMIT") or None
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+RATE_LIMIT_STORE = "redis" if REDIS_URL else "database"
+
+# --- response headers: CSP (django-csp), Permissions-Policy, the rest from SecurityMiddleware
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+PERMISSIONS_POLICY = {
+    "accelerometer": [], "camera": [], "geolocation": [], "gyroscope": [], "magnetometer": [],
+    "microphone": [], "payment": [], "usb": [], "clipboard-write": ["self"],
+}
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "console:home"
@@ -178,6 +269,8 @@ SPECTACULAR_SETTINGS = {
          "service tier."},
         {"name": "Cost report", "description": "Daily cost in USD cents, grouped by workspace, geo or model."},
     ],
+    # no call to the public validator (offline, and the Content-Security-Policy allows 'self' only)
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     # a nullable choice is `allOf: [<Enum>], nullable: true`, not `oneOf: [<Enum>, NullEnum]`
     "ENUM_ADD_EXPLICIT_BLANK_NULL_CHOICE": False,
     "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
@@ -201,3 +294,12 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }
 TRUST_X_FORWARDED_FOR = env_bool("TRUST_X_FORWARDED_FOR", False)
+
+# Signed audit checkpoints (SPEC §7; README "Audit checkpoints"): the folder of checkpoint files,
+# the Ed25519 private key that signs them (PEM path; only the signing host needs it) and its
+# public half for hosts that only verify. Keep both somewhere the database's writers cannot reach.
+AUDIT_CHECKPOINT_DIR = os.environ.get("AUDIT_CHECKPOINT_DIR") or str(BASE_DIR / "audit-checkpoints")
+AUDIT_SIGNING_KEY = os.environ.get("AUDIT_SIGNING_KEY") or None
+AUDIT_PUBLIC_KEY = os.environ.get("AUDIT_PUBLIC_KEY") or None
+# Outside production, `audit_checkpoint` with no key creates a development key in the folder.
+AUDIT_DEVELOPMENT_KEY_ALLOWED = True

@@ -4,6 +4,7 @@ from django.http import Http404
 from rest_framework.views import APIView
 
 from core.actor import Source, actor_from_request
+from core.ratelimit import ApiKeyRateThrottle
 
 from ..permissions import access_organization
 from ..selectors import current_membership
@@ -11,7 +12,10 @@ from ..selectors import current_membership
 
 class OrgApi(APIView):
     """Resolves the calling member (API key or console session), their organization and an
-    `Access` for it before the handler runs; a caller who belongs to no organization gets 404."""
+    `Access` for it before the handler runs; a caller who belongs to no organization gets 404.
+    Every such request counts against its API key's `API_RATE_LIMIT` (429 over it, SPEC §6)."""
+
+    throttle_classes = [ApiKeyRateThrottle]
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)

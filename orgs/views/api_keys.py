@@ -18,8 +18,12 @@ KEYS_PER_PAGE = 50
 
 
 def _create_form(access, data=None):
-    # Identity & access: manage may create a key for another member; everyone else for themself.
-    members = list(members_of(access.organization)) if access.can("identity_access", Level.MANAGE) else None
+    # Identity & access: manage may create a key for a member strictly below them (the service
+    # decides; the picker offers only them); everyone else for themself.
+    members = None
+    if access.can("identity_access", Level.MANAGE):
+        me = access.membership.pk if access.membership else None
+        members = [m for m in members_of(access.organization) if m.pk == me or access.outranks(m)]
     initial = {"user_id": access.membership.user_id} if access.membership else {}
     return ApiKeyCreateForm(data, members=members, initial=initial)
 

@@ -10,7 +10,7 @@ from core.forms import ConfirmForm, PageForm, add_service_errors, posted
 from .. import services
 from ..forms import MemberAddForm, MemberRoleForm
 from ..models import BuiltinRole, Level
-from ..permissions import access_member, can_manage_member, may_invite
+from ..permissions import access_member, can_manage_member
 from ..selectors import active_key_count, assignable_roles, members_of
 from .base import console_page
 
@@ -49,25 +49,12 @@ def member_add(request):
             status = 403
         else:
             user = membership.user
-            if may_invite(access, user):
-                # A new person: the owner sends them this one-time link to choose a password.
-                link = request.build_absolute_uri(invitation_path(user))
-                return render(request, "console/members/invited.html", {"membership": membership, "link": link})
-            messages.success(request, f"{user.email} is now a member, as {membership.role.name}.")
+            # the email goes to them alone: nobody here ever sees an invitation link (SPEC §6)
+            sent = ("We emailed them an invitation to choose their password." if not user.has_usable_password()
+                    else "We emailed them a notice; they sign in with their existing account.")
+            messages.success(request, f"{user.email} is now a member, as {membership.role.name}. {sent}")
             return redirect("console:members")
     return render(request, "console/members/add.html", {"form": form}, status=status)
-
-
-def invitation_path(user):
-    """A set-password link for a new member (Django's password-reset token: single use, expires
-    after PASSWORD_RESET_TIMEOUT, invalidated once the password is set)."""
-    from django.contrib.auth.tokens import default_token_generator
-    from django.urls import reverse
-    from django.utils.encoding import force_bytes
-    from django.utils.http import urlsafe_base64_encode
-
-    return reverse("password_reset_confirm", args=[urlsafe_base64_encode(force_bytes(user.pk)),
-                                                   default_token_generator.make_token(user)])
 
 
 @console_page
@@ -108,8 +95,6 @@ def member_detail(request, user_id):
         "is_me": access.membership is not None and access.membership.pk == membership.pk,
         "can_transfer": access.is_primary_owner and membership.role_id != BuiltinRole.PRIMARY_OWNER,
         "active_keys": active_key_count(membership),
-        "invite_link": request.build_absolute_uri(invitation_path(membership.user))
-        if can_manage and may_invite(access, membership.user) else None,
     }, status=status)
 
 

@@ -6,14 +6,16 @@ workspace or organization is "not found", exactly like one that does not exist.
 
 import json
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core import hygiene
+from core import hygiene, ratelimit
 from core.errors import error_body
+from core.ratelimit import DecisionRateThrottle
 from core.schema import errors
 from orgs.auth import INVALID_KEY
 from orgs.models import MAX_API_KEY_LENGTH, hash_api_key
@@ -65,6 +67,21 @@ def _lean_error(request, status, message, details=None):
     return _json(error_body(status, message, getattr(request, "request_id", ""), details), status, headers)
 
 
+def _over_the_limit(request, key_id):
+    """The 429 for a key over `DECISION_RATE_LIMIT`, counted in the DRF throttle's bucket, or None.
+    Unset by default: no limit and no extra work on the router's hot path. Like DRF's throttle,
+    it comes after authentication and before the body is judged."""
+    rate = settings.DECISION_RATE_LIMIT
+    if not rate:
+        return None
+    wait = ratelimit.limit_exceeded(DecisionRateThrottle.scope, ratelimit.decision_identity(key_id), rate)
+    if wait is None:
+        return None
+    response = _lean_error(request, 429, ratelimit.limited_message(rate, wait))
+    response["Retry-After"] = str(wait)
+    return response
+
+
 def lean_decision(request):
     """The router's hot path: a JSON POST with an API key, answered without DRF's per-request
     machinery, byte for byte as the DRF path would answer it (a bad key is a 401 whatever the
@@ -86,7 +103,7 @@ def lean_decision(request):
         if key is None:
             return _lean_error(request, 401, INVALID_KEY)
         api_key_touch(key)
-        return _lean_error(request, 400, str(exc))
+        return _over_the_limit(request, key.pk) or _lean_error(request, 400, str(exc))
     found = None
     if raw_key and len(raw_key) <= MAX_API_KEY_LENGTH:
         found = decisions.decide_with_key(key_hash=hash_api_key(raw_key), params=params)
@@ -94,6 +111,9 @@ def lean_decision(request):
         return _lean_error(request, 401, INVALID_KEY)
     key, result = found
     api_key_touch(key)
+    limited = _over_the_limit(request, key.pk)
+    if limited is not None:
+        return limited
     if isinstance(result, DecisionError):
         return _lean_error(request, result.status, result.message, result.details)
     return _json(result.as_json())
@@ -101,6 +121,7 @@ def lean_decision(request):
 
 class DecisionApi(APIView):
     lean = True  # `as_view(lean=False)` always takes the DRF path (tests compare both)
+    throttle_classes = [DecisionRateThrottle]
 
     def dispatch(self, request, *args, **kwargs):
         if self.lean:
@@ -131,26 +152,24 @@ class DecisionApi(APIView):
 
 
 class DecisionBatchApi(APIView):
+    throttle_classes = [DecisionRateThrottle]
+
     @extend_schema(
         operation_id="decisions_batch_create", tags=["Decisions"], summary="Decide a batch of requests",
         description=f"Up to {MAX_BATCH:,} API-surface requests; results come "
-        "back in request order, each `succeeded` with its decision or `errored` with `{type, message}`. "
-        f"A malformed batch (not a list, a missing or repeated custom_id) is a 400; more than {MAX_BATCH:,} is a 413.",
+        "back in request order, each `succeeded` with its decision or `errored` with `{type, message, details}` "
+        "(an unknown model or workspace, an archived workspace, a geo the workspace or the organization policy "
+        "does not allow). A batch the schema refuses (not a list, a missing or repeated custom_id, params of the "
+        f"wrong shape) is a 400 naming the item; more than {MAX_BATCH:,} requests is a 413.",
         request=DecisionBatchRequestSerializer, examples=BATCH_EXAMPLES,
         responses={200: DecisionBatchSerializer, **errors(400, 401, 413)},
     )
     def post(self, request):
         try:
-            raw_items = parse_batch(request.data)
+            items = parse_batch(request.data)
         except BatchTooLarge as exc:
             return _error(request, 413, str(exc))
         except InvalidInput as exc:
             return _error(request, 400, str(exc))
-        items = []
-        for custom_id, raw in raw_items:
-            try:
-                items.append((custom_id, parse_decision(raw, prefix="params.", batch=True)))
-            except InvalidInput as exc:
-                items.append((custom_id, DecisionError(400, "invalid_request_error", str(exc))))
         results = decisions.decide_batch(_caller(request), items)
         return Response({"results": BatchResultItemSerializer(results, many=True).data})

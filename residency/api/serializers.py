@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from drf_spectacular.utils import OpenApiExample, PolymorphicProxySerializer
 from rest_framework import serializers
 
+from core.serializers import StrictSerializer
 from residency.policy import ENDPOINTS
 
 MAX_BATCH = 10_000
@@ -19,20 +20,21 @@ MAX_CUSTOM_ID = 64
 MAX_ID = 100  # workspace, organization and model ids are far shorter
 
 
-class ApiSurfaceDecisionRequestSerializer(serializers.Serializer):
+class ApiSurfaceDecisionRequestSerializer(StrictSerializer):
     workspace_id = serializers.CharField(min_length=1, max_length=MAX_ID, help_text="The workspace the request comes from.")
     model = serializers.CharField(min_length=1, max_length=MAX_ID,
                                   help_text="A model id from the catalog, e.g. claude-opus-4-6.")
     inference_geo = serializers.CharField(
-        required=False, max_length=MAX_ID,
-        help_text='Where the caller asks to run it: "us" or "global". Omit for the workspace default.')
+        required=False, allow_null=True, max_length=MAX_ID,
+        help_text='Where the caller asks to run it: "us" or "global". Omit it (or send null) for the workspace '
+                  "default.")
     endpoint = serializers.ChoiceField(
         choices=ENDPOINTS, required=False,
         help_text="The endpoint the request came to (default messages); openai_compat takes no inference_geo.")
     surface = serializers.ChoiceField(choices=["api"], required=False, help_text='"api" (the default).')
 
 
-class AppsSurfaceDecisionRequestSerializer(serializers.Serializer):
+class AppsSurfaceDecisionRequestSerializer(StrictSerializer):
     organization_id = serializers.CharField(min_length=1, max_length=MAX_ID,
                                             help_text="The organization; the key must belong to it.")
     surface = serializers.ChoiceField(choices=["apps"], help_text='"apps": a Claude apps request.')
@@ -55,15 +57,15 @@ API_FIELDS, API_REQUIRED = _fields(ApiSurfaceDecisionRequestSerializer)
 APPS_FIELDS, APPS_REQUIRED = _fields(AppsSurfaceDecisionRequestSerializer)
 
 
-class BatchItemParamsSerializer(serializers.Serializer):
+class BatchItemParamsSerializer(StrictSerializer):
     workspace_id = serializers.CharField(min_length=1, max_length=MAX_ID)
     model = serializers.CharField(min_length=1, max_length=MAX_ID)
-    inference_geo = serializers.CharField(required=False, max_length=MAX_ID)
+    inference_geo = serializers.CharField(required=False, allow_null=True, max_length=MAX_ID)
     endpoint = serializers.ChoiceField(choices=ENDPOINTS, required=False)
     surface = serializers.ChoiceField(choices=["api"], required=False, help_text='Batches are API-surface only.')
 
 
-class BatchItemSerializer(serializers.Serializer):
+class BatchItemSerializer(StrictSerializer):
     custom_id = serializers.CharField(min_length=1, max_length=MAX_CUSTOM_ID,
                                       help_text="Your id for this request; results carry it back.")
     params = BatchItemParamsSerializer()
@@ -73,9 +75,9 @@ ITEM_FIELDS, _ = _fields(BatchItemSerializer)
 BATCH_PARAM_FIELDS, _ = _fields(BatchItemParamsSerializer)
 
 
-class DecisionBatchRequestSerializer(serializers.Serializer):
-    requests = BatchItemSerializer(many=True, min_length=1, max_length=MAX_BATCH,
-                                   help_text=f"1 to {MAX_BATCH:,} requests; results come back in this order.")
+class DecisionBatchRequestSerializer(StrictSerializer):
+    requests = serializers.ListField(child=BatchItemSerializer(), min_length=1, max_length=MAX_BATCH,
+                                     help_text=f"1 to {MAX_BATCH:,} requests; results come back in this order.")
 
 
 class DecisionSerializer(serializers.Serializer):
@@ -206,8 +208,9 @@ def parse_decision(data, *, prefix="", batch=False):
 
 
 def parse_batch(data):
-    """The batch body -> list of (custom_id, params dict). Structural errors fail the whole
-    request (a result cannot be matched without its custom_id); bad params fail one item."""
+    """The batch body -> list of (custom_id, DecisionParams). Anything the document refuses (a
+    malformed item, or params of the wrong shape) fails the whole request with a 400 naming the
+    item; each well-formed request then gets its own decision or error."""
     if not isinstance(data, dict):
         raise InvalidInput("The request body must be a JSON object with a `requests` list.")
     unknown = sorted(set(data) - {"requests"})
@@ -234,7 +237,7 @@ def parse_batch(data):
         extra = set(item) - set(ITEM_FIELDS)
         if extra:
             raise InvalidInput(f"{where}.{sorted(extra)[0]}: unknown field; an item is {{\"custom_id\", \"params\"}}.")
-        items.append((custom_id, item.get("params")))
+        items.append((custom_id, parse_decision(item.get("params"), prefix=f"{where}.params.", batch=True)))
     return items
 
 

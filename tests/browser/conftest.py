@@ -18,6 +18,20 @@ def _browser_db(committed_db):
     """Browser tests talk to a live server thread, so their data must really commit."""
 
 
+@pytest.fixture(autouse=True)
+def no_csp_violations(page):
+    """Every browser test fails if Chromium reports a Content-Security-Policy violation (SPEC §6):
+    an inline script or style, or a resource from elsewhere, that the policy blocked."""
+    violations = []
+    page.on("console", lambda msg: violations.append(msg.text)
+            if msg.type == "error" and "Content Security Policy" in msg.text else None)
+    # the page itself reports violations too (securitypolicyviolation events)
+    page.add_init_script("""document.addEventListener('securitypolicyviolation', (e) =>
+        console.error('Content Security Policy violation: ' + e.violatedDirective + ' ' + e.blockedURI));""")
+    yield violations
+    assert violations == [], violations
+
+
 @pytest.fixture
 def login(page, live_server):
     """login(email, password) in the real sign-in form; returns the page on the console."""

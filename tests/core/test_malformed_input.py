@@ -307,3 +307,22 @@ def test_a_bad_key_is_a_401_whatever_the_input(name, world, api):
             if response.status_code != 401 or response.json()["error"]["type"] != "authentication_error":
                 failures.append(f"key {str(secret)[:12]!r}, {label}: {response.status_code}")
     assert not failures, f"{name}:\n" + "\n".join(failures[:50])
+
+
+# --- found by schemathesis (scripts/fuzz_api.py) -----------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_multipart_body_without_a_boundary_is_a_400_not_a_500(client, org, owner):
+    response = client.post("/login/", data=b"x", content_type="multipart/form-data")
+    assert response.status_code == 400
+    client.force_login(owner.user)
+    response = client.post("/workspaces/new/", data=b"x", content_type="multipart/form-data")
+    assert response.status_code == 400
+
+
+@pytest.mark.django_db
+def test_a_timestamp_with_any_offset_rfc_3339_allows_is_read_in_utc(api, key_for, owner):
+    response = api(key_for(owner)).get("/v1/organizations/audit_events",
+                                       {"ending_at": "3166-01-07T20:15:01+16:26", "format": "json"})
+    assert response.status_code == 200

@@ -43,8 +43,12 @@ def test_no_key_for_a_member_with_more_access_than_the_creator(org, owner):
     identity = add_member(org, "identity_manage")
     with pytest.raises(PermissionDenied) as exc:
         services.api_key_create(actor=actor_for(identity.user), organization=org, name="x", membership=owner)
-    assert "more access than yours" in str(exc.value)
+    assert "Nobody can create an API key for the primary owner" in str(exc.value)
     assert not ApiKey.objects.filter(membership=owner, name="x").exists()
+    stronger = add_member(org, "privacy_manage")
+    with pytest.raises(PermissionDenied) as exc:
+        services.api_key_create(actor=actor_for(identity.user), organization=org, name="x", membership=stronger)
+    assert "strictly below you" in str(exc.value)
     user = add_member(org, "user")
     key, _ = services.api_key_create(actor=actor_for(identity.user), organization=org, name="for-user", membership=user)
     assert key.membership_id == user.pk
@@ -56,9 +60,9 @@ def test_no_invitation_link_for_someone_another_organization_invited(console, or
                                  email="victim@other.test", role_id="owner")
     admin = add_member(org, "admin")
     response = console(admin.user).post(reverse("console:member_add"), {"email": victim.user.email, "role": "user"})
-    assert response.status_code == 302  # added, but no set-password link is shown
+    assert response.status_code == 302  # added, and no link is shown to anyone (it is emailed to them)
     detail = console(admin.user).get(reverse("console:member_detail", args=[victim.user_id])).content.decode()
-    assert "set-password" not in detail
+    assert "/accounts/invitation/" not in detail and "set-password" not in detail
 
 
 def test_removing_a_member_records_that_their_keys_stopped(org, owner, key_for):
@@ -98,10 +102,16 @@ def test_bootstrap_never_resets_an_existing_persons_password(org, owner):
     from io import StringIO
 
     from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    from orgs.models import Organization
 
     owner.user.set_password("original-pass")
     owner.user.save()
-    call_command("bootstrap_org", "--name", "Second", "--plan", "team", "--owner-email", owner.user.email,
-                 "--owner-password", "hijacked-pass", "--json", stdout=StringIO())
+    before = Organization.objects.count()
+    with pytest.raises(CommandError, match="already exists; its password cannot be set here"):
+        call_command("bootstrap_org", "--name", "Second", "--plan", "team", "--owner-email", owner.user.email.upper(),
+                     "--owner-password", "hijacked-pass-2026", "--json", stdout=StringIO())
     owner.user.refresh_from_db()
     assert owner.user.check_password("original-pass")
+    assert Organization.objects.count() == before

@@ -292,9 +292,6 @@ def test_batch_results_in_request_order_with_per_item_errors(owner_api, workspac
         {"custom_id": "archived", "params": {"workspace_id": workspaces["archived"].id, "model": "claude-opus-4-6"}},
         {"custom_id": "no-model", "params": {"workspace_id": workspaces["open"].id, "model": "nope"}},
         {"custom_id": "old", "params": {"workspace_id": workspaces["us_only"].id, "model": "claude-haiku-4-5"}},
-        {"custom_id": "malformed", "params": {"workspace_id": workspaces["open"].id}},
-        {"custom_id": "not-object", "params": "x"},
-        {"custom_id": "apps", "params": {"organization_id": "o", "surface": "apps", "model": "claude-opus-4-6"}},
         {"custom_id": "openai", "params": {"workspace_id": workspaces["open"].id, "model": "claude-opus-4-6",
                                            "inference_geo": "us", "endpoint": "openai_compat"}},
     ]
@@ -309,13 +306,26 @@ def test_batch_results_in_request_order_with_per_item_errors(owner_api, workspac
     assert by_id["old"] == {"type": "succeeded", "inference_geo": "not_available", "routing_geo": "us",
                             "price_multiplier": "1", "priority_burndown_multiplier": "1"}
     for cid, error_type in [("bad-geo", "invalid_request_error"), ("archived", "permission_error"),
-                            ("no-model", "not_found_error"), ("malformed", "invalid_request_error"),
-                            ("not-object", "invalid_request_error"), ("apps", "invalid_request_error"),
-                            ("openai", "invalid_request_error")]:
+                            ("no-model", "not_found_error"), ("openai", "invalid_request_error")]:
         assert by_id[cid]["type"] == "errored"
         assert by_id[cid]["error"]["type"] == error_type, cid
         assert by_id[cid]["error"]["message"]
-    assert "params.model: required" in by_id["malformed"]["error"]["message"]
+
+
+@pytest.mark.parametrize(("params", "words"), [
+    ({"workspace_id": "wrkspc_a"}, "requests[1].params.model: required"),
+    ("x", "requests[1].params: must be a JSON object"),
+    ({"organization_id": "o", "surface": "apps", "model": "claude-opus-4-6"}, "requests[1].params.surface"),
+    ({"workspace_id": "wrkspc_a", "model": "claude-opus-4-6", "region": "us"}, "requests[1].params.region"),
+])
+def test_a_batch_item_the_document_refuses_fails_the_whole_batch_naming_it(owner_api, workspaces, params, words):
+    """Params of the wrong shape are what the OpenAPI document refuses: a 400 for the batch, not an
+    errored item (only well-formed requests get their own decision or error)."""
+    body = {"requests": [{"custom_id": "ok", "params": {"workspace_id": workspaces["open"].id,
+                                                        "model": "claude-opus-4-6"}},
+                         {"custom_id": "bad", "params": params}]}
+    status, error_type, message = error_of(owner_api.post(BATCH_URL, body, format="json"))
+    assert (status, error_type) == (400, "invalid_request_error") and words in message
 
 
 @pytest.mark.parametrize(("body", "words"), [
@@ -324,7 +334,8 @@ def test_batch_results_in_request_order_with_per_item_errors(owner_api, workspac
     ({"requests": "x"}, "requests: must be a non-empty list"),
     ({"requests": [{"params": {}}]}, "requests[0].custom_id"),
     ({"requests": [{"custom_id": "a" * 65, "params": {}}]}, "requests[0].custom_id"),
-    ({"requests": [{"custom_id": "a", "params": {}}, {"custom_id": "a", "params": {}}]}, "used twice"),
+    ({"requests": [{"custom_id": "a", "params": {"workspace_id": "w", "model": "m"}},
+                   {"custom_id": "a", "params": {"workspace_id": "w", "model": "m"}}]}, "used twice"),
     ({"requests": [{"custom_id": "a", "params": {}, "extra": 1}]}, "requests[0].extra: unknown field"),
     ({"requests": [1]}, "requests[0]: must be an object"),
     ({"requests": [], "other": 1}, "other: unknown field"),
@@ -438,11 +449,7 @@ def test_malformed_bodies_are_401_with_a_bad_key_and_400_with_a_good_one(owner, 
     good, bad = api(key_for(owner)), api("rc-api-not-a-key")
     assert error_of(bad.post(url, body, content_type="application/json"))[:2] == (401, "authentication_error")
     response = good.post(url, body, content_type="application/json")
-    if url == BATCH_URL and name == "id too long":  # well-formed JSON: the batch answers per item
-        (result,) = response.json()["results"]
-        assert response.status_code == 200 and result["result"]["error"]["type"] == "invalid_request_error"
-    else:
-        assert error_of(response)[:2] == (400, "invalid_request_error"), name
+    assert error_of(response)[:2] == (400, "invalid_request_error"), name
 
 
 def test_the_lean_path_looks_the_key_up_alone_only_for_a_malformed_body(owner, api, key_for, workspaces,
@@ -453,3 +460,28 @@ def test_the_lean_path_looks_the_key_up_alone_only_for_a_malformed_body(owner, a
         assert client.post(URL, "[" * 100, content_type="application/json").status_code == 400
     with django_assert_num_queries(1):  # the key with the state, in one statement
         assert decision(client, workspace_id=workspaces["open"].id, model="claude-opus-4-6").status_code == 200
+
+
+# --- DECISION_RATE_LIMIT (SPEC §6): unset by default, enforced the same way when set ------------
+
+
+def test_the_decision_limit_counts_lean_drf_and_batch_requests_in_one_bucket(owner, api, key_for, workspaces,
+                                                                               settings, client):
+    settings.DECISION_RATE_LIMIT = "3/min"
+    secret = key_for(owner)
+    body = {"workspace_id": workspaces["open"].id, "model": "claude-opus-4-6"}
+    lean = api(secret)
+    assert lean.post(URL, body, format="json").status_code == 200  # the lean path
+    assert lean.post(BATCH_URL, {"requests": [{"custom_id": "a", "params": body}]},
+                     format="json").status_code == 200  # the batch, through DRF
+    assert lean.post(URL, "[]", content_type="application/json").status_code == 400  # counted after auth too
+    limited = lean.post(URL, body, format="json")
+    status, error_type, message = error_of(limited)
+    assert (status, error_type) == (429, "rate_limit_error") and "3 requests per minute" in message
+    assert 0 < int(limited["retry-after"]) <= 60
+    assert error_of(lean.post(BATCH_URL, {"requests": [{"custom_id": "a", "params": body}]}, format="json"))[0] \
+        == 429
+    # another key has its own bucket; a bad key is still a 401 first
+    other = api(key_for(owner, name="second"))
+    assert other.post(URL, body, format="json").status_code == 200
+    assert error_of(api("rc-api-nope").post(URL, body, format="json"))[0] == 401

@@ -1,9 +1,10 @@
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from core.actor import Actor, Source
 from orgs import services as org_services
+from orgs.mail import describe_delivery
 from orgs.models import Membership, Organization, User
 from residency import services
 from residency.demo import seed_demo_usage
@@ -22,6 +23,8 @@ ORGS = [
         ("victor@acme.test", "Victor Lee", "Privacy viewer"),
         ("nina@acme.test", "Nina Berg", "Billing analyst"),
         ("audrey@acme.test", "Audrey Kim", "Auditor"),
+        # no account yet: the demo's mail folder holds her invitation link (only she would get it)
+        ("new.hire@acme.test", "", "user"),
     ], [
         ("Production", {"allowed_inference_geos": ["us"], "default_inference_geo": "us"}),
         ("Staging", {}),
@@ -60,6 +63,10 @@ class Command(BaseCommand):
     help = "Create demo organizations (one per plan, plus locked ones) with members in every role."
 
     def handle(self, *args, **opts):
+        if settings.PRODUCTION:
+            # the demo's logins and published password must never exist in production (SPEC §6)
+            raise CommandError("seed_demo refuses to run under the production settings "
+                               "(config.settings.production), whatever DEBUG says: its logins share a published password.")
         system = Actor.system("seed_demo command")
         created = []
         with transaction.atomic():
@@ -68,12 +75,12 @@ class Command(BaseCommand):
                     continue
                 # people first, with names, so the audit log reads "Ana Ruiz added ..."
                 for email, full_name, _ in members:
-                    if not User.objects.filter(email=email).exists():
+                    if full_name and not User.objects.filter(email=email).exists():
                         first, last = full_name.split(" ", 1)
                         User.objects.create_user(email=email, password=PASSWORD, first_name=first, last_name=last)
                 primary_email, primary_name, _ = members[0]
                 org, primary = services.organization_provision(
-                    actor=system, name=name, plan=plan, owner_email=primary_email, owner_password=PASSWORD,
+                    actor=system, name=name, plan=plan, owner_email=primary_email,
                     lock_reason=lock, legacy_opt_out=legacy,
                 )
                 owner = Actor(user=primary.user, source=Source.COMMAND)
@@ -104,5 +111,6 @@ class Command(BaseCommand):
             for m in Membership.objects.filter(organization=org).select_related("user", "role").order_by("created_at"):
                 self.stdout.write(f"    {m.user.email:<24} {m.role.name}")
         self.stdout.write("Django admin (platform staff): staff@residency.test")
-        if settings.DEBUG:
-            self.stdout.write("")
+        self.stdout.write(f"\nMail (invitations, notices) goes to {describe_delivery()}.")
+        if settings.EMAIL_FILE_PATH:
+            self.stdout.write("Platform staff can read it in the console at /dev/sent-mail/.")
