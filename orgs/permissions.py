@@ -247,6 +247,16 @@ def access_api_key(*, access, id, need=LEVEL_VIEW):
     return key
 
 
+def may_create_key_for(access, membership):
+    """Whether this actor may create a key for `membership` (and so resume one of its paused
+    keys): a member for themself; with Identity & access: manage, for a member whose role has
+    no more access than theirs. Today's rule of `orgs.services.api_key_create`, kept here as
+    one function for both (SPEC §3 API keys, §9)."""
+    if access.membership is not None and membership.pk == access.membership.pk:
+        return True
+    return access.can("identity_access", LEVEL_MANAGE) and access.role_fits_within(membership.role)
+
+
 def may_invite(access, user):
     """Whether this member may hand `user` a set-password link: only for a person who has never
     chosen a password and belongs to no other organization (else the link would let one
