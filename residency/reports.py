@@ -12,12 +12,18 @@ applies to geo-capable models only, batch halves input and output, Decimals thro
 Amounts are USD cents as decimal strings.
 """
 
+import base64
+import bisect
+import functools
+import hashlib
+import json
+import operator
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from orgs.models import Workspace
@@ -89,16 +95,28 @@ class PriceBook:
         return cls(prices, supports, dict(Geo.objects.filter(inference=True).values_list("code", "price_multiplier")),
                    locked=bool(organization is not None and organization.locked))
 
+    def _multiplier(self, model, geo, surface):
+        return residency_multiplier(supports_inference_geo=self.supports_geo[model], inference_geo=geo,
+                                    geo_multipliers=self.multipliers, surface=surface, locked=self.locked)
+
     def cost(self, model, geo, tier, tokens, surface="api"):
         """(cost in USD, of which residency uplift in USD) for one group of tokens."""
         prices = self.prices.get(model)
         if prices is None:
             return ZERO, ZERO
-        multiplier = residency_multiplier(supports_inference_geo=self.supports_geo[model], inference_geo=geo,
-                                          geo_multipliers=self.multipliers, surface=surface, locked=self.locked)
         standard = price(prices, tokens, batch=tier == "batch")
-        total = standard * multiplier
+        total = standard * self._multiplier(model, geo, surface)
         return total, total - standard
+
+    def amounts(self, model, geo, tier, tokens, surface="api"):
+        """(amount, list amount) in USD for one group of tokens: what it costs, and what it would
+        cost before the batch discount (the residency multiplier applies to both)."""
+        prices = self.prices.get(model)
+        if prices is None:
+            return ZERO, ZERO
+        multiplier = self._multiplier(model, geo, surface)
+        listed = price(prices, tokens) * multiplier
+        return (price(prices, tokens, batch=True) * multiplier if tier == "batch" else listed), listed
 
 
 @dataclass
@@ -109,6 +127,21 @@ class Group:
     records: int = 0
 
 
+def _filtered(qs, *, workspace_ids=(), models=(), geos=(), service_tiers=(), products=()):
+    """Rollup rows of these workspaces, models, geos, tiers and products (each: all when empty)."""
+    if workspace_ids:
+        qs = qs.filter(workspace_id__in=workspace_ids)
+    if models:
+        qs = qs.filter(model_id__in=models)
+    if geos:
+        qs = qs.filter(inference_geo__in=geos)
+    if service_tiers:
+        qs = qs.filter(service_tier__in=service_tiers)
+    if products:
+        qs = qs.filter(product_filter(products))
+    return qs
+
+
 def aggregate(organization, *, width, start, end, dims, workspace_ids=(), models=(), geos=(), book=None):
     """{(bucket_start, *dims values): Group} from the rollup, with cost if `book` is given.
 
@@ -117,12 +150,7 @@ def aggregate(organization, *, width, start, end, dims, workspace_ids=(), models
     """
     qs = UsageRollup.objects.filter(organization_id=organization.pk, width=width, bucket_start__gte=start,
                                     bucket_start__lt=end)
-    if workspace_ids:
-        qs = qs.filter(workspace_id__in=workspace_ids)
-    if models:
-        qs = qs.filter(model_id__in=models)
-    if geos:
-        qs = qs.filter(inference_geo__in=geos)
+    qs = _filtered(qs, workspace_ids=workspace_ids, models=models, geos=geos)
     columns = [DIMENSION_COLUMNS[d] for d in dims]
     sql_columns = list(dict.fromkeys(columns + (PRICE_COLUMNS if book else [])))
     rows = qs.values("bucket_start", *sql_columns).annotate(
@@ -215,6 +243,219 @@ def cost_report(organization, query):
         }
 
     return _page(query, _by_bucket(groups), render)
+
+
+# --- the Admin API's analytics (SPEC §9): usage and cost by dimension, ranked, paged ------------
+
+ANALYTICS_DIMENSIONS = ("workspace_id", "service_tier", "inference_geo", "model", "product")
+PRODUCTS = ("messages_api", "message_batches_api", "chat")
+MAX_ANALYTICS_RANGE = timedelta(days=31)
+USAGE_ORDERS = ("total_tokens", "uncached_input_tokens", "output_tokens", "requests", "time")
+COST_ORDERS = ("amount", "list_amount", "time")
+
+
+def product_of(surface, service_tier):
+    """The Admin API's product of a usage row: `chat` for the Claude apps, `message_batches_api`
+    for API rows of tier batch, `messages_api` for the other API rows."""
+    if surface == "apps":
+        return "chat"
+    return "message_batches_api" if service_tier == "batch" else "messages_api"
+
+
+def product_filter(products):
+    """The rollup rows of these products (`product_of` as a query)."""
+    parts = {"chat": Q(surface="apps"),
+             "message_batches_api": Q(surface="api", service_tier="batch"),
+             "messages_api": Q(surface="api") & ~Q(service_tier="batch")}
+    return functools.reduce(operator.or_, (parts[p] for p in products))
+
+
+@dataclass
+class AnalyticsQuery:
+    """What `analytics` reports: rows of [start, end) (whole hours; per `width` bucket when set),
+    grouped by `group_by`, filtered, ordered by `order_by` in `order`, `limit` per page, the page
+    after the row whose sort key is `after`."""
+
+    start: datetime
+    end: datetime
+    width: str | None = None
+    group_by: tuple = ()
+    workspace_ids: tuple = ()
+    models: tuple = ()
+    geos: tuple = ()
+    service_tiers: tuple = ()
+    products: tuple = ()
+    order_by: str = "total_tokens"
+    order: str = "desc"
+    limit: int = 20
+    after: tuple | None = None
+
+    def fingerprint(self):
+        """Names the report a page cursor belongs to (everything but the page and its size)."""
+        parts = (self.start.isoformat(), self.end.isoformat(), self.width, sorted(self.group_by),
+                 sorted(self.workspace_ids), sorted(self.models), sorted(self.geos), sorted(self.service_tiers),
+                 sorted(self.products), self.order_by, self.order)
+        return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
+
+
+@dataclass
+class AnalyticsRow:
+    bucket: datetime | None
+    dims: tuple  # values in ANALYTICS_DIMENSIONS order, None unless grouped by
+    tokens: list = field(default_factory=lambda: [0, 0, 0, 0, 0])
+    requests: int = 0
+    amount: Decimal = ZERO
+    list_amount: Decimal = ZERO
+
+    @property
+    def total_tokens(self):
+        return sum(self.tokens)
+
+
+def _analytics_window(qs, query):
+    """Rollup rows of the report's range: per `query.width` bucket, else whole days from the daily
+    rollup and the hours at either end from the hourly one (one query either way)."""
+    if query.width:
+        return qs.filter(width=query.width, bucket_start__gte=query.start, bucket_start__lt=query.end)
+    first_day = floor_bucket(query.start, "1d")
+    if first_day < query.start:
+        first_day += WIDTHS["1d"]
+    last_day = floor_bucket(query.end, "1d")
+    if first_day >= last_day:
+        return qs.filter(width="1h", bucket_start__gte=query.start, bucket_start__lt=query.end)
+    return qs.filter(Q(width="1d", bucket_start__gte=first_day, bucket_start__lt=last_day)
+                     | Q(width="1h", bucket_start__gte=query.start, bucket_start__lt=first_day)
+                     | Q(width="1h", bucket_start__gte=last_day, bucket_start__lt=query.end))
+
+
+def _dimension(name, row):
+    if name == "product":
+        return product_of(row["surface"], row["service_tier"])
+    value = row[DIMENSION_COLUMNS[name]]
+    if name == "inference_geo" and value == NOT_AVAILABLE:
+        return None  # the Admin API reports an unset region as null
+    return value or None  # a Claude apps row's workspace_id "" is null
+
+
+def analytics_rows(organization, query, *, cost=False):
+    """Every row of the report, unordered: one SQL query over the rollups (plus the price book's
+    two for cost). SQL groups by the requested dimensions (product is surface and tier) and, for
+    cost, by what decides a price; Python merges those into the report's rows."""
+    qs = _filtered(UsageRollup.objects.filter(organization_id=organization.pk), workspace_ids=query.workspace_ids,
+                   models=query.models, geos=query.geos, service_tiers=query.service_tiers, products=query.products)
+    qs = _analytics_window(qs, query)
+    columns = [c for d in query.group_by for c in (("surface", "service_tier") if d == "product"
+                                                    else (DIMENSION_COLUMNS[d],))]
+    columns = list(dict.fromkeys((["bucket_start"] if query.width else []) + columns
+                                 + (PRICE_COLUMNS if cost else [])))
+    rows = qs.values(*columns).annotate(records_sum=Sum("records"), **{f"{f}_sum": Sum(f) for f in TOKEN_FIELDS})
+    book = PriceBook.load(organization) if cost else None
+    out = {}
+    for row in rows.order_by():
+        dims = tuple(_dimension(d, row) if d in query.group_by else None for d in ANALYTICS_DIMENSIONS)
+        bucket = row["bucket_start"] if query.width else None
+        item = out.get((bucket, dims))
+        if item is None:
+            item = out[(bucket, dims)] = AnalyticsRow(bucket, dims)
+        tokens = [int(row[f"{f}_sum"] or 0) for f in TOKEN_FIELDS]  # PostgreSQL sums bigints as numeric
+        for i, value in enumerate(tokens):
+            item.tokens[i] += value
+        item.requests += int(row["records_sum"] or 0)
+        if book is not None:
+            amount, listed = book.amounts(row["model_id"], row["inference_geo"], row["service_tier"], Tokens(*tokens),
+                                          row["surface"])
+            item.amount += amount
+            item.list_amount += listed
+    return list(out.values())
+
+
+def _analytics_key(row, query, cost):
+    """A row's place in the report: by the `order_by` metric in `order` (ties by the dimension
+    values, then the bucket), or with `time` and buckets by bucket in `order`, then the row's
+    total (tokens or amount) highest first. Unique per row, so it is also the page cursor."""
+    dims = tuple((0, "") if v is None else (1, str(v)) for v in row.dims)
+    bucket = row.bucket.timestamp() if row.bucket is not None else 0
+    sign = 1 if query.order == "asc" else -1
+    if query.order_by == "time" and query.width:
+        return (sign * bucket, -(row.amount if cost else row.total_tokens), dims)
+    metric = {"time": row.amount if cost else row.total_tokens, "total_tokens": row.total_tokens,
+              "uncached_input_tokens": row.tokens[0], "output_tokens": row.tokens[4], "requests": row.requests,
+              "amount": row.amount, "list_amount": row.list_amount}[query.order_by]
+    return (sign * metric, dims, bucket)
+
+
+def _key_json(value):
+    if isinstance(value, Decimal):
+        return {"d": str(value)}
+    if isinstance(value, tuple):
+        return [_key_json(v) for v in value]
+    return value
+
+
+def _key_value(value):
+    if isinstance(value, dict) and set(value) == {"d"} and isinstance(value["d"], str):
+        return Decimal(value["d"])
+    if isinstance(value, list):
+        return tuple(_key_value(v) for v in value)
+    if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+        return value
+    raise ValueError("not a sort key")
+
+
+def encode_page(query, key):
+    text = json.dumps([query.fingerprint(), _key_json(key)], separators=(",", ":"))
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_page(query, token):
+    """The sort key a `next_page` cursor of this same report names, or ValueError."""
+    try:
+        fingerprint, key = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        key = _key_value(key)
+    except (ValueError, TypeError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError("not a page of this report") from exc
+    if fingerprint != query.fingerprint() or not isinstance(key, tuple):
+        raise ValueError("not a page of this report")
+    return key
+
+
+def analytics(organization, query, *, cost=False):
+    """The Admin API's usage (or, with `cost`, cost) analytics: one page of rows as
+    {"data": [{starting_at, ending_at, group, usage | cost}], "has_more", "next_page"}."""
+    rows = analytics_rows(organization, query, cost=cost)
+    keyed = sorted(((_analytics_key(row, query, cost), row) for row in rows), key=lambda item: item[0])
+    first = 0
+    if query.after is not None:
+        try:
+            first = bisect.bisect_right([k for k, _ in keyed], query.after)
+        except TypeError:  # a key of another shape: no row comes after it
+            first = len(keyed)
+    page = keyed[first:first + query.limit]
+    has_more = first + query.limit < len(keyed)
+    step = WIDTHS.get(query.width)
+    data = []
+    for _, row in page:
+        item = {"starting_at": iso(row.bucket if step else query.start),
+                "ending_at": iso(row.bucket + step if step else query.end),
+                "group": dict(zip(ANALYTICS_DIMENSIONS, row.dims, strict=True))}
+        if cost:
+            item["cost"] = {"amount": _cents(row.amount), "list_amount": _cents(row.list_amount), "currency": "USD",
+                            "requests": row.requests}
+        else:
+            t = row.tokens
+            item["usage"] = {
+                "uncached_input_tokens": t[0],
+                "cache_creation": {"ephemeral_5m_input_tokens": t[1], "ephemeral_1h_input_tokens": t[2]},
+                "cache_read_input_tokens": t[3], "output_tokens": t[4], "total_tokens": row.total_tokens,
+                "requests": row.requests, "server_tool_use": {"web_search_requests": 0},
+            }
+        data.append(item)
+    return {"data": data, "has_more": has_more,
+            "next_page": encode_page(query, page[-1][0]) if has_more else None}
+
+
+def _cents(usd):
+    return decimal_str(usd * HUNDRED) if usd else "0"
 
 
 # --- the console's Usage & cost page ----------------------------------------------------------

@@ -174,6 +174,8 @@ SPECTACULAR_SETTINGS = {
         {"name": "Usage report", "description": "Token usage per hour or day, grouped by workspace, model, geo or "
          "service tier."},
         {"name": "Cost report", "description": "Daily cost in USD cents, grouped by workspace, geo or model."},
+        {"name": "Analytics", "description": "Usage and cost by workspace, service tier, geo, model and product, "
+         "ranked and paged, as the official `anthropic` SDK's analytics readers take them."},
     ],
     # a nullable choice is `allOf: [<Enum>], nullable: true`, not `oneOf: [<Enum>, NullEnum]`
     "ENUM_ADD_EXPLICIT_BLANK_NULL_CHOICE": False,
