@@ -44,7 +44,7 @@ UNAVAILABLE_OPTIONS = (
     "rbac_group_ids", "session_ids", "slack_channel_ids", "speeds", "user_profile_ids",
 )
 DIMENSION_LIST = ", ".join(ANALYTICS_DIMENSIONS)
-UNAVAILABLE = f"this product has no data for it: it reports by {DIMENSION_LIST}."
+UNAVAILABLE = "this product has no data for {what}: it reports usage and cost by " + DIMENSION_LIST + "."
 PAGE_REFUSED = "is not a page of this report; pass next_page from the previous answer, with the same parameters."
 
 
@@ -208,9 +208,10 @@ class AnalyticsQuerySerializer(QuerySerializer):
 
     @classmethod
     def from_query(cls, query_params, **context):
-        given = sorted({name.removesuffix("[]") for name in query_params} & set(UNAVAILABLE_OPTIONS))
+        given = sorted(name for name in query_params if name.removesuffix("[]") in UNAVAILABLE_OPTIONS)
         if given:
-            raise serializers.ValidationError({name: [UNAVAILABLE] for name in given})
+            what = "it" if len(given) == 1 else "them"
+            raise serializers.ValidationError({", ".join(given): [UNAVAILABLE.format(what=what)]})
         return super().from_query(query_params, **context)
 
     def validate(self, attrs):

@@ -20,6 +20,8 @@ halves input and output):
       1,000,000 tokens; 3 x 1.1 = 330 cents
 """
 
+from decimal import Decimal
+
 import anthropic
 import pytest
 from django.conf import settings
@@ -29,7 +31,7 @@ from audit.models import AuditEvent
 from orgs.models import ApiKey, hash_api_key
 from residency import services as residency_services
 from tests.factories import actor_for, add_member, api_key_for, make_org, primary_owner
-from tests.residency.helpers import usage_row
+from tests.residency.helpers import analytics_rows
 
 pytestmark = pytest.mark.usefixtures("committed_db")
 
@@ -55,10 +57,6 @@ def sdk(world, secret=None):
 
 def last_event(org, action):
     return AuditEvent.objects.filter(organization=org, action=action).order_by("-seq").first()
-
-
-def cache(w5=0, w1=0):
-    return {"ephemeral_5m_input_tokens": w5, "ephemeral_1h_input_tokens": w1}
 
 
 # --- organization and users -------------------------------------------------------------------
@@ -234,32 +232,10 @@ def usage(world):
     actor = actor_for(owner.user)
     prod = residency_services.workspace_create(actor=actor, organization=org, name="Prod")
     lab = residency_services.workspace_create(actor=actor, organization=org, name="Lab")
-    records = [
-        usage_row(prod, "A", occurred_at="2026-03-01T10:15:00Z", uncached_input_tokens=1_000_000,
-                  cache_creation=cache(100_000, 10_000), cache_read_input_tokens=200_000, output_tokens=50_000),
-        usage_row(prod, "B", inference_geo="global", service_tier="batch", occurred_at="2026-03-01T23:59:00Z",
-                  uncached_input_tokens=2_000_000, output_tokens=100_000),
-        usage_row(lab, "C", model="claude-sonnet-4-6", service_tier="batch", occurred_at="2026-03-02T00:00:00Z",
-                  uncached_input_tokens=1_000_000, cache_creation=cache(1_000_000), output_tokens=1_000_000),
-        usage_row(lab, "D", model="claude-haiku-4-5", inference_geo="not_available",
-                  occurred_at="2026-03-02T05:00:00Z", uncached_input_tokens=1_000_000,
-                  cache_read_input_tokens=1_000_000, output_tokens=200_000),
-        usage_row(prod, "E", model="claude-opus-4-1", inference_geo="not_available", service_tier="priority",
-                  occurred_at="2026-03-02T05:30:00Z", uncached_input_tokens=100_000, cache_creation=cache(0, 100_000),
-                  output_tokens=10_000),
-        apps_row(usage_row(prod, "F", model="claude-sonnet-4-6", occurred_at="2026-03-02T12:00:00Z",
-                           uncached_input_tokens=1_000_000)),
-    ]
+    records = analytics_rows(prod, lab)
     result = residency_services.usage_ingest(actor=actor, organization=org, records=records)
     assert result.accepted == 6
     return {"Prod": prod.pk, "Lab": lab.pk}
-
-
-def apps_row(row):
-    """A Claude apps usage row: no workspace."""
-    row = {**row, "surface": "apps"}
-    del row["workspace_id"]
-    return row
 
 
 def grouped(rows, dimension, metric):
@@ -279,15 +255,12 @@ def expected(dimension, usage, values):
     return out
 
 
-def cents(value):
-    from decimal import Decimal
+def test_usage_and_cost_analytics_by_each_dimension(world, usage):
+    for dimension in ("workspace_id", "service_tier", "inference_geo", "model", "product"):
+        check_dimension(sdk(world), usage, dimension)
 
-    return Decimal(value)
 
-
-@pytest.mark.parametrize("dimension", ["workspace_id", "service_tier", "inference_geo", "model", "product"])
-def test_usage_and_cost_analytics_by_each_dimension(world, usage, dimension):
-    client = sdk(world)
+def check_dimension(client, usage, dimension):
     rows = list(client.beta.organization.analytics.usage.list(**DAYS, group_by=[dimension]))
     assert grouped(rows, dimension, lambda r: r.usage.total_tokens) == expected(dimension, usage, TOKENS.get)
     assert sum(r.usage.requests for r in rows) == 6
@@ -305,12 +278,12 @@ def test_usage_and_cost_analytics_by_each_dimension(world, usage, dimension):
         assert (r.starting_at.isoformat(), r.ending_at.isoformat()) == ("2026-03-01T00:00:00+00:00",
                                                                         "2026-03-03T00:00:00+00:00")
     costs = list(client.beta.organization.analytics.cost.list(**DAYS, group_by=[dimension]))
-    assert grouped(costs, dimension, lambda r: cents(r.cost.amount)) == expected(
-        dimension, usage, lambda row: cents(AMOUNT[row]))
-    assert grouped(costs, dimension, lambda r: cents(r.cost.list_amount)) == expected(
-        dimension, usage, lambda row: cents(LIST_AMOUNT[row]))
+    assert grouped(costs, dimension, lambda r: Decimal(r.cost.amount)) == expected(
+        dimension, usage, lambda row: Decimal(AMOUNT[row]))
+    assert grouped(costs, dimension, lambda r: Decimal(r.cost.list_amount)) == expected(
+        dimension, usage, lambda row: Decimal(LIST_AMOUNT[row]))
     assert {r.cost.currency for r in costs} == {"USD"}
-    amounts = [cents(r.cost.amount) for r in costs]
+    amounts = [Decimal(r.cost.amount) for r in costs]
     assert amounts == sorted(amounts, reverse=True)
 
 
@@ -320,6 +293,16 @@ def test_analytics_totals_buckets_paging_and_filters(world, usage):
     assert (total.usage.total_tokens, total.usage.requests) == (9_870_000, 6)
     (cost,) = analytics.cost.list(**DAYS)
     assert (cost.cost.amount, cost.cost.list_amount) == ("3870.75", "5485.75")
+    # by product, in full: B + C are the batch rows, A + D + E the other API rows, F the apps row
+    by_product = {r.group.product: (r.usage.total_tokens, r.usage.requests)
+                  for r in analytics.usage.list(**DAYS, group_by=["product"])}
+    assert by_product == {"message_batches_api": (5_100_000, 2), "messages_api": (3_770_000, 3), "chat": (1_000_000, 1)}
+    by_product = {r.group.product: (r.cost.amount, r.cost.list_amount)
+                  for r in analytics.cost.list(**DAYS, group_by=["product"])}
+    assert by_product == {"message_batches_api": ("2027.5", "3642.5"), "messages_api": ("1513.25", "1513.25"),
+                          "chat": ("330", "330")}
+    by_geo = [(r.group.inference_geo, r.cost.amount) for r in analytics.cost.list(**DAYS, group_by=["inference_geo"])]
+    assert by_geo == [("us", "2510.75"), (None, "735"), ("global", "625")]  # not_available reads null
 
     # whole hours from the hourly and daily rollups: 10:30 on day 1 to noon on day 3 is all six rows
     (partial,) = analytics.usage.list(starting_at="2026-03-01T10:30:00Z", ending_at="2026-03-03T12:00:00Z")
@@ -354,7 +337,7 @@ def test_analytics_totals_buckets_paging_and_filters(world, usage):
 def test_analytics_options_without_data_are_a_400_naming_them(world, usage):
     analytics = sdk(world).beta.organization.analytics
     cases = [
-        ({"actor_ids": ["user_x"], "speeds": ["fast"]}, "actor_ids: this product has no data for it"),
+        ({"actor_ids": ["user_x"], "speeds": ["fast"]}, "actor_ids[], speeds[]: this product has no data for them"),
         ({"group_by": ["actor", "model"]}, "cannot group by actor: this product has no data for it"),
         ({"time_bucket_width": "1m"}, "'1m' is not available"),
         ({"service_tiers": ["flex"]}, "cannot filter by service tier flex"),
