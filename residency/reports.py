@@ -323,9 +323,12 @@ def _analytics_window(qs, query):
     last_day = floor_bucket(query.end, "1d")
     if first_day >= last_day:
         return qs.filter(width="1h", bucket_start__gte=query.start, bucket_start__lt=query.end)
-    return qs.filter(Q(width="1d", bucket_start__gte=first_day, bucket_start__lt=last_day)
-                     | Q(width="1h", bucket_start__gte=query.start, bucket_start__lt=first_day)
-                     | Q(width="1h", bucket_start__gte=last_day, bucket_start__lt=query.end))
+    parts = [Q(width="1d", bucket_start__gte=first_day, bucket_start__lt=last_day)]
+    if query.start < first_day:
+        parts.append(Q(width="1h", bucket_start__gte=query.start, bucket_start__lt=first_day))
+    if last_day < query.end:
+        parts.append(Q(width="1h", bucket_start__gte=last_day, bucket_start__lt=query.end))
+    return qs.filter(functools.reduce(operator.or_, parts))
 
 
 def _dimension(name, row):
