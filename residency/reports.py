@@ -13,9 +13,9 @@ Amounts are USD cents as decimal strings.
 """
 
 import base64
-import bisect
 import functools
 import hashlib
+import heapq
 import json
 import operator
 from collections import defaultdict
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Q, Sum
+from django.db.models import BigIntegerField, Func, Q, Sum
 from django.utils import timezone
 
 from orgs.models import Workspace
@@ -108,15 +108,19 @@ class PriceBook:
         total = standard * self._multiplier(model, geo, surface)
         return total, total - standard
 
-    def amounts(self, model, geo, tier, tokens, surface="api"):
-        """(amount, list amount) in USD for one group of tokens: what it costs, and what it would
-        cost before the batch discount (the residency multiplier applies to both)."""
+    def unit_amounts(self, model, geo, tier, surface="api"):
+        """What one token of each category (`TOKEN_FIELDS` order) costs in USD for this price
+        group: (after the batch discount, before it), the residency multiplier in both. `price`
+        is linear in the tokens, so a group's cost is the sum of its tokens times these."""
         prices = self.prices.get(model)
         if prices is None:
-            return ZERO, ZERO
+            return (ZERO,) * 5, (ZERO,) * 5
         multiplier = self._multiplier(model, geo, surface)
-        listed = price(prices, tokens) * multiplier
-        return (price(prices, tokens, batch=True) * multiplier if tier == "batch" else listed), listed
+        basis = [Tokens(*(1 if i == j else 0 for j in range(5))) for i in range(5)]
+        listed = tuple(price(prices, one) * multiplier for one in basis)
+        if tier != "batch":
+            return listed, listed
+        return tuple(price(prices, one, batch=True) * multiplier for one in basis), listed
 
 
 @dataclass
@@ -298,20 +302,6 @@ class AnalyticsQuery:
         return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
 
 
-@dataclass
-class AnalyticsRow:
-    bucket: datetime | None
-    dims: tuple  # values in ANALYTICS_DIMENSIONS order, None unless grouped by
-    tokens: list = field(default_factory=lambda: [0, 0, 0, 0, 0])
-    requests: int = 0
-    amount: Decimal = ZERO
-    list_amount: Decimal = ZERO
-
-    @property
-    def total_tokens(self):
-        return sum(self.tokens)
-
-
 def _analytics_window(qs, query):
     """Rollup rows of the report's range: per `query.width` bucket, else whole days from the daily
     rollup and the hours at either end from the hourly one (one query either way)."""
@@ -331,60 +321,110 @@ def _analytics_window(qs, query):
     return qs.filter(functools.reduce(operator.or_, parts))
 
 
-def _dimension(name, row):
-    if name == "product":
-        return product_of(row["surface"], row["service_tier"])
-    value = row[DIMENSION_COLUMNS[name]]
-    if name == "inference_geo" and value == NOT_AVAILABLE:
-        return None  # the Admin API reports an unset region as null
-    return value or None  # a Claude apps row's workspace_id "" is null
+class Epoch(Func):
+    """A timestamp column as whole seconds since 1970 (UTC): rows compare and sort on an integer,
+    and only the page's buckets become datetimes (SQLite hands timestamps back as text)."""
+
+    output_field = BigIntegerField()
+
+    def as_sqlite(self, compiler, connection, **extra):
+        return self.as_sql(compiler, connection, template="CAST(strftime('%%%%s', %(expressions)s) AS INTEGER)", **extra)
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return self.as_sql(compiler, connection, template="CAST(EXTRACT(EPOCH FROM %(expressions)s) AS BIGINT)",
+                           **extra)
+
+
+# a rollup row's key within one organization and width: grouping by all of it adds nothing up
+ROLLUP_KEY = {"bucket_start", "surface", "workspace_id", "model_id", "inference_geo", "service_tier"}
+SUMS = ("records", *TOKEN_FIELDS)
+# an analytics row's sums: requests, the five token counts, amount, list amount (USD)
+REQUESTS, AMOUNT, LIST_AMOUNT = 0, 6, 7
 
 
 def analytics_rows(organization, query, *, cost=False):
-    """Every row of the report, unordered: one SQL query over the rollups (plus the price book's
-    two for cost). SQL groups by the requested dimensions (product is surface and tier) and, for
-    cost, by what decides a price; Python merges those into the report's rows."""
+    """Every row of the report, unordered, as (bucket start in epoch seconds or None, dims, sums): `dims` holds the
+    stored values in ANALYTICS_DIMENSIONS order (None where not grouped by; "" for a Claude apps
+    row's workspace, "not_available" for an unset geo), `sums` as REQUESTS.. above.
+
+    One SQL query over the rollups (plus the price book's two for cost). SQL groups by the
+    requested dimensions (product is surface and tier) and, for cost, by what decides a price
+    (nothing to group when that is a rollup row's whole key); Python adds those up into the
+    report's rows, pricing each price group once per token category (`PriceBook.unit_amounts`)."""
     qs = _filtered(UsageRollup.objects.filter(organization_id=organization.pk), workspace_ids=query.workspace_ids,
                    models=query.models, geos=query.geos, service_tiers=query.service_tiers, products=query.products)
-    qs = _analytics_window(qs, query)
-    columns = [c for d in query.group_by for c in (("surface", "service_tier") if d == "product"
-                                                    else (DIMENSION_COLUMNS[d],))]
+    qs = _analytics_window(qs, query).order_by()
+    group = set(query.group_by)
+    columns = [c for d in ANALYTICS_DIMENSIONS if d in group
+               for c in (("surface", "service_tier") if d == "product" else (DIMENSION_COLUMNS[d],))]
     columns = list(dict.fromkeys((["bucket_start"] if query.width else []) + columns
                                  + (PRICE_COLUMNS if cost else [])))
-    rows = qs.values(*columns).annotate(records_sum=Sum("records"), **{f"{f}_sum": Sum(f) for f in TOKEN_FIELDS})
+    covers_key = ROLLUP_KEY <= set(columns)
+    if query.width:
+        qs = qs.annotate(bucket=Epoch("bucket_start"))
+        columns[0] = "bucket"
+    if not columns:  # one row for the range
+        totals = qs.aggregate(**{f"{f}_sum": Sum(f) for f in SUMS})
+        rows = [tuple(totals[f"{f}_sum"] for f in SUMS)] if totals["records_sum"] is not None else []
+    elif query.width and covers_key:
+        rows = qs.values_list(*columns, *SUMS)
+    else:
+        rows = qs.values_list(*columns).annotate(**{f"{f}_sum": Sum(f) for f in SUMS})
+    at = {c: i for i, c in enumerate(columns)}
+    n = len(columns)
+    b = at.get("bucket")
+    ws = at["workspace_id"] if "workspace_id" in group else None
+    tier = at["service_tier"] if "service_tier" in group else None
+    geo = at["inference_geo"] if "inference_geo" in group else None
+    model = at["model_id"] if "model" in group else None
+    product = (at["surface"], at["service_tier"]) if "product" in group else None
+    price_at = (at["model_id"], at["inference_geo"], at["service_tier"], at["surface"]) if cost else None
     book = PriceBook.load(organization) if cost else None
+    units = {}
     out = {}
-    for row in rows.order_by():
-        dims = tuple(_dimension(d, row) if d in query.group_by else None for d in ANALYTICS_DIMENSIONS)
-        bucket = row["bucket_start"] if query.width else None
-        item = out.get((bucket, dims))
-        if item is None:
-            item = out[(bucket, dims)] = AnalyticsRow(bucket, dims)
-        tokens = [int(row[f"{f}_sum"] or 0) for f in TOKEN_FIELDS]  # PostgreSQL sums bigints as numeric
-        for i, value in enumerate(tokens):
-            item.tokens[i] += value
-        item.requests += int(row["records_sum"] or 0)
+    for row in rows:
+        key = (row[b] if b is not None else None,
+               (row[ws] if ws is not None else None, row[tier] if tier is not None else None,
+                row[geo] if geo is not None else None, row[model] if model is not None else None,
+                product_of(row[product[0]], row[product[1]]) if product is not None else None))
+        counts = [*map(int, row[n:])]  # requests, then the five token counts (PostgreSQL sums bigints as numeric)
         if book is not None:
-            amount, listed = book.amounts(row["model_id"], row["inference_geo"], row["service_tier"], Tokens(*tokens),
-                                          row["surface"])
-            item.amount += amount
-            item.list_amount += listed
-    return list(out.values())
+            price_key = tuple(row[i] for i in price_at)
+            unit = units.get(price_key)
+            if unit is None:
+                unit = units[price_key] = book.unit_amounts(*price_key)
+            _, t0, t1, t2, t3, t4 = counts
+            (a0, a1, a2, a3, a4), (l0, l1, l2, l3, l4) = unit
+            counts += (t0 * a0 + t1 * a1 + t2 * a2 + t3 * a3 + t4 * a4, t0 * l0 + t1 * l1 + t2 * l2 + t3 * l3 + t4 * l4)
+        else:
+            counts += (ZERO, ZERO)
+        sums = out.get(key)
+        if sums is None:
+            out[key] = counts
+        else:
+            for i, value in enumerate(counts):
+                sums[i] += value
+    return [(bucket, dims, sums) for (bucket, dims), sums in out.items()]
 
 
-def _analytics_key(row, query, cost):
+def _metric(name, sums):
+    if name in ("total_tokens", "time"):
+        return sums[1] + sums[2] + sums[3] + sums[4] + sums[5]
+    return sums[{"uncached_input_tokens": 1, "output_tokens": 5, "requests": REQUESTS, "amount": AMOUNT,
+                 "list_amount": LIST_AMOUNT}[name]]
+
+
+def _analytics_key(bucket, dims, sums, query, cost):
     """A row's place in the report: by the `order_by` metric in `order` (ties by the dimension
     values, then the bucket), or with `time` and buckets by bucket in `order`, then the row's
-    total (tokens or amount) highest first. Unique per row, so it is also the page cursor."""
-    dims = tuple((0, "") if v is None else (1, str(v)) for v in row.dims)
-    bucket = row.bucket.timestamp() if row.bucket is not None else 0
+    total (tokens or amount) highest first. Unique per row, so it is also the page cursor.
+    (Dimensions not grouped by are None in every row, so tuples never compare None with text.)"""
+    when = bucket or 0
     sign = 1 if query.order == "asc" else -1
     if query.order_by == "time" and query.width:
-        return (sign * bucket, -(row.amount if cost else row.total_tokens), dims)
-    metric = {"time": row.amount if cost else row.total_tokens, "total_tokens": row.total_tokens,
-              "uncached_input_tokens": row.tokens[0], "output_tokens": row.tokens[4], "requests": row.requests,
-              "amount": row.amount, "list_amount": row.list_amount}[query.order_by]
-    return (sign * metric, dims, bucket)
+        return (sign * when, -(sums[AMOUNT] if cost else _metric("total_tokens", sums)), dims)
+    name = query.order_by if query.order_by != "time" else ("amount" if cost else "total_tokens")
+    return (sign * _metric(name, sums), dims, when)
 
 
 def _key_json(value):
@@ -400,7 +440,7 @@ def _key_value(value):
         return Decimal(value["d"])
     if isinstance(value, list):
         return tuple(_key_value(v) for v in value)
-    if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+    if value is None or isinstance(value, (int, float, str)) and not isinstance(value, bool):
         return value
     raise ValueError("not a sort key")
 
@@ -425,32 +465,35 @@ def decode_page(query, token):
 def analytics(organization, query, *, cost=False):
     """The Admin API's usage (or, with `cost`, cost) analytics: one page of rows as
     {"data": [{starting_at, ending_at, group, usage | cost}], "has_more", "next_page"}."""
-    rows = analytics_rows(organization, query, cost=cost)
-    keyed = sorted(((_analytics_key(row, query, cost), row) for row in rows), key=lambda item: item[0])
-    first = 0
+    # only the page's rows (and whether one more follows) need ordering: a heap, not a sort of every row
+    keyed = ((_analytics_key(bucket, dims, sums, query, cost), bucket, dims, sums)
+             for bucket, dims, sums in analytics_rows(organization, query, cost=cost))
     if query.after is not None:
-        try:
-            first = bisect.bisect_right([k for k, _ in keyed], query.after)
-        except TypeError:  # a key of another shape: no row comes after it
-            first = len(keyed)
-    page = keyed[first:first + query.limit]
-    has_more = first + query.limit < len(keyed)
+        keyed = (item for item in keyed if item[0] > query.after)
+    try:
+        page = heapq.nsmallest(query.limit + 1, keyed, key=operator.itemgetter(0))
+    except TypeError:  # a cursor key of another shape: no row comes after it
+        page = []
+    has_more = len(page) > query.limit
+    page = page[:query.limit]
     step = WIDTHS.get(query.width)
     data = []
-    for _, row in page:
-        item = {"starting_at": iso(row.bucket if step else query.start),
-                "ending_at": iso(row.bucket + step if step else query.end),
-                "group": dict(zip(ANALYTICS_DIMENSIONS, row.dims, strict=True))}
+    for _, bucket, (workspace, tier, geo, model, product), sums in page:
+        start = datetime.fromtimestamp(bucket, UTC) if step else query.start
+        item = {"starting_at": iso(start), "ending_at": iso(start + step if step else query.end),
+                "group": {"workspace_id": workspace or None, "service_tier": tier,
+                          # the Admin API reports an unset region as null
+                          "inference_geo": None if geo == NOT_AVAILABLE else geo, "model": model, "product": product}}
         if cost:
-            item["cost"] = {"amount": _cents(row.amount), "list_amount": _cents(row.list_amount), "currency": "USD",
-                            "requests": row.requests}
+            item["cost"] = {"amount": _cents(sums[AMOUNT]), "list_amount": _cents(sums[LIST_AMOUNT]),
+                            "currency": "USD", "requests": sums[REQUESTS]}
         else:
-            t = row.tokens
             item["usage"] = {
-                "uncached_input_tokens": t[0],
-                "cache_creation": {"ephemeral_5m_input_tokens": t[1], "ephemeral_1h_input_tokens": t[2]},
-                "cache_read_input_tokens": t[3], "output_tokens": t[4], "total_tokens": row.total_tokens,
-                "requests": row.requests, "server_tool_use": {"web_search_requests": 0},
+                "uncached_input_tokens": sums[1],
+                "cache_creation": {"ephemeral_5m_input_tokens": sums[2], "ephemeral_1h_input_tokens": sums[3]},
+                "cache_read_input_tokens": sums[4], "output_tokens": sums[5],
+                "total_tokens": _metric("total_tokens", sums), "requests": sums[REQUESTS],
+                "server_tool_use": {"web_search_requests": 0},
             }
         data.append(item)
     return {"data": data, "has_more": has_more,
