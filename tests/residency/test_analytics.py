@@ -2,6 +2,9 @@
 question is checked, paging, and that they read the rollups only. The figures per dimension are
 checked through the official SDK (tests/sdk/test_official_sdk.py) on the same six rows."""
 
+import random
+from itertools import product as combinations
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -9,6 +12,8 @@ from django.utils import timezone
 
 from residency import services as residency_services
 from residency.models import UsageRecord
+from residency.policy import Tokens, price
+from residency.reports import PriceBook
 from tests.factories import actor_for, api_key_for, make_org, primary_owner
 from tests.orgs.matrix import api_client, build_people, expect
 from tests.residency.helpers import analytics_rows, apps_row, member_with, usage_row, workspace
@@ -165,3 +170,17 @@ def test_reads_the_rollups_only_in_a_fixed_number_of_queries(org, owner, owner_a
         assert len(queries) == expected_queries + 1, [q["sql"][:80] for q in queries]  # +1: the workspace ids
         assert not [q for q in queries if UsageRecord._meta.db_table in q["sql"]]
         assert body["data"]
+
+
+def test_unit_amounts_price_a_group_exactly_as_price_does(db):
+    book = PriceBook.load()
+    rng = random.Random(3)
+    for model, geo, tier, surface in combinations(book.prices, ("global", "us", "not_available"),
+                                                  ("standard", "batch", "priority"), ("api", "apps")):
+        tokens = [rng.randrange(10**12) for _ in range(5)]
+        amount_units, list_units = book.unit_amounts(model, geo, tier, surface)
+        multiplier = book._multiplier(model, geo, surface)
+        expected = price(book.prices[model], Tokens(*tokens), batch=tier == "batch") * multiplier
+        assert sum(t * u for t, u in zip(tokens, amount_units, strict=True)) == expected
+        assert sum(t * u for t, u in zip(tokens, list_units, strict=True)) == price(book.prices[model],
+                                                                                     Tokens(*tokens)) * multiplier
