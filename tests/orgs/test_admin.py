@@ -161,3 +161,23 @@ def test_catalog_admin_is_editable(staff):
     })
     assert response.status_code == 302
     assert Workspace.objects.count() == 0
+
+
+def test_admin_cannot_edit_a_keys_status_only_revoke_it_through_the_service(staff, org, owner):
+    from orgs.models import ApiKey
+    from tests.factories import api_key_for
+
+    api_key_for(owner, name="tool")
+    key = ApiKey.objects.get(name="tool")
+    url = reverse("admin:orgs_apikey_change", args=[quote(key.pk)])
+    page = staff.get(url).content.decode()
+    assert 'name="status"' not in page and "Active" in page
+    staff.post(url, {"status": "archived"})
+    key.refresh_from_db()
+    assert key.status == "active"  # a POST of the form changes nothing
+    response = staff.post(reverse("admin:orgs_apikey_changelist"), {"action": "revoke", "_selected_action": [key.pk]})
+    assert response.status_code == 302
+    key.refresh_from_db()
+    assert key.status == "archived"
+    event = AuditEvent.objects.filter(organization=org, action="api_key.revoked").latest("seq")
+    assert (event.source, event.after) == ("admin", {"status": "archived"})
