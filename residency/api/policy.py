@@ -229,7 +229,8 @@ class ResidencyImpactApi(OrgApi):
 
 
 def _plain(value):
-    """Validated data (OrderedDicts) as the plain values the service takes."""
+    """Validated data (OrderedDicts) as the plain values the service takes; a null member of a
+    workspace's data_residency means "unchanged", as in a workspace update (left out)."""
     if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
+        return {key: _plain(item) for key, item in value.items() if item is not None}
     return value

@@ -267,6 +267,14 @@ def test_impact_of_each_change_by_hand(org, owner, usage, api):
     unchanged = client.post(IMPACT, {"change": {"workspace": {"id": usage.pk, "data_residency": {
         "allowed_inference_geos": ["global", "us"]}}}}, format="json")
     assert figures(unchanged) == ("4150", "4150", "0")
+    # a null member means "unchanged", as in a workspace update
+    nulls = client.post(IMPACT, {"change": {"workspace": {"id": usage.pk, "data_residency": {
+        "allowed_inference_geos": ["us"], "default_inference_geo": None}}}}, format="json")
+    assert nulls.status_code == 400 and "default_inference_geo" in nulls.json()["error"]["message"]  # global stays
+    # allowed geos unchanged (unrestricted), a new default: usage rows do not say which requests named a geo, so
+    # only requests outside the allowed geos are priced elsewhere, and there are none
+    assert figures(client.post(IMPACT, {"change": {"workspace": {"id": usage.pk, "data_residency": {
+        "allowed_inference_geos": None, "default_inference_geo": "us"}}}}, format="json")) == ("4150", "4150", "0")
     # 90 days reach the apps usage of 40 days ago: $25.00 more, $27.50 in us
     assert figures(client.post(IMPACT, {"change": {"us_only": True}, "days": 90}, format="json")) == (
         "6650", "7150", "500")
