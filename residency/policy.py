@@ -345,6 +345,20 @@ def bring_inside_policy(allowed, default, policy):
         policy.default_inference_geo if policy.default_inference_geo in inside else inside[0])
 
 
+def reachable_geos(allowed, default, policy, inference_geos):
+    """Every geo a workspace's requests can run in under `policy`, as `decide` routes them: the
+    known geos both allow (`allowed` None is unrestricted), and the geo an omitted one takes
+    (the workspace default if the policy allows it, else the policy default)."""
+    requested = {g for g in inference_geos if (allowed is None or g in allowed) and policy.allows(g)}
+    return requested | {default if policy.allows(default) else policy.default_inference_geo}
+
+
+def routes_outside(allowed, default, policy, inference_geos, geo="us"):
+    """Whether some request of the workspace can still run somewhere other than `geo` (SPEC §5:
+    what US-only inference does not cover for the API)."""
+    return bool(reachable_geos(allowed, default, policy, inference_geos) - {geo})
+
+
 # --- where usage would have run under a change (for the cost impact, SPEC §5) ---------------------
 # Each returns project(surface, workspace_id, supports_inference_geo, geo) -> the geo a group of
 # tokens would have run in had the change been in force, or None where it did run.

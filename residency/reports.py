@@ -131,8 +131,8 @@ class Group:
     records: int = 0
 
 
-def _filtered(qs, *, workspace_ids=(), models=(), geos=(), service_tiers=(), products=()):
-    """Rollup rows of these workspaces, models, geos, tiers and products (each: all when empty)."""
+def _filtered(qs, *, workspace_ids=(), models=(), geos=(), service_tiers=(), products=(), surfaces=()):
+    """Rollup rows of these workspaces, models, geos, tiers, products and surfaces (each: all when empty)."""
     if workspace_ids:
         qs = qs.filter(workspace_id__in=workspace_ids)
     if models:
@@ -143,10 +143,13 @@ def _filtered(qs, *, workspace_ids=(), models=(), geos=(), service_tiers=(), pro
         qs = qs.filter(service_tier__in=service_tiers)
     if products:
         qs = qs.filter(product_filter(products))
+    if surfaces:
+        qs = qs.filter(surface__in=surfaces)
     return qs
 
 
-def aggregate(organization, *, width, start, end, dims, workspace_ids=(), models=(), geos=(), book=None):
+def aggregate(organization, *, width, start, end, dims, workspace_ids=(), models=(), geos=(), surfaces=(),
+              book=None):
     """{(bucket_start, *dims values): Group} from the rollup, with cost if `book` is given.
 
     One query (plus the price book's two when costing). SQL groups by the requested dims and,
@@ -154,7 +157,7 @@ def aggregate(organization, *, width, start, end, dims, workspace_ids=(), models
     """
     qs = UsageRollup.objects.filter(organization_id=organization.pk, width=width, bucket_start__gte=start,
                                     bucket_start__lt=end)
-    qs = _filtered(qs, workspace_ids=workspace_ids, models=models, geos=geos)
+    qs = _filtered(qs, workspace_ids=workspace_ids, models=models, geos=geos, surfaces=surfaces)
     columns = [DIMENSION_COLUMNS[d] for d in dims]
     sql_columns = list(dict.fromkeys(columns + (PRICE_COLUMNS if book else [])))
     rows = qs.values("bucket_start", *sql_columns).annotate(
@@ -537,17 +540,42 @@ class DailyUsage:
         return total
 
 
-def daily_usage_by_geo(organization, *, start_day, end_day, workspace_ids=(), models=(), with_cost=True):
-    """Tokens (and cost) per UTC day and inference geo, `end_day` inclusive."""
+def _days(start_day, end_day):
     start = datetime.combine(start_day, datetime.min.time(), tzinfo=UTC)
-    end = datetime.combine(end_day, datetime.min.time(), tzinfo=UTC) + timedelta(days=1)
+    return start, datetime.combine(end_day, datetime.min.time(), tzinfo=UTC) + timedelta(days=1)
+
+
+def daily_usage_by_geo(organization, *, start_day, end_day, workspace_ids=(), models=(), surfaces=(), with_cost=True,
+                       book=None):
+    """Tokens (and cost) per UTC day and inference geo, `end_day` inclusive. `book` (a PriceBook
+    already loaded) saves loading prices again."""
+    start, end = _days(start_day, end_day)
+    if with_cost and book is None:
+        book = PriceBook.load(organization)
     groups = aggregate(organization, width="1d", start=start, end=end, dims=("inference_geo",),
-                       workspace_ids=workspace_ids, models=models, book=PriceBook.load(organization) if with_cost else None)
+                       workspace_ids=workspace_ids, models=models, surfaces=surfaces,
+                       book=book if with_cost else None)
     cells = {(bucket.date(), geo): group for (bucket, geo), group in groups.items()}
     days = [start_day + timedelta(days=i) for i in range((end_day - start_day).days + 1)]
     present = {geo for _, geo in cells}
     geos = [g for g in GEO_ORDER if g in present] + sorted(present - set(GEO_ORDER))
     return DailyUsage(days=days, geos=geos, cells=cells, with_cost=with_cost)
+
+
+def usage_by_surface(organization, *, start_day, end_day, workspace_ids=(), models=(), surfaces=(), book=None):
+    """{surface: Group} over the days `start_day`..`end_day` (inclusive): API and Claude apps usage
+    apart (one query; cost when `book` is given)."""
+    start, end = _days(start_day, end_day)
+    groups = aggregate(organization, width="1d", start=start, end=end, dims=("surface",),
+                       workspace_ids=workspace_ids, models=models, surfaces=surfaces, book=book)
+    out = defaultdict(Group)
+    for (_bucket, surface), group in groups.items():
+        total = out[surface]
+        total.tokens = [a + b for a, b in zip(total.tokens, group.tokens, strict=True)]
+        total.cost += group.cost
+        total.uplift += group.uplift
+        total.records += group.records
+    return dict(out)
 
 
 

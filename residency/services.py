@@ -603,6 +603,22 @@ def _audit_denial(actor, organization, access, event, target, before, after):
 POLICY_FIELDS = ("allowed_inference_geos", "default_inference_geo")
 
 
+def _policy_target(organization):
+    return ("data_residency_policy", organization.pk, organization.name)
+
+
+def data_residency_policy_refuse_hidden(*, actor, organization):
+    """Step 1 of SPEC §2 for a change of the organization policy: Privacy: none does not see it,
+    so the attempt is a 404, audited (nothing the client sent is recorded). Returns the member's
+    Access. Views call it before they refuse malformed input, so a hidden setting is a 404 first."""
+    access = access_organization(actor=actor, id=organization.pk)
+    if not access.can("privacy"):
+        _audit_denial(actor, organization, access, events.DATA_RESIDENCY_POLICY_CHANGE_DENIED,
+                      _policy_target(organization), None, {"denied": "permission"})
+        raise Http404("Not found.")
+    return access
+
+
 def data_residency_policy_set(*, actor, organization, values, apply_to_workspaces=False):
     """Change the organization's data residency policy (Privacy: manage; SPEC §5).
 
@@ -613,12 +629,8 @@ def data_residency_policy_set(*, actor, organization, values, apply_to_workspace
     locked by contract is refused to everyone (platform staff lock and unlock it). Privacy:
     none gets a 404, Privacy: view a 403; both refusals are audited, like a locked policy's.
     """
-    access = access_organization(actor=actor, id=organization.pk)
-    target = ("data_residency_policy", organization.pk, organization.name)
-    if not access.can("privacy"):
-        _audit_denial(actor, organization, access, events.DATA_RESIDENCY_POLICY_CHANGE_DENIED, target, None,
-                      {"denied": "permission"})
-        raise Http404("Not found.")
+    access = data_residency_policy_refuse_hidden(actor=actor, organization=organization)
+    target = _policy_target(organization)
     if not isinstance(values, dict) or set(values) - set(POLICY_FIELDS):
         raise ValidationError({name: ["Unknown field."] for name in sorted(set(values) - set(POLICY_FIELDS))}
                               if isinstance(values, dict) else "Send the policy's fields as an object.")

@@ -254,6 +254,10 @@ SPECTACULAR_SETTINGS = {
          "Enterprise plans)."},
         {"name": "Workspaces", "description": "Workspaces and their data residency: where data rests and where "
          "inference may run."},
+        {"name": "Data residency policy", "description": "The organization's bound over every workspace's inference "
+         "geos (every plan)."},
+        {"name": "Residency impact", "description": "What a residency change would have cost over recent usage, "
+         "before it is made."},
         {"name": "Decisions", "description": "The router's question: where may this request run, at what price "
          "multiplier?"},
         {"name": "Users", "description": "Members of the organization and their roles."},
@@ -285,6 +289,8 @@ SPECTACULAR_SETTINGS = {
         "OrganizationTypeEnum": ["organization"],
         "UserTypeEnum": ["user"],
         "UserActorTypeEnum": ["user_actor"],
+        "LockReasonEnum": ["legacy_opt_out", "contract"],
+        "PolicyLockReasonEnum": ["contract"],
     },
 }
 

@@ -132,6 +132,21 @@ ENDPOINTS = {
                  ("display_color",), ("tags", "env")),
         objects=(("data_residency",), ("data_residency", "allowed_inference_geos"), ("tags",))),
     "workspaces_archive": Endpoint("POST", "/v1/organizations/workspaces/{workspace_id}/archive", path_id=True),
+    "data_residency_policy_retrieve": Endpoint("GET", "/v1/organizations/data_residency_policy"),
+    "data_residency_policy_update": Endpoint(
+        "POST", "/v1/organizations/data_residency_policy",
+        body={"allowed_inference_geos": ["us"], "default_inference_geo": "us", "apply_to_workspaces": False},
+        strings=(("default_inference_geo",), ("allowed_inference_geos", 0)),
+        booleans=(("apply_to_workspaces",),), objects=(("allowed_inference_geos",),)),
+    "residency_impact_create": Endpoint(
+        "POST", "/v1/organizations/residency_impact",
+        body={"change": {"workspace": {"id": "{workspace_id}", "data_residency": {
+            "allowed_inference_geos": ["us"], "default_inference_geo": "us"}}}, "days": 30},
+        strings=(("change", "workspace", "id"), ("change", "workspace", "data_residency", "default_inference_geo"),
+                 ("change", "workspace", "data_residency", "allowed_inference_geos", 0)),
+        numbers=(("days",),),
+        objects=(("change",), ("change", "workspace"), ("change", "workspace", "data_residency"),
+                 ("change", "workspace", "data_residency", "allowed_inference_geos"))),
     "audit_events_list": Endpoint("GET", "/v1/organizations/audit_events", query={
         **LIST, "action": "enum", "actor_id": "text", "target_id": "text", "starting_at": "date", "ending_at": "date",
         "format": "enum"}),

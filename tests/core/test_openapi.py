@@ -32,6 +32,9 @@ OPERATIONS = {
     ("get", "/v1/organizations/workspaces/{workspace_id}"): "workspaces_retrieve",
     ("post", "/v1/organizations/workspaces/{workspace_id}"): "workspaces_update",
     ("post", "/v1/organizations/workspaces/{workspace_id}/archive"): "workspaces_archive",
+    ("get", "/v1/organizations/data_residency_policy"): "data_residency_policy_retrieve",
+    ("post", "/v1/organizations/data_residency_policy"): "data_residency_policy_update",
+    ("post", "/v1/organizations/residency_impact"): "residency_impact_create",
     ("get", "/v1/organizations/audit_events"): "audit_events_list",
     ("post", "/v1/organizations/usage_records"): "usage_records_create",
     ("get", "/v1/organizations/usage_report/messages"): "usage_report_messages_retrieve",
@@ -60,6 +63,9 @@ SHAPES = {
     "workspaces_retrieve": (None, "Workspace"),
     "workspaces_update": ("WorkspaceUpdate", "Workspace"),
     "workspaces_archive": (None, "Workspace"),
+    "data_residency_policy_retrieve": (None, "DataResidencyPolicy"),
+    "data_residency_policy_update": ("DataResidencyPolicyUpdate", "DataResidencyPolicy"),
+    "residency_impact_create": ("ResidencyImpactCreate", "ResidencyImpact"),
     "audit_events_list": (None, "AuditEventList"),
     "usage_records_create": ("UsageRecordsIngest", "UsageRecordsIngested"),
     "usage_report_messages_retrieve": (None, "UsageReport"),
@@ -90,6 +96,9 @@ ORG_ERRORS = {
     "workspaces_retrieve": {404},
     "workspaces_update": {403, 404, 413, 415},
     "workspaces_archive": {403, 404},
+    "data_residency_policy_retrieve": {404},
+    "data_residency_policy_update": {403, 404, 413, 415},
+    "residency_impact_create": {403, 404, 413, 415},
     "audit_events_list": {404},
     "usage_records_create": {403, 404, 413, 415},
     "usage_report_messages_retrieve": {404},
@@ -102,7 +111,8 @@ COMPONENTS = {
     "RoleCreate", "ApiKey", "ApiKeyCreate", "ApiKeyCreated", "InferenceResidency", "InferenceResidencyUpdate",
     "AuditEvent", "UsageRecordsIngest", "UsageRecordsIngested", "UsageReport", "CostReport", "Organization", "Error",
     "WorkspaceList", "UserList", "RoleList", "ApiKeyList", "AuditEventList", "ApiKeyUpdate", "AnalyticsUsagePage",
-    "AnalyticsCostPage",
+    "AnalyticsCostPage", "DataResidencyPolicy", "DataResidencyPolicyUpdate", "ResidencyImpactCreate", "ResidencyChange",
+    "ResidencyImpact",
 }
 # the analytics lists page as the Admin API's reports do: `page` in, `next_page` out
 REPORT_LISTS = {"analytics_usage_list", "analytics_cost_list"}
@@ -250,7 +260,7 @@ def test_the_server_refuses_unknown_fields_too(name, org, owner, api):
     ids = {"workspace_id": ws.pk, "user_id": member.user_id, "organization_id": org.pk, "key_id": key_id}
     body = fill(endpoint.body, ids, usage_row(ws, 1))
     paths = [("extra",), *[(*p, "extra") for p in endpoint.objects if p != ("records",)
-                           and p != ("data_residency", "allowed_inference_geos")]]
+                           and p[-1] != "allowed_inference_geos"]]
     for path in paths:
         bad = with_value(body, path, 1)
         response = client.generic(endpoint.method, endpoint.path.format(**ids), render(bad),
@@ -284,7 +294,8 @@ def test_strict_types_and_bounds(doc):
 
 def test_allowed_inference_geos_is_unrestricted_or_a_list(doc):
     schemas = doc["components"]["schemas"]
-    for name in ("DataResidency", "DataResidencyCreate", "DataResidencyUpdate"):
+    for name in ("DataResidency", "DataResidencyCreate", "DataResidencyUpdate", "DataResidencyPolicy",
+                 "DataResidencyPolicyUpdate", "PolicyChange"):
         one_of = schemas[name]["properties"]["allowed_inference_geos"]["oneOf"]
         assert one_of[0]["enum"] == ["unrestricted"]
         assert (one_of[1]["type"], one_of[1]["minItems"], one_of[1]["uniqueItems"]) == ("array", 1, True)
@@ -336,3 +347,25 @@ def test_example_lists_name_their_first_and_last_items(doc):
     listing = doc["paths"]["/v1/organizations/workspaces"]["get"]["responses"]["200"]["content"]["application/json"]
     example = next(iter(listing["examples"].values()))["value"]
     assert example["first_id"] == example["data"][0]["id"] == example["last_id"]
+
+
+def test_the_policy_and_impact_say_what_they_take_and_answer(doc):
+    schemas = doc["components"]["schemas"]
+    policy = schemas["DataResidencyPolicy"]
+    assert set(policy["required"]) == {"type", "allowed_inference_geos", "default_inference_geo", "locked",
+                                       "lock_reason", "can_manage", "nonconforming_workspace_ids"}
+    assert policy["properties"]["lock_reason"]["allOf"] == [{"$ref": "#/components/schemas/PolicyLockReasonEnum"}]
+    assert schemas["PolicyLockReasonEnum"]["enum"] == ["contract"]
+    assert schemas["DataResidencyPolicyUpdate"]["properties"]["apply_to_workspaces"]["type"] == "boolean"
+    assert "required" not in schemas["DataResidencyPolicyUpdate"]  # every field optional
+    impact = schemas["ResidencyImpactCreate"]
+    assert impact["required"] == ["change"]
+    assert (impact["properties"]["days"]["minimum"], impact["properties"]["days"]["maximum"]) == (1, 90)
+    assert set(schemas["ResidencyChange"]["properties"]) == {"us_only", "data_residency_policy", "workspace"}
+    assert set(schemas["ResidencyImpact"]["required"]) == {"type", "starting_at", "ending_at", "currency",
+                                                           "current_cost", "projected_cost", "delta"}
+    # the 400 shows the details a workspace outside the policy carries
+    examples = doc["paths"]["/v1/organizations/residency_impact"]["post"]["responses"]["400"]["content"][
+        "application/json"]["examples"]
+    assert {"error_code": "workspace_policy_violation", "field": "allowed_inference_geos"} in [
+        e["value"]["error"]["details"] for e in examples.values()]

@@ -160,6 +160,21 @@ def test_every_operation_answers_as_documented(org, owner, as_, problems):
     owner_api.call("POST", archive, f"{url}/{ws['id']}/archive", expect=200)
     owner_api.call("POST", archive, f"{url}/wrkspc_nope/archive", expect=404)
 
+    # the organization's data residency policy
+    url = f"{ORGS}/data_residency_policy"
+    owner_api.call("GET", url, expect=200)
+    viewer_api.call("GET", url, expect=200)
+    user_api.call("GET", url, expect=404)
+    owner_api.call("POST", url, body={"allowed_inference_geos": ["us"], "default_inference_geo": "us"}, expect=200)
+    owner_api.call("POST", url, body={"allowed_inference_geos": ["global"]}, expect=400)
+    owner_api.call("POST", url, raw="apply_to_workspaces=true", content_type="application/x-www-form-urlencoded",
+                   expect=415)
+    viewer_api.call("POST", url, body={"apply_to_workspaces": True}, expect=403)
+    user_api.call("POST", url, body={"apply_to_workspaces": True}, expect=404)
+    team_api.call("POST", url, body={"apply_to_workspaces": True}, expect=200)
+    owner_api.call("POST", url, body={"allowed_inference_geos": "unrestricted", "default_inference_geo": "global"},
+                   expect=200)
+
     # usage
     prod = workspace(org, "Usage")
     url = f"{ORGS}/usage_records"
@@ -192,6 +207,22 @@ def test_every_operation_answers_as_documented(org, owner, as_, problems):
     analytics_api.call("GET", f"{ORGS}/analytics/usage", query=day, expect=200)
     analytics_api.call("GET", f"{ORGS}/analytics/cost", query=day, expect=403)
 
+    # the cost of a change
+    url = f"{ORGS}/residency_impact"
+    owner_api.call("POST", url, body={"change": {"us_only": True}}, expect=200)
+    owner_api.call("POST", url, body={"change": {"workspace": {"id": prod.pk, "data_residency": {
+        "allowed_inference_geos": ["us"], "default_inference_geo": "us"}}}, "days": 90}, expect=200)
+    owner_api.call("POST", url, body={"change": {}}, expect=400)
+    owner_api.call("POST", f"{ORGS}/data_residency_policy", body={"allowed_inference_geos": ["us"],
+                                                                  "default_inference_geo": "us"}, expect=200)
+    outside = owner_api.call("POST", url, body={"change": {"workspace": {"id": prod.pk, "data_residency": {
+        "allowed_inference_geos": ["global", "us"]}}}}, expect=400)
+    assert outside.json()["error"]["details"] == {"error_code": "workspace_policy_violation",
+                                                  "field": "allowed_inference_geos"}
+    owner_api.call("POST", url, raw="days=3", content_type="application/x-www-form-urlencoded", expect=415)
+    viewer_api.call("POST", url, body={"change": {"us_only": True}}, expect=404)
+    team_api.call("POST", url, body={"change": {"us_only": True}}, expect=404)
+
     # audit events
     url = f"{ORGS}/audit_events"
     page = owner_api.call("GET", url, query={"limit": 3}, expect=200).json()
@@ -203,4 +234,4 @@ def test_every_operation_answers_as_documented(org, owner, as_, problems):
 
     assert not problems, "\n".join(problems)
     answered = {(method, template) for method, template, _ in owner_api.seen | user_api.seen}
-    assert len(answered) == 25  # every REST operation but the decisions'
+    assert len(answered) == 28  # every REST operation but the decisions'
