@@ -277,6 +277,7 @@ SPECTACULAR_SETTINGS = {
         "ApiSurfaceEnum": ["api"],
         "AppsSurfaceEnum": ["apps"],
         "ApiKeyTypeEnum": ["api_key"],
+        "AuditEventTypeEnum": ["audit_event"],
         "ApiKeyStatusEnum": ["active", "revoked"],
     },
 }

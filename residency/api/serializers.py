@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from drf_spectacular.utils import OpenApiExample, PolymorphicProxySerializer
 from rest_framework import serializers
 
+from core.schema import ErrorDetailsSerializer
 from core.serializers import StrictSerializer
 from residency.policy import ENDPOINTS
 
@@ -96,6 +97,8 @@ class DecisionSerializer(serializers.Serializer):
 class DecisionErrorDetailSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=["invalid_request_error", "permission_error", "not_found_error"])
     message = serializers.CharField()
+    details = ErrorDetailsSerializer(allow_null=True, help_text="Null, or a machine-readable reason, as in an error "
+                                     "response (e.g. workspace_policy_violation).")
 
 
 class BatchResultSerializer(serializers.Serializer):
@@ -146,7 +149,8 @@ BATCH_EXAMPLES = [
                                       "price_multiplier": "1", "priority_burndown_multiplier": "1"}},
         {"custom_id": "b", "result": {"type": "errored", "error": {
             "type": "invalid_request_error",
-            "message": 'inference_geo \'eu\' is not a known geo; valid values are "global", "us".'}}}]}),
+            "message": 'inference_geo \'eu\' is not a known geo; valid values are "global", "us".',
+            "details": None}}}]}),
 ]
 
 
