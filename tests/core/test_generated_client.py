@@ -308,7 +308,9 @@ def test_decisions(rc, M, world):
                                                                       inference_geo="eu"))],
     )), 200, M.DecisionBatch)
     a, b = batch.results
-    assert (a.custom_id, a.result.type_.value, b.custom_id, b.result.type_.value) == ("a", "succeeded", "b", "errored")
+    assert (a.custom_id, b.custom_id) == ("a", "b")
+    assert isinstance(a.result, M.BatchSucceeded) and isinstance(b.result, M.BatchErrored)
+    assert (a.result.inference_geo, a.result.routing_geo) == (M.InferenceGeoEnum.GLOBAL, M.RoutingGeoEnum.GLOBAL)
     assert "eu" in b.result.error.message and b.result.error.details is None
 
 
