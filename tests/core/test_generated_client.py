@@ -18,6 +18,7 @@ import datetime
 import importlib
 import json
 import os
+import re
 import subprocess
 import sys
 import urllib.request
@@ -29,7 +30,7 @@ from django.test import override_settings
 from tests.factories import add_member, api_key_for, make_org, primary_owner
 from tests.residency.helpers import workspace
 
-PACKAGE = "residency_console_api_client"  # what the generator names it from the document's title
+PACKAGE = "residency_console_api_client"  # the folder it is generated into (as in the README)
 ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.usefixtures("committed_db")
@@ -70,7 +71,10 @@ class Generated:
     def __init__(self, package):
         self.package = package
         self.M = importlib.import_module(f"{PACKAGE}.models")
-        self.types = importlib.import_module(f"{PACKAGE}.types")
+        self.answered = set()  # (method, path, status) of every answer the generated clients got
+
+    def record(self, response):
+        self.answered.add((response.request.method, response.request.url.path, response.status_code))
 
     def api(self, tag, operation_id):
         return importlib.import_module(f"{PACKAGE}.api.{tag}.{operation_id}")
@@ -78,7 +82,8 @@ class Generated:
     def client(self, base_url, key):
         """How a tool author authenticates: the key in `x-api-key`, no prefix."""
         return self.package.AuthenticatedClient(base_url=base_url, token=key, prefix="", auth_header_name="x-api-key",
-                                                raise_on_unexpected_status=True)
+                                                raise_on_unexpected_status=True,
+                                                httpx_args={"event_hooks": {"response": [self.record]}})
 
 
 # --- checking a parsed answer -----------------------------------------------------------------
@@ -377,3 +382,31 @@ def test_rate_limited_is_a_typed_429(rc, M, world):
         response = me.sync_detailed(client=world.viewer)
         typed_error(response, 429, "rate_limit_error")
         assert 1 <= int(response.headers["retry-after"]) <= 60
+
+
+def test_the_readme_example_runs(rc, world, monkeypatch, capsys):
+    """README "Using the API": its end-to-end example, as written, against the live server."""
+    readme = (ROOT / "README.md").read_text()
+    marker = "# Using the API: end-to-end example\n"
+    start = readme.index(marker)
+    code = readme[start:readme.index("```", start)]
+    monkeypatch.setenv("RESIDENCY_URL", world.base)
+    monkeypatch.setenv("RESIDENCY_API_KEY", world.owner.token)
+    exec(compile(code, "README.md", "exec"), {"__name__": "readme_example"})
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:3] == ["us 1.1", "1 0", "us 825 USD"]
+    assert lines[3].endswith(" US only ['us']") and len(lines) == 4
+
+
+def test_every_operation_ran_through_the_generated_client(rc, served):
+    """Runs last: every operation of the document answered a 2xx to the generated client above."""
+    missing = []
+    for path, item in served["paths"].items():
+        pattern = re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(path)) + "$")
+        for method in item:
+            if not any(m == method.upper() and pattern.match(p) and 200 <= status < 300
+                       for m, p, status in rc.answered):
+                missing.append(f"{method.upper()} {path}")
+    assert not missing, f"operations no flow in this module ran to a 2xx through the generated client: " \
+                        f"{missing}; add their flow here, asserting the typed answers with typed() (if you ran part of " \
+                        "this module, run all of it)"
