@@ -114,6 +114,32 @@ def main():
     line("cost_report 31 days, group_by inference_geo + model + workspace_id",
          *timed(lambda: ok(client.get("/v1/organizations/cost_report",
                                       {**month, "group_by[]": ["inference_geo", "model", "workspace_id"]}))))
+    # the official SDK's analytics readers (SPEC §9): 31 days is the most one request may ask
+    span = {"starting_at": "2026-02-01T00:00:00Z", "ending_at": "2026-03-04T00:00:00Z"}
+    all_dims = ["workspace_id", "service_tier", "inference_geo", "model", "product"]
+    for kind in ("usage", "cost"):
+        url = f"/v1/organizations/analytics/{kind}"
+        line(f"analytics/{kind} 31 days, one total row",
+             *timed(lambda url=url: ok(client.get(url, span))))
+        line(f"analytics/{kind} 30 days from 10:30 to 12:00 (hourly ends, daily middle), group_by model",
+             *timed(lambda url=url: ok(client.get(url, {"starting_at": "2026-02-01T10:30:00Z",
+                                                        "ending_at": "2026-03-03T12:00:00Z", "group_by[]": "model"}))))
+        line(f"analytics/{kind} 31 days, group_by all five dimensions (limit 1000)",
+             *timed(lambda url=url: ok(client.get(url, {**span, "group_by[]": all_dims, "limit": 1000}))))
+        line(f"analytics/{kind} 1d x 31 days, group_by inference_geo + product",
+             *timed(lambda url=url: ok(client.get(url, {**span, "time_bucket_width": "1d",
+                                                        "group_by[]": ["inference_geo", "product"]}))))
+        daily = {**span, "time_bucket_width": "1d", "group_by[]": all_dims}
+        second = ok(client.get(url, daily)).json()["next_page"]
+        line(f"analytics/{kind} 1d x 31 days, group_by all five dimensions, page 2 of 20 rows",
+             *timed(lambda url=url, daily=daily, second=second: ok(client.get(url, {**daily, "page": second}))))
+        line(f"analytics/{kind} 1h x 7 days, group_by inference_geo, order_by time",
+             *timed(lambda url=url: ok(client.get(url, {"starting_at": "2026-02-10T00:00:00Z",
+                                                        "ending_at": "2026-02-17T00:00:00Z", "time_bucket_width": "1h",
+                                                        "group_by[]": "inference_geo", "order_by": "time"}))))
+        line(f"analytics/{kind} 1h x 31 days, group_by all five dimensions (the largest question; 5 runs)",
+             *timed(lambda url=url: ok(client.get(url, {**span, "time_bucket_width": "1h", "group_by[]": all_dims})),
+                    runs=5))
     from django.test import Client
 
     console = Client()

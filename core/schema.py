@@ -146,8 +146,9 @@ class AutoSchema(SpectacularAutoSchema):
 ERROR_TEXT = {
     400: ("Invalid request: the message names the parameter or field to fix.",
           "name: Give the workspace a name."),
-    401: ("Missing or invalid API key (or a revoked one).",
-          "Invalid API key: check the `x-api-key` header; the key may have been revoked."),
+    401: ("Missing or invalid API key (or a revoked or paused one).",
+          "Invalid API key: check the `x-api-key` header (or `Authorization: Bearer <key>`); the key may have been "
+          "revoked or paused."),
     403: ("Your role (or the key's) does not allow this, or the setting is locked.",
           "This needs Privacy: manage in Acme; your role (Privacy viewer) has view."),
     404: ("Not found, or not visible to you: another organization's objects, unknown ids and areas "

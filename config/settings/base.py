@@ -160,8 +160,8 @@ if EMAIL_HOST:
     EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 elif EMAIL_FILE_PATH:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
-else:
-    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+else:  # the terminal, on standard error (never into a command's output)
+    EMAIL_BACKEND = "core.mail.StderrEmailBackend"
 # the address links in emails point at (invitations); default: the address the request came to
 CONSOLE_BASE_URL = os.environ.get("CONSOLE_BASE_URL", "").rstrip("/")
 # production settings set this: `core.E001` then refuses to run without a mail configuration
@@ -238,8 +238,9 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Residency Console API",
     "DESCRIPTION": "Control plane for inference residency: organizations, workspaces, "
     "routing decisions, usage and cost, audit events. Authenticate with your API key in the "
-    "`x-api-key` header. Lists take `limit` (1 to 1000, default 20), `after_id` and `before_id`. "
-    "Every error has the body `{\"type\": \"error\", \"error\": {\"type\", \"message\"}, \"request_id\"}`; "
+    "`x-api-key` header or as `Authorization: Bearer <key>` (as the official `anthropic` SDK sends it). "
+    "Lists take `limit` (1 to 1000, default 20), `after_id` and `before_id`. Every error has the body "
+    "`{\"type\": \"error\", \"error\": {\"type\", \"message\", \"details\"}, \"request_id\"}`; "
     "every response carries a `request-id` header.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -264,6 +265,8 @@ SPECTACULAR_SETTINGS = {
         {"name": "Usage report", "description": "Token usage per hour or day, grouped by workspace, model, geo or "
          "service tier."},
         {"name": "Cost report", "description": "Daily cost in USD cents, grouped by workspace, geo or model."},
+        {"name": "Analytics", "description": "Usage and cost by workspace, service tier, geo, model and product, "
+         "ranked and paged, as the official `anthropic` SDK's analytics readers take them."},
     ],
     # no call to the public validator (offline, and the Content-Security-Policy allows 'self' only)
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
@@ -278,7 +281,11 @@ SPECTACULAR_SETTINGS = {
         "AppsSurfaceEnum": ["apps"],
         "ApiKeyTypeEnum": ["api_key"],
         "AuditEventTypeEnum": ["audit_event"],
-        "ApiKeyStatusEnum": ["active", "revoked"],
+        "ApiKeyStatusEnum": ["active", "inactive", "archived", "expired"],
+        "ApiKeyStatusChangeEnum": ["active", "inactive", "archived"],
+        "OrganizationTypeEnum": ["organization"],
+        "UserTypeEnum": ["user"],
+        "UserActorTypeEnum": ["user_actor"],
     },
 }
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import decisions, inference_residency, usage, workspaces
+from . import analytics, decisions, inference_residency, usage, workspaces
 
 urlpatterns = [
     path("residency/decisions", decisions.DecisionApi.as_view(), name="api-decisions"),
@@ -15,4 +15,6 @@ urlpatterns = [
     path("organizations/usage_records", usage.UsageRecordIngestApi.as_view(), name="api-usage-records"),
     path("organizations/usage_report/messages", usage.UsageReportApi.as_view(), name="api-usage-report"),
     path("organizations/cost_report", usage.CostReportApi.as_view(), name="api-cost-report"),
+    path("organizations/analytics/usage", analytics.AnalyticsUsageApi.as_view(), name="api-analytics-usage"),
+    path("organizations/analytics/cost", analytics.AnalyticsCostApi.as_view(), name="api-analytics-cost"),
 ]

@@ -280,13 +280,27 @@ def test_api_keys(rc, M, world):
     assert made.key and made.id.startswith("apikey_")
     listed = typed(rc.api("api_keys", "api_keys_list").sync_detailed(client=world.owner), 200, M.ApiKeyList)
     assert made.id in {k.id for k in listed.data}
+    me = rc.api("organization", "organization_retrieve")
     fresh = rc.client(world.base, made.key)
-    typed(rc.api("organization", "organization_retrieve").sync_detailed(client=fresh), 200, M.Organization)
+    typed(me.sync_detailed(client=fresh), 200, M.Organization)
+    bearer = rc.package.AuthenticatedClient(base_url=world.base, token=made.key)  # the generator's default
+    typed(me.sync_detailed(client=bearer), 200, M.Organization)
+    got = typed(rc.api("api_keys", "api_keys_retrieve").sync_detailed(made.id, client=world.owner), 200, M.ApiKey)
+    assert (got.id, got.status, got.created_by.id) == (made.id, M.ApiKeyStatusEnum.ACTIVE, got.principal.user_id)
+
+    update = rc.api("api_keys", "api_keys_update")
+    paused = typed(update.sync_detailed(made.id, client=world.owner, body=M.ApiKeyUpdate(
+        name="provisioning (paused)", status=M.ApiKeyStatusChangeEnum.INACTIVE)), 200, M.ApiKey)
+    assert (paused.name, paused.status) == ("provisioning (paused)", M.ApiKeyStatusEnum.INACTIVE)
+    typed_error(me.sync_detailed(client=fresh), 401, "authentication_error")  # a paused key does not work
+    resumed = typed(update.sync_detailed(made.id, client=world.owner, body=M.ApiKeyUpdate(
+        status=M.ApiKeyStatusChangeEnum.ACTIVE)), 200, M.ApiKey)
+    assert resumed.status == M.ApiKeyStatusEnum.ACTIVE
+    typed(me.sync_detailed(client=fresh), 200, M.Organization)
     revoked = typed(rc.api("api_keys", "api_keys_revoke").sync_detailed(made.id, client=world.owner), 200, M.ApiKey)
-    assert revoked.status == M.ApiKeyStatusEnum.REVOKED
+    assert revoked.status == M.ApiKeyStatusEnum.ARCHIVED
     # the revoked key, and a key that never existed: typed 401s
-    typed_error(rc.api("organization", "organization_retrieve").sync_detailed(client=fresh), 401,
-                "authentication_error")
+    typed_error(me.sync_detailed(client=fresh), 401, "authentication_error")
     typed_error(rc.api("workspaces", "workspaces_list").sync_detailed(client=rc.client(world.base, "sk-nope")), 401,
                 "authentication_error")
 
@@ -352,6 +366,19 @@ def test_usage_ingest_and_reports(rc, M, world):
     cost = typed(rc.api("cost_report", "cost_report_retrieve").sync_detailed(
         client=world.owner, group_by=[M.CostReportRetrieveGroupByItem.INFERENCE_GEO], **window), 200, M.CostReport)
     assert {r.inference_geo: r.amount for r in cost.data[0].results}["us"] == "825"  # ($5 in + $2.50 out) x 1.1, in cents
+
+    # the official SDK's analytics, from the same rows
+    analytics = dict(starting_at=window["starting_at"], ending_at=window["ending_at"])
+    by_geo = typed(rc.api("analytics", "analytics_usage_list").sync_detailed(
+        client=world.owner, group_by=[M.AnalyticsUsageListGroupByItem.INFERENCE_GEO], **analytics), 200,
+        M.AnalyticsUsagePage)
+    assert {r.group.inference_geo: r.usage.uncached_input_tokens for r in by_geo.data} == {
+        "us": 1_500_000, "global": 1_000_000}
+    spent = typed(rc.api("analytics", "analytics_cost_list").sync_detailed(
+        client=world.owner, group_by=[M.AnalyticsCostListGroupByItem.PRODUCT],
+        time_bucket_width=M.AnalyticsCostListTimeBucketWidth.ONE_DAY, **analytics), 200, M.AnalyticsCostPage)
+    assert {(r.starting_at.day, r.group.product.value) for r in spent.data} == {
+        (1, "messages_api"), (1, "message_batches_api"), (2, "chat")}
 
     # a `user`-role key has no billing or analytics access: the reports and ingest are not there for it
     typed_error(rc.api("usage_report", "usage_report_messages_retrieve").sync_detailed(client=world.user, **window),

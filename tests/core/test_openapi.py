@@ -27,6 +27,8 @@ OPERATIONS = {
     ("post", "/v1/organizations/roles"): "roles_create",
     ("get", "/v1/organizations/api_keys"): "api_keys_list",
     ("post", "/v1/organizations/api_keys"): "api_keys_create",
+    ("get", "/v1/organizations/api_keys/{key_id}"): "api_keys_retrieve",
+    ("post", "/v1/organizations/api_keys/{key_id}"): "api_keys_update",
     ("post", "/v1/organizations/api_keys/{key_id}/revoke"): "api_keys_revoke",
     ("get", "/v1/organizations/workspaces"): "workspaces_list",
     ("post", "/v1/organizations/workspaces"): "workspaces_create",
@@ -37,6 +39,8 @@ OPERATIONS = {
     ("post", "/v1/organizations/usage_records"): "usage_records_create",
     ("get", "/v1/organizations/usage_report/messages"): "usage_report_messages_retrieve",
     ("get", "/v1/organizations/cost_report"): "cost_report_retrieve",
+    ("get", "/v1/organizations/analytics/usage"): "analytics_usage_list",
+    ("get", "/v1/organizations/analytics/cost"): "analytics_cost_list",
 }
 # (request component, 200 component) per operation
 SHAPES = {
@@ -51,6 +55,8 @@ SHAPES = {
     "roles_create": ("RoleCreate", "Role"),
     "api_keys_list": (None, "ApiKeyList"),
     "api_keys_create": ("ApiKeyCreate", "ApiKeyCreated"),
+    "api_keys_retrieve": (None, "ApiKey"),
+    "api_keys_update": ("ApiKeyUpdate", "ApiKey"),
     "api_keys_revoke": (None, "ApiKey"),
     "workspaces_list": (None, "WorkspaceList"),
     "workspaces_create": ("WorkspaceCreate", "Workspace"),
@@ -61,6 +67,8 @@ SHAPES = {
     "usage_records_create": ("UsageRecordsIngest", "UsageRecordsIngested"),
     "usage_report_messages_retrieve": (None, "UsageReport"),
     "cost_report_retrieve": (None, "CostReport"),
+    "analytics_usage_list": (None, "AnalyticsUsagePage"),
+    "analytics_cost_list": (None, "AnalyticsCostPage"),
 }
 # the error statuses each operation can answer beyond 400, 401, 429 and 500: 404 everywhere under
 # /v1/organizations (a console session of someone in no organization; hidden areas); 403 where a
@@ -77,6 +85,8 @@ ORG_ERRORS = {
     "roles_create": {403, 404, 413, 415},
     "api_keys_list": {404},
     "api_keys_create": {403, 404, 413, 415},
+    "api_keys_retrieve": {404},
+    "api_keys_update": {403, 404, 413, 415},
     "api_keys_revoke": {403, 404},
     "workspaces_list": {404},
     "workspaces_create": {403, 404, 413, 415},
@@ -87,13 +97,18 @@ ORG_ERRORS = {
     "usage_records_create": {403, 404, 413, 415},
     "usage_report_messages_retrieve": {404},
     "cost_report_retrieve": {403, 404},
+    "analytics_usage_list": {404},
+    "analytics_cost_list": {403, 404},
 }
 COMPONENTS = {
     "Workspace", "WorkspaceCreate", "WorkspaceUpdate", "DataResidency", "User", "UserCreate", "UserUpdate", "Role",
     "RoleCreate", "ApiKey", "ApiKeyCreate", "ApiKeyCreated", "InferenceResidency", "InferenceResidencyUpdate",
     "AuditEvent", "UsageRecordsIngest", "UsageRecordsIngested", "UsageReport", "CostReport", "Organization", "Error",
-    "WorkspaceList", "UserList", "RoleList", "ApiKeyList", "AuditEventList",
+    "WorkspaceList", "UserList", "RoleList", "ApiKeyList", "AuditEventList", "ApiKeyUpdate", "AnalyticsUsagePage",
+    "AnalyticsCostPage",
 }
+# the analytics lists page as the Admin API's reports do: `page` in, `next_page` out
+REPORT_LISTS = {"analytics_usage_list", "analytics_cost_list"}
 ALWAYS = {"400", "401", "429", "500", "503"}  # 503: the database cannot be reached (retry-after)
 
 
@@ -182,11 +197,16 @@ def test_security_is_listed_once_and_servers_are_given(doc):
         assert len(entries) == len(set(entries)), name
     assert doc["components"]["securitySchemes"]["ApiKeyAuth"] == {"type": "apiKey", "in": "header",
                                                                   "name": "x-api-key"}
+    # the official SDK sends the key as a bearer token: either scheme alone is enough (SPEC §9)
+    assert doc["components"]["securitySchemes"]["BearerAuth"]["scheme"] == "bearer"
+    for operation_id, operation in ours(doc):
+        assert {"ApiKeyAuth": []} in operation["security"] and {"BearerAuth": []} in operation["security"], \
+            operation_id
 
 
 def test_lists_share_the_pagination_parameters_and_shape(doc):
     for operation_id, operation in ours(doc):
-        if not operation_id.endswith("_list"):
+        if not operation_id.endswith("_list") or operation_id in REPORT_LISTS:
             continue
         params = {p["name"]: p for p in operation["parameters"]}
         assert params["limit"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 1000, "default": 20}
@@ -231,9 +251,10 @@ def test_the_server_refuses_unknown_fields_too(name, org, owner, api):
     endpoint = ENDPOINTS[name]
     ws = workspace(org, "Prod")
     member = add_member(org, "user")
-    ids = {"workspace_id": ws.pk, "user_id": member.user_id, "organization_id": org.pk}
-    body = fill(endpoint.body, ids, usage_row(ws, 1))
     client = api(api_key_for(owner))
+    key_id = client.get("/v1/organizations/api_keys").json()["data"][0]["id"]
+    ids = {"workspace_id": ws.pk, "user_id": member.user_id, "organization_id": org.pk, "key_id": key_id}
+    body = fill(endpoint.body, ids, usage_row(ws, 1))
     paths = [("extra",), *[(*p, "extra") for p in endpoint.objects if p != ("records",)
                            and p != ("data_residency", "allowed_inference_geos")]]
     for path in paths:

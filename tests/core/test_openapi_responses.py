@@ -88,6 +88,8 @@ def test_every_operation_answers_as_documented(org, owner, as_, problems):
     # users
     url = f"{ORGS}/users"
     owner_api.call("GET", url, query={"limit": 2}, expect=200)
+    owner_api.call("GET", url, query={"email": "NEW@acme.test", "roles[]": ["user", "owner"]}, expect=200)
+    owner_api.call("GET", url, query={"roles[]": "developer"}, expect=400)
     owner_api.call("GET", url, query={"limit": 0}, expect=400)
     user_api.call("GET", url, expect=403)
     added = owner_api.call("POST", url, body={"email": "new@acme.test", "role": "user"}, expect=200).json()
@@ -115,6 +117,17 @@ def test_every_operation_answers_as_documented(org, owner, as_, problems):
     owner_api.call("POST", url, body={"name": 0}, expect=400)
     owner_api.call("POST", url, body={"name": "for the boss", "user_id": primary_owner(org).user_id}, expect=200)
     user_api.call("POST", url, body={"name": "x", "user_id": owner.user_id}, expect=403)
+    owner_api.call("GET", url, query={"status": "inactive", "created_by_user_id": owner.user_id}, expect=200)
+    owner_api.call("GET", url, query={"status": "revoked"}, expect=400)
+    detail = f"{url}/{{key_id}}"
+    owner_api.call("GET", detail, f"{url}/{key['id']}", expect=200)
+    user_api.call("GET", detail, f"{url}/{key['id']}", expect=404)
+    owner_api.call("POST", detail, f"{url}/{key['id']}", body={"name": "tool 2", "status": "inactive"}, expect=200)
+    owner_api.call("POST", detail, f"{url}/{key['id']}", body={"status": "expired"}, expect=400)
+    spare = owner_api.call("POST", url, body={"name": "spare"}, expect=200).json()
+    manager_api = as_(add_member(org, "identity_manage"))
+    manager_api.call("POST", detail, f"{url}/{spare['id']}", body={"status": "inactive"}, expect=200)
+    manager_api.call("POST", detail, f"{url}/{spare['id']}", body={"status": "active"}, expect=403)
     revoke = f"{url}/{{key_id}}/revoke"
     owner_api.call("POST", revoke, f"{url}/{key['id']}/revoke", expect=200)
     user_api.call("POST", revoke, f"{url}/{key['id']}/revoke", expect=404)
@@ -122,12 +135,16 @@ def test_every_operation_answers_as_documented(org, owner, as_, problems):
     # workspaces
     url = f"{ORGS}/workspaces"
     ws = owner_api.call("POST", url, body={"name": "Prod", "data_residency": {"allowed_inference_geos": ["us"],
-                                                                             "default_inference_geo": "us"}},
-                        expect=200).json()
+                                                                             "default_inference_geo": "us"},
+                                           "display_color": "#112233", "tags": {"team": "a"}}, expect=200).json()
+    owner_api.call("POST", url, body={"name": "Nulls", "data_residency": None, "tags": None}, expect=200)
+    owner_api.call("POST", url, body={"name": "Bad", "tags": {"anthropic": "x"}}, expect=400)
     owner_api.call("POST", url, body={"name": "Lab"}, expect=200)
     owner_api.call("POST", url, body={"name": ""}, expect=400)
     viewer_api.call("POST", url, body={"name": "Mine"}, expect=403)
     owner_api.call("GET", url, query={"limit": 1}, expect=200)
+    owner_api.call("GET", url, query={"ids[]": [ws["id"]], "include_default": "true"}, expect=200)
+    owner_api.call("GET", url, query={"ids[]": [f"wrkspc_{i}" for i in range(101)]}, expect=400)
     owner_api.call("GET", url, query={"include_archived": "maybe"}, expect=400)
     user_api.call("GET", url, expect=200)
     detail = f"{url}/{{workspace_id}}"
@@ -135,6 +152,7 @@ def test_every_operation_answers_as_documented(org, owner, as_, problems):
     user_api.call("GET", detail, f"{url}/{ws['id']}", expect=404)
     owner_api.call("POST", detail, f"{url}/{ws['id']}", body={"data_residency": {"allowed_inference_geos":
                                                                                  "unrestricted"}}, expect=200)
+    owner_api.call("POST", detail, f"{url}/{ws['id']}", body={"tags": {"team": None, "env": "prod"}}, expect=200)
     owner_api.call("POST", detail, f"{url}/{ws['id']}", body={"data_residency": {"workspace_geo": "us"}}, expect=400)
     viewer_api.call("POST", detail, f"{url}/{ws['id']}", body={"name": "Renamed"}, expect=403)
     archive = f"{url}/{{workspace_id}}/archive"
@@ -162,6 +180,17 @@ def test_every_operation_answers_as_documented(org, owner, as_, problems):
     analytics_api.call("GET", url, query=day, expect=403)
     user_api.call("GET", url, query=day, expect=404)
     owner_api.call("GET", url, query={**day, "bucket_width": "1h"}, expect=400)
+    for kind in ("usage", "cost"):
+        url = f"{ORGS}/analytics/{kind}"
+        page = owner_api.call("GET", url, query={**day, "group_by[]": ["inference_geo", "product"], "limit": 1},
+                              expect=200).json()
+        owner_api.call("GET", url, query={**day, "group_by[]": ["inference_geo", "product"], "limit": 1,
+                                          "page": page["next_page"]}, expect=200)
+        owner_api.call("GET", url, query={**day, "time_bucket_width": "1h", "order_by": "time"}, expect=200)
+        owner_api.call("GET", url, query={**day, "actor_ids[]": "user_x"}, expect=400)
+        user_api.call("GET", url, query=day, expect=404)
+    analytics_api.call("GET", f"{ORGS}/analytics/usage", query=day, expect=200)
+    analytics_api.call("GET", f"{ORGS}/analytics/cost", query=day, expect=403)
 
     # audit events
     url = f"{ORGS}/audit_events"
@@ -174,4 +203,4 @@ def test_every_operation_answers_as_documented(org, owner, as_, problems):
 
     assert not problems, "\n".join(problems)
     answered = {(method, template) for method, template, _ in owner_api.seen | user_api.seen}
-    assert len(answered) == 21  # every REST operation but the decisions'
+    assert len(answered) == 25  # every REST operation but the decisions'
