@@ -284,6 +284,7 @@ SPECTACULAR_SETTINGS = {
         "ApiSurfaceEnum": ["api"],
         "AppsSurfaceEnum": ["apps"],
         "ApiKeyTypeEnum": ["api_key"],
+        "AuditEventTypeEnum": ["audit_event"],
         "ApiKeyStatusEnum": ["active", "inactive", "archived", "expired"],
         "ApiKeyStatusChangeEnum": ["active", "inactive", "archived"],
         "OrganizationTypeEnum": ["organization"],

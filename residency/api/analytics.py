@@ -34,7 +34,7 @@ from ..reports import (
     floor_bucket,
     unknown_workspace_ids,
 )
-from .usage import CacheCreationSerializer
+from .usage import BUCKET_WIDTH_NAMES, CacheCreationSerializer
 
 # The SDK's parameters (anthropic 2.15.0) for data this product does not have: a 400 naming them,
 # never silently ignored (which would answer as if they matched everything).
@@ -176,7 +176,7 @@ class AnalyticsQuerySerializer(QuerySerializer):
                 required=False, help_text="End of the range, exclusive (RFC 3339), at most 31 days after starting_at. "
                 "Required with time_bucket_width; else it defaults to the earlier of now and starting_at + 31 days."),
             "time_bucket_width": StrictChoiceField(
-                choices=tuple(WIDTHS), required=False,
+                choices=tuple(WIDTHS), required=False, enum_names=BUCKET_WIDTH_NAMES,
                 help_text="1h or 1d: a row per bucket (UTC) and combination. Left out: each row covers the range.",
                 error_messages={"invalid_choice": "{input!r} is not available: usage is kept per hour and per day; "
                                                   "use 1h or 1d."}),

@@ -139,7 +139,7 @@ class DecisionApi(APIView):
         "archived workspace, then 400 for `inference_geo` problems (not on openai_compat, not a known geo, a "
         "model before Claude Opus 4.6, not allowed in the workspace).",
         request=DecisionRequestSerializer, examples=DECISION_EXAMPLES,
-        responses={200: DecisionSerializer, **errors(400, 401, 403, 404, 413)},
+        responses={200: DecisionSerializer, **errors(400, 401, 403, 404, 413, 415)},
     )
     def post(self, request):
         try:
@@ -163,7 +163,7 @@ class DecisionBatchApi(APIView):
         "does not allow). A batch the schema refuses (not a list, a missing or repeated custom_id, params of the "
         f"wrong shape) is a 400 naming the item; more than {MAX_BATCH:,} requests is a 413.",
         request=DecisionBatchRequestSerializer, examples=BATCH_EXAMPLES,
-        responses={200: DecisionBatchSerializer, **errors(400, 401, 413)},
+        responses={200: DecisionBatchSerializer, **errors(400, 401, 403, 413, 415)},
     )
     def post(self, request):
         try:

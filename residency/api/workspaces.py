@@ -6,12 +6,13 @@ Thin views: the serializers below are the contract (shapes and JSON types); the 
 shares; lists come from `residency.selectors.workspaces_visible_to`.
 """
 
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
 from core.pagination import PaginatedListMixin
-from core.schema import errors, examples
+from core.schema import component, errors, examples
 from core.serializers import (
     ConstantField,
     QueryBooleanField,
@@ -31,17 +32,11 @@ MAX_NAME = 200
 MAX_IDS = 100
 BODY = (413, 415)
 
-ALLOWED_GEOS_SCHEMA = {
-    "oneOf": [
-        {"type": "string", "enum": [UNRESTRICTED], "description": "Inference may run in any geo."},
-        {"type": "array", "items": {"type": "string", "description": "A geo: global or us."}, "minItems": 1,
-         "uniqueItems": True, "description": "Only these geos, each at most once."},
-    ],
-    "description": '"unrestricted", or a non-empty list of geos without duplicates (today "global" and "us").',
-}
+UNRESTRICTED_ENUM = {"type": "string", "enum": [UNRESTRICTED], "description": "Inference may run in any geo."}
+GEO_LIST_SCHEMA = {"type": "array", "items": {"type": "string", "description": "A geo: global or us."}, "minItems": 1,
+                   "uniqueItems": True, "description": "Only these geos, each at most once."}
 
 
-@extend_schema_field(ALLOWED_GEOS_SCHEMA)
 class AllowedGeosField(serializers.Field):
     """`"unrestricted"` or a list of geo strings; which geos exist, duplicates and emptiness are
     the policy's to judge (its messages name the valid geos). In an input that allows it, null
@@ -63,6 +58,19 @@ class AllowedGeosField(serializers.Field):
 
     def to_representation(self, value):
         return value
+
+
+class AllowedGeosFieldExtension(OpenApiSerializerFieldExtension):
+    """`oneOf` the named enum `UnrestrictedEnum` (one class in generated clients, wherever the field
+    appears) and a list of geos."""
+
+    target_class = AllowedGeosField
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema, direction):
+        return {"oneOf": [component(auto_schema, "UnrestrictedEnum", UNRESTRICTED_ENUM), GEO_LIST_SCHEMA],
+                "description": '"unrestricted", or a non-empty list of geos without duplicates (today "global" '
+                               'and "us").'}
 
 
 class GeoField(StrictCharField):
