@@ -43,7 +43,7 @@ def fresh_database(url, tmp):
     import psycopg
 
     parts = urllib.parse.urlsplit(url)
-    name = "residency_fuzz"
+    name = f"{parts.path.strip('/') or 'residency'}_fuzz"  # beside the given database, never shared
     admin = parts._replace(path="/postgres").geturl()
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {name}")
