@@ -317,6 +317,8 @@ def workspace_create(*, actor, organization, name, data_residency=None, display_
         access.require("privacy", Level.MANAGE)
     with transaction.atomic():
         lock_organization(organization)
+        # again under the lock: a policy changed since the check above bounds this workspace too
+        residency = data_residency_clean(data_residency, organization=organization)
         active = Workspace.objects.filter(organization=organization, archived_at__isnull=True).count()
         if active >= MAX_ACTIVE_WORKSPACES:
             raise ValidationError(
@@ -402,6 +404,8 @@ def workspace_update(*, actor, workspace, name=None, data_residency=None, displa
         if new_name is not None:
             ws.name = new_name
         if residency is not None:
+            # again under the lock, over the row as it is now and the policy as it is now
+            residency = data_residency_clean(data_residency, organization=organization, current=ws.data_residency)
             _apply_residency(ws, residency)
         if tags is not None:
             # merged again under the lock, over the tags as they are now
