@@ -69,7 +69,7 @@ def _check_lock_and_plan(plan, lock_reason, errors):
     elif lock_reason is not None and plan != Plan.ENTERPRISE_USAGE:
         errors["lock_reason"] = [
             "US-only inference (and so a lock on it) exists only on the usage-based Enterprise plan; "
-            f"this organization would be on {Plan(plan).label if plan in Plan.values else plan!r}."]
+            f"this organization would be on {Plan(plan).label if plan in Plan.values else repr(plan)}."]
 
 
 def organization_provision(*, actor, name, plan, owner_email, owner_password=None, lock_reason=None,
@@ -124,6 +124,8 @@ def organization_terms_update(*, actor, organization, reason="", **changes):
         legacy = bool(changes.get("legacy_opt_out", org.legacy_opt_out))
         if legacy and not org.legacy_opt_out and plan == Plan.ENTERPRISE_USAGE and lock is None:
             lock = LockReason.LEGACY_OPT_OUT  # flagging a usage-plan legacy opt-out locks it (§2)
+        if lock == LockReason.LEGACY_OPT_OUT and org.lock_reason != lock:
+            legacy = True  # and the legacy_opt_out lock is a legacy opt-out: migrated at once below
         if plan != org.plan and org.lock_reason and lock:
             errors["plan"] = [f"US-only inference is locked ({org.get_lock_reason_display()}); remove the lock, "
                               "with a reason, before changing the plan."]
