@@ -830,7 +830,7 @@ def clean_record(record, index, ref, errors):
         # API rows name a workspace of the organization; Claude apps rows name none
         if (type(ext_id) is str and 0 < len(ext_id) <= 100
                 and ((type(ws) is str and ws in ref.workspaces) if surface == Surface.API
-                     else (surface == Surface.APPS and ws is None))
+                     else (surface == Surface.APPS and "workspace_id" not in record))
                 and supports_geo is not None and tier in SERVICE_TIERS and occurred is not None
                 and ((type(geo) is str and geo in ref.geo_set) if supports_geo else geo == NOT_AVAILABLE)
                 and type(cache) is dict and cache.keys() <= CACHE_FIELDS

@@ -19,6 +19,7 @@ from audit.models import AuditEvent
 from orgs.models import ApiKey, Membership, Role, Workspace
 from residency.models import UsageRecord
 from tests.factories import add_member, api_key_for
+from tests.openapi import operations, served_document
 from tests.residency.helpers import usage_row, workspace
 
 pytestmark = pytest.mark.django_db
@@ -80,6 +81,7 @@ class Endpoint:
     booleans: tuple = ()
     objects: tuple = ()  # paths of fields that take an object or a list
     only_hygiene: tuple = ()  # paths whose wrong types are answered per item (batch params), not 400
+    operation: str = ""  # its operationId in the OpenAPI document, when the table's name is not it
 
 
 LIST = {"limit": "int", "after_id": "id", "before_id": "id"}
@@ -164,17 +166,32 @@ ENDPOINTS = {
     "analytics_cost_list": Endpoint("GET", "/v1/organizations/analytics/cost", query=ANALYTICS, base_query=DAY),
     # the decision endpoints are the decision work's; they are held to the same rule
     "decisions": Endpoint("POST", "/v1/residency/decisions", body=DECISION,
-                          strings=tuple((name,) for name in DECISION)),
+                          strings=tuple((name,) for name in DECISION), operation="decisions_create"),
     "decisions_apps": Endpoint("POST", "/v1/residency/decisions",
                                body={"organization_id": "{organization_id}", "surface": "apps",
                                      "model": "claude-opus-4-6"},
-                               strings=(("organization_id",), ("surface",), ("model",))),
+                               strings=(("organization_id",), ("surface",), ("model",)), operation="decisions_create"),
     "decisions_batch": Endpoint("POST", "/v1/residency/decisions/batch",
                                 body={"requests": [{"custom_id": "a", "params": dict(DECISION)}]},
                                 strings=(("requests", 0, "custom_id"),),
                                 objects=(("requests",), ("requests", 0)),
-                                only_hygiene=tuple(("requests", 0, "params", name) for name in DECISION)),
+                                only_hygiene=tuple(("requests", 0, "params", name) for name in DECISION),
+                                operation="decisions_batch_create"),
 }
+
+
+def test_the_table_has_every_operation_of_the_openapi_document():
+    """A new operation cannot ship without its rows here: every operationId the server documents
+    is in the table, at its method and path, and the table names no operation that is gone."""
+    documented = operations(served_document())
+    table = {}
+    for name, endpoint in ENDPOINTS.items():
+        table.setdefault(endpoint.operation or name, set()).add((endpoint.method, endpoint.path))
+    missing = sorted(set(documented) - set(table))
+    assert not missing, f"operations with no malformed-input rows: {missing}"
+    assert not sorted(set(table) - set(documented)), "rows for operations the document does not have"
+    wrong = {op: (table[op], documented[op]) for op in documented if table[op] != {documented[op]}}
+    assert not wrong, f"rows at another method or path than the document's: {wrong}"
 
 def query_cases(endpoint):
     base = dict(endpoint.base_query)
