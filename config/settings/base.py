@@ -264,6 +264,10 @@ SPECTACULAR_SETTINGS = {
         {"name": "Usage report", "description": "Token usage per hour or day, grouped by workspace, model, geo or "
          "service tier."},
         {"name": "Cost report", "description": "Daily cost in USD cents, grouped by workspace, geo or model."},
+        {"name": "Approval settings", "description": "Whether a change that loosens data residency waits for a "
+         "second person's approval."},
+        {"name": "Change requests", "description": "Changes that loosen data residency, held until another person "
+         "with Privacy: manage approves them (72 hours at most)."},
     ],
     # no call to the public validator (offline, and the Content-Security-Policy allows 'self' only)
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
@@ -278,6 +282,9 @@ SPECTACULAR_SETTINGS = {
         "AppsSurfaceEnum": ["apps"],
         "ApiKeyTypeEnum": ["api_key"],
         "ApiKeyStatusEnum": ["active", "revoked"],
+        "UserTypeEnum": ["user"],  # a user, and a change request's requester or decider
+        "ChangeTargetTypeEnum": "residency.models.ChangeTarget",
+        "ChangeRequestStatusEnum": "residency.models.ChangeStatus",
     },
 }
 

@@ -19,6 +19,7 @@ from .. import services
 from ..permissions import access_workspace
 from ..policy import UNRESTRICTED
 from ..selectors import workspaces_visible_to
+from .change_requests import HELD, held_or
 
 MAX_NAME = 200
 BODY = (413, 415)
@@ -222,15 +223,18 @@ class WorkspaceDetailApi(WorkspaceApiMixin, OrgApi):
         operation_id="workspaces_update", summary="Update a workspace",
         description="Rename it (Privacy: manage) and/or change its data residency (Privacy: manage, or admin of "
         "this workspace). `data_residency` is a partial update; `workspace_geo` cannot be changed. Archived "
-        "workspaces cannot be changed.",
-        request=WorkspaceUpdateSerializer, responses={200: WorkspaceSerializer, **errors(403, 404, *BODY)},
+        "workspaces cannot be changed. A data residency that reaches further loosens residency: when the "
+        "organization asks for approval, nothing (the name neither) is applied and the answer is 202 with a "
+        "pending change request.",
+        request=WorkspaceUpdateSerializer,
+        responses={200: WorkspaceSerializer, 202: HELD, **errors(403, 404, *BODY)},
     )
     def post(self, request, workspace_id):
         workspace = self.workspace()
         data = WorkspaceUpdateSerializer.from_request(request)
-        workspace = services.workspace_update(actor=self.actor, workspace=workspace, name=data.get("name"),
-                                              data_residency=residency_input(data))
-        return Response(WorkspaceSerializer(workspace).data)
+        result = services.workspace_update(actor=self.actor, workspace=workspace, name=data.get("name"),
+                                           data_residency=residency_input(data))
+        return held_or(result, WorkspaceSerializer)
 
 
 class WorkspaceArchiveApi(WorkspaceApiMixin, OrgApi):

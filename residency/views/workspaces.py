@@ -26,8 +26,10 @@ from ..forms import (
     WorkspaceListForm,
     WorkspaceResidencyForm,
 )
+from ..models import ChangeRequest
 from ..permissions import access_workspace, can_create_workspaces, workspace_level
 from ..selectors import workspaces_visible_to
+from .approvals import held_for_approval
 
 PAGE_SIZE = 25
 # service field names → form field names
@@ -121,14 +123,17 @@ def workspace_detail(request, workspace_id):
     if form.is_valid():
         try:
             # Members who may only view it still reach the service, so the attempt is audited.
-            services.workspace_update(actor=request.actor, workspace=workspace, name=form.cleaned_data["name"],
-                                      data_residency=form.cleaned_data["data_residency"])
+            result = services.workspace_update(actor=request.actor, workspace=workspace,
+                                               name=form.cleaned_data["name"],
+                                               data_residency=form.cleaned_data["data_residency"])
         except ValidationError as exc:
             add_service_errors(form, exc, field_map=RESIDENCY_FIELDS)
         except PermissionDenied as exc:
             form.add_error(None, str(exc))
             status = 403
         else:
+            if isinstance(result, ChangeRequest):
+                return held_for_approval(request, result)
             messages.success(request, f"Saved data residency for {form.cleaned_data['name']}.")
             return redirect("console:workspace_detail", workspace_id=workspace.pk)
     return _detail_page(request, workspace, access, form=form, status=status)

@@ -17,8 +17,9 @@ import pytest
 
 from audit.models import AuditEvent
 from orgs.models import ApiKey, Membership, Role, Workspace
-from residency.models import UsageRecord
-from tests.factories import add_member, api_key_for
+from residency import services as residency_services
+from residency.models import ChangeRequest, UsageRecord
+from tests.factories import actor_for, add_member, api_key_for
 from tests.residency.helpers import usage_row, workspace
 
 pytestmark = pytest.mark.django_db
@@ -134,6 +135,19 @@ ENDPOINTS = {
     "usage_report_messages_retrieve": Endpoint("GET", "/v1/organizations/usage_report/messages", query=REPORT,
                                                base_query=DAY),
     "cost_report_retrieve": Endpoint("GET", "/v1/organizations/cost_report", query=REPORT, base_query=DAY),
+    "approval_settings_retrieve": Endpoint("GET", "/v1/organizations/approval_settings"),
+    "approval_settings_update": Endpoint("POST", "/v1/organizations/approval_settings",
+                                         body={"loosening_requires_approval": True},
+                                         booleans=(("loosening_requires_approval",),)),
+    "change_requests_list": Endpoint("GET", "/v1/organizations/change_requests", query={**LIST, "status": "enum"}),
+    "change_requests_retrieve": Endpoint("GET", "/v1/organizations/change_requests/{change_request_id}",
+                                         path_id=True),
+    "change_requests_approve": Endpoint("POST", "/v1/organizations/change_requests/{change_request_id}/approve",
+                                        path_id=True),
+    "change_requests_reject": Endpoint("POST", "/v1/organizations/change_requests/{change_request_id}/reject",
+                                       path_id=True),
+    "change_requests_withdraw": Endpoint("POST", "/v1/organizations/change_requests/{change_request_id}/withdraw",
+                                         path_id=True),
     # the decision endpoints are the decision work's; they are held to the same rule
     "decisions": Endpoint("POST", "/v1/residency/decisions", body=DECISION,
                           strings=tuple((name,) for name in DECISION)),
@@ -210,7 +224,13 @@ def world(org, owner):
     member = add_member(org, "user")
     api_key_for(member, name="theirs")
     key = ApiKey.objects.get(membership=member)
-    ids = {"workspace_id": ws.pk, "user_id": member.user_id, "key_id": key.pk, "organization_id": org.pk}
+    # a pending change request (turning approvals off, asked by the owner) for the change request endpoints
+    residency_services.approval_settings_set(actor=actor_for(owner.user), organization=org,
+                                             loosening_requires_approval=True)
+    held = residency_services.approval_settings_set(actor=actor_for(owner.user), organization=org,
+                                                    loosening_requires_approval=False)
+    ids = {"workspace_id": ws.pk, "user_id": member.user_id, "key_id": key.pk, "organization_id": org.pk,
+           "change_request_id": held.pk}
     return {"ids": ids, "row": usage_row(ws, 1), "secret": api_key_for(owner, name="table key")}
 
 
@@ -247,7 +267,7 @@ def requests_for(endpoint, world):
 def state():
     return (AuditEvent.objects.count(), Workspace.objects.filter(archived_at__isnull=True).count(),
             Membership.objects.count(), Role.objects.count(), ApiKey.objects.filter(revoked_at__isnull=True).count(),
-            UsageRecord.objects.count())
+            UsageRecord.objects.count(), list(ChangeRequest.objects.values_list("status", flat=True)))
 
 
 def send(client, method, path, query, body):

@@ -34,6 +34,13 @@ OPERATIONS = {
     ("post", "/v1/organizations/usage_records"): "usage_records_create",
     ("get", "/v1/organizations/usage_report/messages"): "usage_report_messages_retrieve",
     ("get", "/v1/organizations/cost_report"): "cost_report_retrieve",
+    ("get", "/v1/organizations/approval_settings"): "approval_settings_retrieve",
+    ("post", "/v1/organizations/approval_settings"): "approval_settings_update",
+    ("get", "/v1/organizations/change_requests"): "change_requests_list",
+    ("get", "/v1/organizations/change_requests/{change_request_id}"): "change_requests_retrieve",
+    ("post", "/v1/organizations/change_requests/{change_request_id}/approve"): "change_requests_approve",
+    ("post", "/v1/organizations/change_requests/{change_request_id}/reject"): "change_requests_reject",
+    ("post", "/v1/organizations/change_requests/{change_request_id}/withdraw"): "change_requests_withdraw",
 }
 # (request component, 200 component) per operation
 SHAPES = {
@@ -58,7 +65,16 @@ SHAPES = {
     "usage_records_create": ("UsageRecordsIngest", "UsageRecordsIngested"),
     "usage_report_messages_retrieve": (None, "UsageReport"),
     "cost_report_retrieve": (None, "CostReport"),
+    "approval_settings_retrieve": (None, "ApprovalSettings"),
+    "approval_settings_update": ("ApprovalSettingsUpdate", "ApprovalSettings"),
+    "change_requests_list": (None, "ChangeRequestList"),
+    "change_requests_retrieve": (None, "ChangeRequest"),
+    "change_requests_approve": (None, "ChangeRequest"),
+    "change_requests_reject": (None, "ChangeRequest"),
+    "change_requests_withdraw": (None, "ChangeRequest"),
 }
+# the operations whose change may be held for approval (SPEC §8): 202 with the change request
+HELD = {"inference_residency_update", "workspaces_update", "approval_settings_update"}
 # the error statuses each operation can answer beyond 400, 401, 429 and 500: 404 everywhere under
 # /v1/organizations (a console session of someone in no organization; hidden areas); 403 where a
 # role or a lock refuses, or CSRF refuses a console session's POST; 413/415 wherever a body is read
@@ -84,12 +100,20 @@ ORG_ERRORS = {
     "usage_records_create": {403, 404, 413, 415},
     "usage_report_messages_retrieve": {404},
     "cost_report_retrieve": {403, 404},
+    "approval_settings_retrieve": {404},
+    "approval_settings_update": {403, 404, 413, 415},
+    "change_requests_list": {404},
+    "change_requests_retrieve": {404},
+    "change_requests_approve": {403, 404, 409},
+    "change_requests_reject": {403, 404, 409},
+    "change_requests_withdraw": {403, 404, 409},
 }
 COMPONENTS = {
     "Workspace", "WorkspaceCreate", "WorkspaceUpdate", "DataResidency", "User", "UserCreate", "UserUpdate", "Role",
     "RoleCreate", "ApiKey", "ApiKeyCreate", "ApiKeyCreated", "InferenceResidency", "InferenceResidencyUpdate",
     "AuditEvent", "UsageRecordsIngest", "UsageRecordsIngested", "UsageReport", "CostReport", "Organization", "Error",
     "WorkspaceList", "UserList", "RoleList", "ApiKeyList", "AuditEventList",
+    "ApprovalSettings", "ApprovalSettingsUpdate", "ChangeRequest", "ChangeRequestList",
 }
 ALWAYS = {"400", "401", "429", "500", "503"}  # 503: the database cannot be reached (retry-after)
 
@@ -165,8 +189,20 @@ def test_every_operation_declares_the_errors_it_can_answer(doc):
         if "requestBody" in operation:
             assert operation["requestBody"]["required"] is True, name
     for operation_id, operation in ours(doc):
-        assert set(operation["responses"]) == {"200"} | ALWAYS | {str(c) for c in ORG_ERRORS[operation_id]}, \
+        accepted = {"202"} if operation_id in HELD else set()
+        assert set(operation["responses"]) == {"200"} | accepted | ALWAYS | {str(c) for c in ORG_ERRORS[operation_id]}, \
             operation_id
+        if accepted:
+            assert ref_name(operation["responses"]["202"]["content"]["application/json"]["schema"]) == "ChangeRequest"
+
+
+def test_a_conflict_is_a_conflict_error(doc):
+    error = doc["components"]["schemas"]["ErrorDetail"]["properties"]["type"]
+    types = doc["components"]["schemas"][ref_name(error["allOf"][0])]["enum"] if "allOf" in error else error["enum"]
+    assert "conflict_error" in types
+    example = doc["paths"]["/v1/organizations/change_requests/{change_request_id}/approve"]["post"]["responses"]["409"]
+    value = next(iter(example["content"]["application/json"]["examples"].values()))["value"]
+    assert value["error"]["type"] == "conflict_error"
 
 
 def test_security_is_listed_once_and_servers_are_given(doc):
