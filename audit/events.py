@@ -403,6 +403,12 @@ CHANGE_REQUEST_CONFLICT = register(
                   f"the setting changed after it was asked{_reason(e)}"),
     records=CHANGE_KEYS, residency=True,
 )
+CHANGE_REQUEST_DECISION_DENIED = register(
+    "change_request.decision_denied", "Change request decision refused",
+    lambda e, n: (f"{e.actor_label} tried to {_after(e).get('action') or 'decide'} {_requester(e)}'s change to "
+                  f"{e.target_label} and was refused{_reason(e)}"),
+    records=(*CHANGE_KEYS, "action"), residency=True,
+)
 CHANGE_REQUEST_APPLIED = register(
     "change_request.applied", "Change request applied",
     lambda e, n: f"{e.actor_label} applied {_requester(e)}'s change to {e.target_label} on approval",

@@ -227,8 +227,15 @@ def require_may_decide(access, change_request):
         raise PermissionDenied(refusal)
 
 
+def withdrawal_refusal(access, change_request):
+    """Why this member may not withdraw `change_request`, or None: only its requester may."""
+    if is_requester(access, change_request):
+        return None
+    return ("Only the person who asked for this change can withdraw it; members with Privacy: manage can "
+            "reject it.")
+
+
 def require_may_withdraw(access, change_request):
-    """Only the person who asked for a change withdraws it."""
-    if not is_requester(access, change_request):
-        raise PermissionDenied("Only the person who asked for this change can withdraw it; "
-                               "members with Privacy: manage can reject it.")
+    refusal = withdrawal_refusal(access, change_request)
+    if refusal is not None:
+        raise PermissionDenied(refusal)

@@ -46,12 +46,12 @@ from .permissions import (
     WORKSPACE_ADMIN_PERM,
     access_change_request,
     access_workspace,
+    decision_refusal,
     require_impact_view,
     require_inference_residency_exists,
-    require_may_decide,
-    require_may_withdraw,
     require_usage_ingest,
     residency_unavailable_message,
+    withdrawal_refusal,
 )
 from .policy import (
     NOT_AVAILABLE,
@@ -584,12 +584,12 @@ def legacy_optout_migrate(*, actor, organization, dry_run=False):
 # --- the organization's data residency policy (SPEC §5) ------------------------------------------
 
 
-def _audit_denial(actor, organization, access, event, target, before, after):
+def _audit_denial(actor, organization, access, event, target, before, after, **attribution):
     """A refused attempt to change a residency setting, recorded in its own transaction (the
     caller then raises)."""
     with transaction.atomic():
         audit_record(actor=actor, organization=organization, event=event, target=target, before=before,
-                     after=after, outcome=Outcome.DENIED, role=access.role_name)
+                     after=after, outcome=Outcome.DENIED, role=access.role_name, **attribution)
 
 
 POLICY_FIELDS = ("allowed_inference_geos", "default_inference_geo")
@@ -833,7 +833,8 @@ def _locked_change_request(organization, change_request):
     """The organization row, then the request's row, locked in that order (as every residency
     service locks the organization first), so two approvals queue and the second sees the first."""
     org = lock_organization(organization)
-    return org, ChangeRequest.objects.select_for_update().select_related("requested_by").get(pk=change_request.pk)
+    return org, ChangeRequest.objects.select_for_update(of=("self",)).select_related("requested_by").get(
+        pk=change_request.pk)
 
 
 def _current_values(org, change_request):
@@ -887,7 +888,7 @@ def change_request_approve(*, actor, organization, change_request):
     """
     access = access_organization(actor=actor, id=organization.pk)
     change_request = access_change_request(access=access, id=change_request.pk)
-    require_may_decide(access, change_request)
+    _require_may(actor, access, change_request, "approve", decision_refusal(access, change_request))
     error = None
     with transaction.atomic():
         org, change_request = _locked_change_request(organization, change_request)
@@ -931,7 +932,7 @@ def change_request_reject(*, actor, organization, change_request, reason=""):
     that is no longer pending is a 409 (`Conflict`)."""
     access = access_organization(actor=actor, id=organization.pk)
     change_request = access_change_request(access=access, id=change_request.pk)
-    require_may_decide(access, change_request)
+    _require_may(actor, access, change_request, "reject", decision_refusal(access, change_request))
     return _close(actor, access, organization, change_request, ChangeStatus.REJECTED, reason)
 
 
@@ -940,8 +941,20 @@ def change_request_withdraw(*, actor, organization, change_request):
     A request that is no longer pending is a 409 (`Conflict`)."""
     access = access_organization(actor=actor, id=organization.pk)
     change_request = access_change_request(access=access, id=change_request.pk)
-    require_may_withdraw(access, change_request)
+    _require_may(actor, access, change_request, "withdraw", withdrawal_refusal(access, change_request))
     return _close(actor, access, organization, change_request, ChangeStatus.WITHDRAWN, "")
+
+
+def _require_may(actor, access, change_request, action, refusal):
+    """Raise the 403 `refusal` (from `residency.permissions`), audited first: a refused approval
+    is what an auditor looks for (the requester approving their own change, a borrowed key)."""
+    if refusal is None:
+        return
+    _audit_denial(actor, access.organization, access, events.CHANGE_REQUEST_DECISION_DENIED,
+                  ("change_request", change_request.pk, approvals.describe_target(change_request)),
+                  {"status": change_request.status}, {"action": action, "reason": refusal},
+                  requested_by=change_request.requested_by, change_request_id=change_request.pk)
+    raise PermissionDenied(refusal)
 
 
 def _close(actor, access, organization, change_request, status, reason):

@@ -166,17 +166,9 @@ def change_request_decide(request, change_request_id, action):
         raise Http404("Not found.")
     _expire_due(request)
     cr = access_change_request(access=access, id=change_request_id)
-    if action == "withdraw":
-        require_may_withdraw(access, cr)
-    else:
-        require_may_decide(access, cr)
-    if not cr.is_pending:
-        messages.info(request, f"This change request is {cr.get_status_display().lower()}; nothing more to do.")
-        return redirect("console:change_request", change_request_id=cr.pk)
     form = ChangeRequestDecisionForm(posted(request))
-    status = 200
     if request.method == "POST":
-        status = 400
+        # SPEC §2 order: invalid input is a 400 here; then the service refuses (403, audited) or decides
         if form.is_valid():
             try:
                 _decide(request, cr, action, form.cleaned_data["reason"])
@@ -185,6 +177,16 @@ def change_request_decide(request, change_request_id, action):
             else:
                 messages.success(request, f"Change request {ACTIONS[action][1]}: {approvals.describe_target(cr)}.")
             return redirect("console:change_request", change_request_id=cr.pk)
+        status = 400
+    else:
+        if action == "withdraw":
+            require_may_withdraw(access, cr)
+        else:
+            require_may_decide(access, cr)
+        if not cr.is_pending:
+            messages.info(request, f"This change request is {cr.get_status_display().lower()}; nothing more to do.")
+            return redirect("console:change_request", change_request_id=cr.pk)
+        status = 200
     return render(request, "console/approvals/confirm.html", {
         **_row(access, cr), "action": action, "verb": ACTIONS[action][0], "form": form,
         "impact": _impact(request, cr) if action == "approve" else None,

@@ -377,6 +377,14 @@ def test_the_requester_cannot_approve_in_person_or_with_their_own_key(org, owner
     held.refresh_from_db()
     org.refresh_from_db()
     assert held.status == "pending" and org.us_only_inference is True
+    # every refused attempt is in the audit log, with who asked for the change
+    refused = AuditEvent.objects.filter(organization=org, action="change_request.decision_denied").order_by("seq")
+    assert [(e.after["action"], e.source, e.outcome) for e in refused] == [
+        ("approve", "rest", "denied"), ("reject", "rest", "denied"), ("approve", "console", "denied"),
+        ("approve", "console", "denied")]
+    assert {(e.actor_user_id, e.requested_by_id, e.change_request_id) for e in refused} == {
+        (owner.user_id, owner.user_id, held.pk)}
+    assert "You asked for this change" in refused[0].after["reason"]
 
 
 def test_a_key_someone_else_minted_for_the_approver_cannot_approve(org, owner, held, api):
@@ -607,3 +615,17 @@ def test_services_refuse_members_who_cannot_see_it(org, owner, held):
         services.change_request_reject(actor=actor_for(viewer.user), organization=org, change_request=held)
     with pytest.raises(ValidationError):
         services.approval_settings_set(actor=actor_for(owner.user), organization=org, loosening_requires_approval=1)
+
+
+@pytest.mark.parametrize("extra", [0, 25])
+def test_the_rest_list_keeps_its_query_count(org, owner, second_owner, api, django_assert_num_queries, extra):
+    us_only_on(org)
+    approvals_on(org)
+    for _ in range(extra + 1):
+        services.change_request_reject(actor=actor_for(second_owner.user), organization=org,
+                                       change_request=ask_us_only_off(org))
+    client = api(api_key_for(second_owner))
+    client.get(f"{ORGS}/change_requests")
+    with django_assert_num_queries(5):  # key, membership, permissions, due requests, the page
+        response = client.get(f"{ORGS}/change_requests", {"limit": 100})
+    assert len(response.json()["data"]) == extra + 1
