@@ -1,114 +1,47 @@
-"""The hash chain: what an event's hash covers, and verification of a whole chain.
+"""Verification of an organization's hash chain in the database, fast.
 
-Each organization's events form a chain: record N stores the hash of record N-1 and a hash
-over its own content (`HASHED_FIELDS[version]`, as canonical JSON). `ChainHead` holds the last
-seq and hash; verification walks the chain in seq order and compares its end with the head.
-Version 1 records predate the key-creator and requester fields; version 2 covers them too.
+What a hash covers and how a walk judges a chain live in `audit.integrity` (pure Python, shared
+with the offline verifier). Here: reading the chain with SQL that does most of the canonical
+JSON, in seq spans (worker processes for long chains), against the chain head (`ChainHead`)
+and the signed checkpoints (`audit.checkpoints`).
 """
 
 import hashlib
 import json
 import multiprocessing
 import os
-from dataclasses import dataclass
 from datetime import UTC
 
 from django.db import connection, connections
 from django.utils.dateparse import parse_datetime
 
+from .integrity import (  # noqa: F401  (re-exported: the hash definition lives in audit.integrity)
+    ALL_FIELDS,
+    CURRENT_VERSION,
+    FORGED_CHECKPOINT,
+    GENESIS_HASH,
+    HASHED_FIELDS,
+    INT_FIELDS,
+    JSON_FIELDS,
+    SORTED_FIELDS,
+    ChainReport,
+    CheckpointRef,
+    Fault,
+    Walker,
+    canonical_json,
+    canonical_json_reader,
+    compute_hash,
+    compute_hash_reference,
+    encode_json_value,
+    finish,
+    iso,
+    join,
+    payload_text,
+)
 from .models import AuditEvent, ChainHead
 
-GENESIS_HASH = "0" * 64
-CURRENT_VERSION = 2
-
-_V1 = (
-    "organization_id", "seq", "created_at", "action", "outcome", "actor_type", "actor_id", "actor_user_id",
-    "actor_label", "actor_role", "source", "ip", "user_agent", "request_id", "target_type", "target_id",
-    "target_label", "before", "after", "prev_hash",
-)
-HASHED_FIELDS = {
-    1: _V1,
-    2: (*_V1, "hash_version", "actor_key_creator_id", "actor_key_creator_label", "requested_by_id",
-        "requested_by_label", "change_request_id"),
-}
-SORTED_FIELDS = {version: tuple(sorted(fields)) for version, fields in HASHED_FIELDS.items()}
-ALL_FIELDS = SORTED_FIELDS[CURRENT_VERSION]  # every version's fields are a subset of the newest
-JSON_FIELDS = frozenset({"before", "after"})
-INT_FIELDS = frozenset({"seq", "hash_version"})
-for _fields in SORTED_FIELDS.values():
-    # the fast verifier reads the text around before/after in two runs: they must be neighbours
-    assert _fields.index("before") == _fields.index("after") + 1, "before/after must sort next to each other"
-    assert set(_fields) <= set(ALL_FIELDS)
-
-
-def _json_default(value):
-    return str(value)
-
-
-def canonical_json(value):
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default)
-
-
-def _iso(dt):
-    return dt.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def compute_hash_reference(fields):
-    """The definition of an event's hash: SHA-256 of the canonical JSON of the fields its
-    `hash_version` covers (version 1 when absent). `compute_hash` below produces the same
-    bytes faster; a test holds them equal."""
-    version = fields.get("hash_version", 1)
-    payload = {name: fields[name] for name in HASHED_FIELDS[version]}
-    payload["created_at"] = _iso(payload["created_at"])
-    return hashlib.sha256(canonical_json(payload).encode()).hexdigest()
-
-
-_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default)
-_encode_str = json.encoder.encode_basestring  # what the encoder uses with ensure_ascii=False
-
-
-def encode_json_value(value):
-    """A before/after value as canonical JSON."""
-    return "null" if value is None else _ENCODER.encode(value)
-
-
-def _templates():
-    """Per version: the canonical JSON of an event as a %-template, one slot per field in
-    sorted order (text fields are escaped by the caller, exactly as the encoder does)."""
-    return {version: "{" + ",".join(json.dumps(name) + ":%s" for name in fields) + "}"
-            for version, fields in SORTED_FIELDS.items()}
-
-
-_TEMPLATE = _templates()
-
-
-def payload_text(version, values, json_text, created_text, e=_encode_str):
-    """The canonical JSON of one event. `values` maps each field of ALL_FIELDS (or more) to its
-    stored value; before/after go through `json_text`, created_at through `created_text`.
-    Raises TypeError/KeyError for a value the writer never produces (a non-string text field,
-    a non-int seq, an unknown version)."""
-    slots = []
-    for name in SORTED_FIELDS[version]:
-        value = values[name]
-        if name in JSON_FIELDS:
-            slots.append(json_text(value))
-        elif name in INT_FIELDS:
-            if type(value) is not int:
-                raise TypeError(f"{name} must be an int")
-            slots.append(value)
-        elif name == "created_at":
-            slots.append(e(created_text(value)))
-        else:
-            slots.append(e(value))
-    return _TEMPLATE[version] % tuple(slots)
-
-
-def compute_hash(fields):
-    try:
-        text = payload_text(fields.get("hash_version", 1), fields, encode_json_value, _iso)
-    except (TypeError, KeyError):
-        return compute_hash_reference(fields)
-    return hashlib.sha256(text.encode()).hexdigest()
+_iso = iso
+_canonical_json_reader = canonical_json_reader
 
 
 def _iso_from_db(value):
@@ -125,41 +58,6 @@ def _iso_from_db(value):
         parsed = parse_datetime(value)
         value = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     return _iso(value)
-
-
-def _canonical_json_reader(size=20000):
-    """Stored JSON text -> canonical JSON text, for one verification run.
-
-    The C scanner and encoder are called directly (json.loads and JSONEncoder.encode add a
-    Python layer and build a new encoder per call); values parsed from JSON cannot be
-    circular, so the encoder skips that check. Audit values repeat a lot ({"us_only": true}),
-    so a bounded cache saves most of the work on real logs.
-    """
-    scan = json.JSONDecoder().scan_once
-    encode = json.encoder.c_make_encoder(None, _json_default, _encode_str, None, ":", ",", True, False, True)
-    cache = {}
-
-    def read(raw):
-        if raw is None:
-            return "null"
-        hit = cache.get(raw)
-        if hit is None:
-            if isinstance(raw, str):
-                try:
-                    value, end = scan(raw, 0)
-                except StopIteration:
-                    value, end = None, -1
-                if end != len(raw):  # leading/trailing space, or not JSON: the strict, slower way
-                    value = json.loads(raw)
-            else:
-                value = raw
-            hit = "".join(encode(value, 0)) if isinstance(value, (dict, list)) else encode_json_value(value)
-            if len(cache) >= size:
-                cache.clear()
-            cache[raw] = hit
-        return hit
-
-    return read
 
 
 # The seq range one span covers: seq > lo and seq <= hi. Open ends reach any seq, even a
@@ -249,49 +147,8 @@ def _full_row(db, pk):
     return values["hash_version"], values
 
 
-@dataclass
-class ChainReport:
-    organization_id: str
-    count: int
-    ok: bool
-    bad_seq: int | None = None
-    bad_id: int | None = None
-    reason: str = ""
-
-    @property
-    def summary(self):
-        if self.ok:
-            return f"{self.organization_id}: {self.count} events, chain intact"
-        where = f"record #{self.bad_seq}" + (f" (id {self.bad_id})" if self.bad_id else "")
-        return f"{self.organization_id}: {where}: {self.reason}"
-
-
-@dataclass
-class _Span:
-    """One seq range checked on its own. Its first row's link to the row before is left to
-    the join (which knows that row); every later row is checked against its predecessor."""
-
-    count: int = 0
-    first: tuple | None = None  # (id, seq, prev_hash, content matches its hash)
-    last: tuple | None = None  # (seq, hash) of the last row when the span is intact
-    bad: tuple | None = None  # (position in the span from 1, seq, id, reason): the first problem
-
-
-def _problem(seq, prev_hash, content_ok, expected_seq, expected_prev):
-    """Why a row does not follow the row before it, in the order the checks are reported."""
-    if seq != expected_seq:
-        if seq > expected_seq:
-            return f"records #{expected_seq}..#{seq - 1} are missing (removed)"
-        return "sequence number repeats or goes backwards (reordered)"
-    if not content_ok:
-        return "content does not match its hash (edited or moved)"
-    if prev_hash != expected_prev:
-        return "does not link to the record before it (removed or reordered)"
-    return None
-
-
-def _verify_span(db, organization_id, lo, hi, chunk_size):
-    """Check every event with lo < seq <= hi.
+def _verify_span(db, organization_id, lo, hi, chunk_size, checkpoints=None):
+    """Walk every event with lo < seq <= hi; returns the span's `Walker.state()`.
 
     The database concatenates each event's text fields into the two runs of its canonical
     JSON around before/after (for the row's hash version), unescaped. When no value holds a
@@ -308,13 +165,12 @@ def _verify_span(db, organization_id, lo, hi, chunk_size):
     quotes = {version: (r[1], r[3]) for version, r in runs.items()}
     columns = [q("id"), q("hash"), q("seq"), q("prev_hash"), version_col, _column(db, "before"),
                _column(db, "after"), head_sql, tail_sql]
-    json_text = _canonical_json_reader()
+    json_text = canonical_json_reader()
     sha256 = hashlib.sha256
-    span = _Span()
-    expected_seq = expected_prev = None
+    walker = Walker({seq: refs for seq, refs in (checkpoints or {}).items() if lo < seq <= hi})
+    add = walker.add
     for pk, stored_hash, seq, prev_hash, version, before, after, head, tail in _chain_rows(
             db, organization_id, lo, hi, chunk_size, columns):
-        span.count += 1
         try:
             # the encoder escapes '"', '\\' and control characters; isprintable() is False for
             # every control character (and some harmless ones, which merely take the slow way)
@@ -329,17 +185,8 @@ def _verify_span(db, organization_id, lo, hi, chunk_size):
             content_ok = sha256(payload.encode()).hexdigest() == stored_hash
         except (TypeError, ValueError, AttributeError, KeyError):
             content_ok = False  # a value the writer could never have produced: not the hashed content
-        if span.first is None:
-            span.first = (pk, seq, prev_hash, content_ok)
-        else:
-            reason = _problem(seq, prev_hash, content_ok, expected_seq, expected_prev)
-            if reason:
-                span.bad = (span.count, seq, pk, reason)
-                return span
-        expected_seq, expected_prev = seq + 1, stored_hash
-    if span.count:
-        span.last = (expected_seq - 1, expected_prev)
-    return span
+        add(pk, seq, prev_hash, stored_hash, content_ok)
+    return walker.state()
 
 
 def _verify_span_in_worker(args):
@@ -356,32 +203,6 @@ def chain_head(organization_id):
     """(seq, hash) of the organization's chain head; (0, GENESIS_HASH) before its first record."""
     row = ChainHead.objects.filter(organization_id=organization_id).values_list("seq", "hash").first()
     return (row[0], row[1] or GENESIS_HASH) if row else (0, GENESIS_HASH)
-
-
-def _join(organization_id, head, spans):
-    """Spans in seq order -> the report a single walk from #1 would give."""
-    expected_seq, expected_prev, count = 1, GENESIS_HASH, 0
-    for span in spans:
-        if not span.count:
-            continue
-        pk, seq, prev_hash, content_ok = span.first
-        count += 1
-        reason = _problem(seq, prev_hash, content_ok, expected_seq, expected_prev)
-        if reason:
-            return ChainReport(organization_id, count, False, seq, pk, reason)
-        if span.bad:
-            position, seq, pk, reason = span.bad
-            return ChainReport(organization_id, count - 1 + position, False, seq, pk, reason)
-        count += span.count - 1
-        expected_seq, expected_prev = span.last[0] + 1, span.last[1]
-    head_seq, head_hash = head
-    if (expected_seq - 1, expected_prev) != (head_seq, head_hash):
-        if head_seq > expected_seq - 1:
-            reason = f"the chain head is #{head_seq} but the log ends at #{expected_seq - 1}: records were removed from the end"
-        else:
-            reason = "the chain head does not match the last record"
-        return ChainReport(organization_id, count, False, expected_seq, None, reason)
-    return ChainReport(organization_id, count, True)
 
 
 # Chains at least this long are verified by worker processes when the caller is not inside a
@@ -401,25 +222,70 @@ def default_workers(head_seq, db=None):
     return max(1, min(cores, 8))
 
 
-def _seq_ranges(head_seq, spans):
-    """`spans` consecutive (lo, hi] ranges covering every seq, split evenly up to the head."""
-    bounds = [SEQ_MIN, *(head_seq * i // spans for i in range(1, spans)), SEQ_MAX]
+def _seq_ranges(head_seq, spans, lo=SEQ_MIN):
+    """`spans` consecutive (lo, hi] ranges covering every seq above `lo`, split evenly up to the head."""
+    start = max(lo, 0)
+    bounds = [lo, *(start + (head_seq - start) * i // spans for i in range(1, spans)), SEQ_MAX]
     return list(zip(bounds, bounds[1:], strict=False))
 
 
-def verify_chain(organization_id, *, chunk_size=5000, workers=None, spans=None):
-    """Walk one organization's chain in seq order and name the first bad record, if any.
+def _rehash(db):
+    """rehash(id, seq): a stored record's hash as if it were stored at `seq` (moved or not?)."""
+    json_text = canonical_json_reader()
+    rows = {}
+
+    def rehash(pk, seq):
+        if pk not in rows:
+            rows[pk] = _full_row(db, pk)
+        version, values = rows[pk]
+        return hashlib.sha256(payload_text(version, {**values, "seq": seq}, json_text, _iso_from_db).encode()).hexdigest()
+
+    return rehash
+
+
+def _find_by_hash(db, organization_id):
+    def find(hashes):
+        found, hashes = {}, sorted(hashes)
+        table = AuditEvent._meta.db_table
+        with db.cursor() as cursor:
+            for i in range(0, len(hashes), 500):
+                batch = hashes[i:i + 500]
+                cursor.execute(f"SELECT hash, seq FROM {table} WHERE organization_id = %s AND hash IN "
+                               f"({', '.join(['%s'] * len(batch))})", [organization_id, *batch])
+                found.update(cursor.fetchall())
+        return found
+
+    return find
+
+
+def checkpoint_refs(loaded):
+    """(seq -> [CheckpointRef], [Fault for each file that does not verify]) from `checkpoints.load`."""
+    refs = {}
+    for checkpoint in loaded.valid if loaded else ():
+        refs.setdefault(checkpoint.seq, []).append(CheckpointRef(checkpoint.seq, checkpoint.hash, checkpoint.label))
+    faults = [Fault(FORGED_CHECKPOINT, seq, f"{path}: {problem}") for path, seq, problem in
+              (loaded.invalid if loaded else ())]
+    return refs, faults
+
+
+def verify_chain(organization_id, *, checkpoints=None, chunk_size=5000, workers=None, spans=None, since=None):
+    """Walk one organization's chain in seq order and name every bad record (`ChainReport`).
 
     The seq range is cut into spans checked independently (in `workers` forked processes
     for a long chain, see `default_workers`), then joined in order: each span's first row
-    must follow the previous span's last, so the report names the same first bad record a
-    single walk would. `spans` and `workers` are for tests and benchmarks.
+    must follow the previous span's last, so the report names the same faults a single walk
+    would. `checkpoints` (`audit.checkpoints.load`) are signed (seq, hash) the chain must
+    still hold; files among them that do not verify are faults too. `since` = (seq, hash)
+    checks only the records after a known-good one (`audit_checkpoint`). `spans` and
+    `workers` are for tests and benchmarks.
     """
     organization_id = getattr(organization_id, "pk", organization_id)
     head = chain_head(organization_id)
-    workers = default_workers(head[0]) if workers is None else workers
+    refs, extra = checkpoint_refs(checkpoints)
+    lo = since[0] if since else SEQ_MIN
+    workers = default_workers(head[0] - max(lo, 0)) if workers is None else workers
     spans = spans or (1 if workers == 1 else workers * 4)
-    ranges = _seq_ranges(max(head[0], 1), spans)
+    ranges = _seq_ranges(max(head[0], 1), spans, lo)
     pool = None
     if workers > 1:
         try:
@@ -427,9 +293,17 @@ def verify_chain(organization_id, *, chunk_size=5000, workers=None, spans=None):
         except (OSError, AssertionError):  # no processes left, or we are a daemonic process
             pool = None
     if pool is None:
-        return _join(organization_id, head,
-                     (_verify_span(connection, organization_id, lo, hi, chunk_size) for lo, hi in ranges))
-    tasks = [(connection.alias, organization_id, lo, hi, chunk_size) for lo, hi in ranges]
-    with pool:
-        # in order; leaving the block stops the workers once the join has its answer
-        return _join(organization_id, head, pool.imap(_verify_span_in_worker, tasks))
+        states = [_verify_span(connection, organization_id, a, b, chunk_size, refs) for a, b in ranges]
+    else:
+        tasks = [(connection.alias, organization_id, a, b, chunk_size, refs) for a, b in ranges]
+        with pool:
+            states = list(pool.imap(_verify_span_in_worker, tasks))
+    whole = join(states, refs, start=since)
+    report = finish(whole, organization_id, head=head, checkpoints=refs, rehash=_rehash(connection),
+                    find_by_hash=_find_by_hash(connection, organization_id),
+                    concurrent_head=lambda: chain_head(organization_id), extra=extra)
+    report.head = head
+    if checkpoints:
+        report.checkpoints = len(checkpoints.valid)
+        report.newest_checkpoint = checkpoints.newest
+    return report

@@ -2,6 +2,9 @@
 
 Exports read the filtered queryset with `.iterator(chunk_size=...)` and yield text as they
 go, so a million-event export never sits in memory (StreamingHttpResponse consumes them).
+The JSON export is in ascending seq and each event carries every hashed field (its REST shape
+plus `organization_id`): unfiltered, it is the whole chain, which `audit.offline` verifies
+against the signed checkpoints with no database (SPEC §7).
 """
 
 import csv
@@ -96,12 +99,19 @@ def csv_lines(queryset, names, *, chunk_size=CHUNK_SIZE):
         yield writer.writerow(_csv_row(event, names))
 
 
+def export_json(event, names):
+    """One event of a JSON export: its REST shape and its organization (every hashed field)."""
+    body = event_json(event, names)
+    body["organization_id"] = event.organization_id
+    return body
+
+
 def json_chunks(queryset, names, *, chunk_size=CHUNK_SIZE):
-    """A JSON array, one event per line."""
+    """A JSON array, one event per line, in ascending seq."""
     yield "[\n"
     first = True
-    for event in queryset.iterator(chunk_size=chunk_size):
-        yield ("" if first else ",\n") + json.dumps(event_json(event, names), ensure_ascii=False)
+    for event in queryset.order_by("seq").iterator(chunk_size=chunk_size):
+        yield ("" if first else ",\n") + json.dumps(export_json(event, names), ensure_ascii=False)
         first = False
     yield "\n]\n"
 

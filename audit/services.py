@@ -1,14 +1,26 @@
 """The one write path of the audit log: `audit_record`, called by every service inside its own
-transaction (STYLE: audit written by services, not signals)."""
+transaction (STYLE: audit written by services, not signals).
+
+What is recorded is what is hashed, on every database (SPEC §7): `normalize` makes before/after
+values canonical JSON that SQLite and PostgreSQL store exactly. Client input is validated by
+the service before it is recorded; where a denial comes before validation (SPEC §2 step 1, a
+404), the service records `client_value(...)`, a bounded summary, and `audit_record` holds every
+denied attempt to `MAX_DENIED_BYTES` whatever the caller passed.
+"""
+
+import hashlib
 
 from django.db import connection
 from django.utils import timezone
 
-from .chain import CURRENT_VERSION, GENESIS_HASH, compute_hash
 from .events import REGISTRY, EventType
+from .integrity import CURRENT_VERSION, GENESIS_HASH, canonical_json, compute_hash
 from .models import ActorType, AuditEvent, ChainHead, Outcome
 
 MAX_SAFE_INTEGER = 2**53 - 1  # beyond this, JSON numbers do not survive every reader (I-JSON)
+MAX_DENIED_BYTES = 8192  # SPEC §7: a denied attempt records at most 8 KB of what was sent
+CLIENT_VALUE_BYTES = 1024  # one unvalidated value in a denial record, before it is summarized
+PREVIEW_CHARS = 120
 
 
 def _clean_text(text):
@@ -37,6 +49,46 @@ def normalize(value):
     if isinstance(value, (list, tuple)):
         return [normalize(v) for v in value]
     return _clean_text(str(value))
+
+
+def _size(value):
+    return len(canonical_json(value).encode())
+
+
+def _summary(text, kind):
+    return {"omitted": kind, "bytes": len(text.encode()), "sha256": hashlib.sha256(text.encode()).hexdigest(),
+            "preview": text[:PREVIEW_CHARS]}
+
+
+def client_value(value, limit=CLIENT_VALUE_BYTES):
+    """A value a client sent, fit for the record of a denied attempt before it was validated:
+    the value itself (normalized) when its canonical JSON is at most `limit` bytes, else a
+    summary: its size, SHA-256 and the first characters (never the raw body)."""
+    try:
+        value = normalize(value)
+        text = canonical_json(value)
+    except RecursionError:
+        return {"omitted": "nested too deeply to record"}
+    if len(text.encode()) <= limit:
+        return value
+    return _summary(text, f"a {type(value).__name__ if not isinstance(value, dict) else 'object'} "
+                          f"of {len(text.encode()):,} bytes")
+
+
+def bounded(before, after, limit=MAX_DENIED_BYTES):
+    """(before, after), normalized, whose canonical JSON together is at most `limit` bytes:
+    each top-level value of `after` (the attempt) over its share becomes a summary."""
+    if _size(before) + _size(after) <= limit:
+        return before, after
+    if isinstance(before, dict) and _size(before) > limit // 2:
+        before = {key: client_value(value, limit // (4 * max(1, len(before)))) for key, value in before.items()}
+    room = limit - _size(before) - 16
+    if isinstance(after, dict):
+        share = max(64, room // max(1, len(after)) - 64)
+        after = {key: client_value(value, share) for key, value in after.items()}
+    if _size(before) + _size(after) > limit:
+        after = client_value(after, 0)
+    return before, after
 
 
 def _text(value, limit):
@@ -95,6 +147,8 @@ def audit_record(*, actor, organization, event, target, before=None, after=None,
         "after": normalize(after),
         "prev_hash": head.hash or GENESIS_HASH,
     }
+    if fields["outcome"] == Outcome.DENIED:
+        fields["before"], fields["after"] = bounded(fields["before"], fields["after"])
     fields["actor_type"] = str(fields["actor_type"])
     fields["hash"] = compute_hash(fields)
     event_row = AuditEvent.objects.create(**fields)

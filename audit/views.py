@@ -12,12 +12,14 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from orgs.views.base import console_page
 
+from . import checkpoints as signed
 from .chain import chain_head, verify_chain
 from .events import changes, describe
 from .export import streaming_export
 from .forms import AuditFilterForm
 from .permissions import audit_scope
 from .selectors import audit_events, audit_filter_choices, audit_names, audit_page
+from .signing import checkpoint_dir, newest_checkpoint, verify_key
 
 PAGE_SIZE = 50
 
@@ -57,7 +59,17 @@ def audit_log(request):
         "filters_active": valid and form.filters().active,
         "organization": scope.organization,
         "head": chain_head(scope.organization.pk),
+        **(_integrity(scope.organization) if scope.can_verify else {}),
     })
+
+
+MAX_FAULTS_SHOWN = 1000
+
+
+def _integrity(organization):
+    """The integrity panel's checkpoint: the newest one, its signature checked (files only)."""
+    checkpoint, problem = newest_checkpoint(organization.pk)
+    return {"checkpoint": checkpoint, "checkpoint_problem": problem}
 
 
 @console_page
@@ -76,11 +88,23 @@ def audit_log_export(request, fmt):
 @console_page
 @require_http_methods(["GET", "POST"])
 def audit_verify(request):
-    """Verify the organization's hash chain on demand (a full walk: seconds at a million events)."""
+    """Verify the organization's hash chain and its signed checkpoints on demand (a full walk:
+    seconds at a million events); every bad record is listed with what is wrong with it."""
     scope = audit_scope(request.access)
     if not scope.can_verify:
         raise Http404("Not found.")
-    report = verify_chain(scope.organization) if request.method == "POST" else None
-    return render(request, "console/audit_verify.html", {"scope": scope, "report": report,
-                                                          "organization": scope.organization,
-                                                          "head": chain_head(scope.organization.pk)})
+    report, key_problem = None, ""
+    if request.method == "POST":
+        try:
+            key = verify_key()
+        except signed.KeyFileError as exc:
+            key, key_problem = None, str(exc)
+        loaded = signed.load(checkpoint_dir(), scope.organization.pk, key)
+        report = verify_chain(scope.organization, checkpoints=loaded)
+    return render(request, "console/audit_verify.html", {
+        "scope": scope, "report": report, "organization": scope.organization,
+        "head": chain_head(scope.organization.pk), "key_problem": key_problem,
+        "faults": report.faults[:MAX_FAULTS_SHOWN] if report else [],
+        "more_faults": report.fault_count - min(len(report.faults), MAX_FAULTS_SHOWN) if report else 0,
+        **_integrity(scope.organization),
+    })

@@ -1,11 +1,13 @@
 """N audit events in one organization: first pages (console and REST), a filtered page, a
-deep page, the streamed CSV export, and chain verification.
+deep page, the streamed CSV export, chain verification with signed checkpoints, the
+`format=json` export and its offline verification (SPEC §7).
 
 Events are generated with a correct hash chain computed in Python (the same `compute_hash`
 the service uses) and bulk-inserted; the organization's chain head is moved to the last one,
 so `verify_chain` must accept the whole chain.
 """
 
+import os
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -126,18 +128,76 @@ def main():
     org.refresh_from_db()
     workers = default_workers(seq)
     print(f"- load average before verification: {load()}")
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu()
     report = verify_chain(org)  # what `verify_audit_log` and the console's "Verify now" run
     elapsed = time.perf_counter() - t0
     assert report.ok, report.summary
     print(f"- verify_chain: {report.count:,} events in **{elapsed:.1f} s** with {workers} worker processes "
-          f"({report.summary})")
+          f"({cpu() - c0:.1f} s CPU in Python) ({report.summary})")
     t0 = time.perf_counter()
     report = verify_chain(org, workers=1)
     elapsed = time.perf_counter() - t0
     assert report.ok, report.summary
     print(f"- verify_chain in one process (workers=1, for comparison): {report.count:,} events in {elapsed:.1f} s; "
           f"load average after: {load()}")
+    checkpoints_and_offline(org, seq, api)
+
+
+def checkpoints_and_offline(org, seq, api):
+    """Signed checkpoints every 100,000 events (as a periodic audit_checkpoint leaves them), the
+    database verification that checks them all, the whole chain as a `format=json` export, and
+    its offline verification against the same checkpoints (what `verify_audit_log --export` runs)."""
+    import tempfile
+    from pathlib import Path
+
+    from audit import checkpoints as signed
+    from audit.offline import default_workers as offline_workers
+    from audit.offline import verify_export
+
+    tmp = Path(tempfile.mkdtemp(prefix="rcbench-"))
+    (tmp / "key.pem").write_bytes(signed.generate_private_key_pem())
+    key = signed.load_private_key(tmp / "key.pem")
+    step = max(1, seq // 10)
+    marks = list(AuditEvent.objects.filter(organization=org, seq__in=range(step, seq + 1, step))
+                 .values_list("seq", "hash"))
+    for mark_seq, mark_hash in marks:
+        signed.write(tmp / "checkpoints", signed.sign(key, org.pk, mark_seq, mark_hash))
+    print(f"- load average before verification with checkpoints: {load()}")
+    t0, c0 = time.perf_counter(), cpu()
+    loaded = signed.load(tmp / "checkpoints", org.pk, key.public_key())
+    report = verify_chain(org, checkpoints=loaded)  # what `verify_audit_log` runs
+    elapsed = time.perf_counter() - t0
+    assert report.ok and report.checkpoints == len(marks), report.lines()[:5]
+    print(f"- verify_chain with {len(marks)} signed checkpoints (loading and checking them included): "
+          f"{report.count:,} events in **{elapsed:.1f} s** wall, {cpu() - c0:.1f} s CPU in Python (this process "
+          f"and its workers; the database's own work not included) ({report.summary}); load average after: "
+          f"{load()}", flush=True)
+
+    export = tmp / "export.json"
+    t0 = time.perf_counter()
+    response = api.get("/v1/organizations/audit_events", {"format": "json"})
+    assert response.status_code == 200
+    with open(export, "wb") as handle:
+        for chunk in response.streaming_content:
+            handle.write(chunk)
+    elapsed = time.perf_counter() - t0
+    print(f"- `format=json` export of the whole chain, streamed to a file: {export.stat().st_size / 1e6:,.0f} MB "
+          f"in {elapsed:.1f} s", flush=True)
+    print(f"- load average before offline verification: {load()}")
+    t0, c0 = time.perf_counter(), cpu()
+    [offline] = verify_export(export, tmp / "checkpoints", key.public_key())
+    elapsed = time.perf_counter() - t0
+    assert offline.ok and offline.count == seq and offline.checkpoints == len(marks), offline.lines()[:5]
+    print(f"- offline verification of the export (no database) against {len(marks)} checkpoints: "
+          f"{offline.count:,} events in **{elapsed:.1f} s** wall, {cpu() - c0:.1f} s CPU (this process and its "
+          f"{offline_workers(export)} workers); load average after: {load()}", flush=True)
+    export.unlink()
+
+def cpu():
+    """CPU seconds used by this process and its finished children (the worker processes)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
 
 def ok(response):
     assert response.status_code == 200, response.content[:300]

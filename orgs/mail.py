@@ -48,8 +48,8 @@ def describe_delivery():
         return f"SMTP server {settings.EMAIL_HOST}:{settings.EMAIL_PORT}"
     if settings.EMAIL_FILE_PATH:
         return f"files in {settings.EMAIL_FILE_PATH} (one per message)"
-    if settings.EMAIL_BACKEND.endswith("console.EmailBackend"):
-        return "this terminal (Django's console email backend)"
+    if settings.EMAIL_BACKEND in ("core.mail.StderrEmailBackend", "django.core.mail.backends.console.EmailBackend"):
+        return "this terminal (standard error)"
     return settings.EMAIL_BACKEND
 
 

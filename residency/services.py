@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from audit import events
 from audit.models import Outcome
-from audit.services import audit_record
+from audit.services import audit_record, client_value
 from core.actor import Actor, Source
 from core.errors import Conflict, DetailedValidationError
 from core.hygiene import MAX_YEAR, MIN_YEAR, MalformedInput, check_datetime_range
@@ -185,32 +185,48 @@ def organization_terms_update(*, actor, organization, reason="", **changes):
     return org
 
 
+def inference_residency_refuse_hidden(*, actor, organization, us_only):
+    """Step 1 of SPEC §2 for a change of US-only inference: 404 when the organization has no
+    such setting (naming the plan) or the member cannot see it (Privacy: none), the latter
+    audited with a bounded summary of `us_only` as sent, since it is not validated yet (§7).
+    Returns the member's Access. Views call it before they refuse malformed input."""
+    if not organization.residency_available and not organization.locked:
+        raise Http404(residency_unavailable_message(organization))
+    access = access_organization(actor=actor, id=organization.pk)
+    if not access.can("privacy"):
+        # privacy: none does not see the setting at all, so it is "not found" to them
+        with transaction.atomic():
+            org = lock_organization(organization)
+            audit_record(actor=actor, organization=org, event=events.INFERENCE_RESIDENCY_CHANGE_DENIED,
+                         target=org, before={"us_only": org.us_only_inference},
+                         after={"us_only": client_value(us_only), "denied": "permission"},
+                         outcome=Outcome.DENIED, role=access.role_name)
+        raise Http404("Not found.")
+    return access
+
+
 def inference_residency_set(*, actor, organization, us_only, change_request=None):
     """Turn US-only inference on or off (enterprise_usage plan, Privacy: manage, not locked).
 
-    Every denied attempt by a member is audited (in its own transaction) before the error.
+    Checks in SPEC §2 order: not visible (404, audited: `inference_residency_refuse_hidden`),
+    then `us_only` must be a boolean (400, nothing recorded), then Privacy: view or a lock
+    (403, audited with the value asked for, in its own transaction, before the error).
     Turning it off loosens residency: when the organization asks for approval (SPEC §8) the
     change is not applied and a pending `ChangeRequest` is returned instead of the organization.
     `change_request` is the approved request being applied (`change_request_approve` only).
     """
+    access = inference_residency_refuse_hidden(actor=actor, organization=organization, us_only=us_only)
     if not isinstance(us_only, bool):
         raise ValidationError({"us_only": ["Must be true or false."]})
-    if not organization.residency_available and not organization.locked:
-        raise Http404(residency_unavailable_message(organization))
-    access = access_organization(actor=actor, id=organization.pk)
     denial = None
     with transaction.atomic():
         org = lock_organization(organization)
         before = {"us_only": org.us_only_inference}
         if not access.can("privacy", Level.MANAGE):
-            # privacy: none does not see the setting at all, so it is "not found" to them
-            if access.can("privacy"):
-                denial = PermissionDenied(
-                    "Changing US-only inference needs Privacy: manage; "
-                    f"your role ({access.role_name}) has Privacy: view."
-                )
-            else:
-                denial = Http404("Not found.")
+            denial = PermissionDenied(
+                "Changing US-only inference needs Privacy: manage; "
+                f"your role ({access.role_name}) has Privacy: view."
+            )
             reason = "permission"
         elif org.locked and us_only != org.us_only_inference:
             denial = PermissionDenied(
@@ -301,7 +317,16 @@ def _clean_workspace_name(name):
     return name
 
 
+def _asked(residency, sent):
+    """The validated data residency fields a caller sent (None when they sent none)."""
+    if not sent:
+        return None
+    return {key: residency[key] for key in sent if key in residency}
+
+
 def _audit_workspace_denial(actor, organization, access, target, before, name, data_residency):
+    """Record a refused workspace change (a 403, SPEC §2 step 3) with the validated name and
+    data residency asked for: never what the client sent before it was validated."""
     with transaction.atomic():
         audit_record(actor=actor, organization=organization, event=events.WORKSPACE_RESIDENCY_CHANGE_DENIED,
                      target=target, before=before, after={"name": name, "data_residency": data_residency},
@@ -312,15 +337,16 @@ def workspace_create(*, actor, organization, name, data_residency=None):
     """Create a workspace (Privacy: manage). workspace_geo is fixed from here on.
 
     At most 100 active workspaces per organization (checked under the organization lock).
-    Anyone else gets a 403 (the collection itself is visible to every member).
+    The input is validated first (400, nothing recorded); anyone without Privacy: manage then
+    gets a 403 (the collection itself is visible to every member), audited with what they asked.
     """
     access = access_organization(actor=actor, id=organization.pk)
-    if not access.can("privacy", Level.MANAGE):
-        _audit_workspace_denial(actor, organization, access, ("workspace", "", str(name or "")[:300]), None, name,
-                                data_residency)
-        access.require("privacy", Level.MANAGE)
     name = _clean_workspace_name(name)
     residency = data_residency_clean(data_residency, organization=organization)
+    if not access.can("privacy", Level.MANAGE):
+        _audit_workspace_denial(actor, organization, access, ("workspace", "", name[:300]), None, name,
+                                _asked(residency, data_residency))
+        access.require("privacy", Level.MANAGE)
     with transaction.atomic():
         lock_organization(organization)
         active = Workspace.objects.filter(organization=organization, archived_at__isnull=True).count()
@@ -353,23 +379,25 @@ def workspace_update(*, actor, workspace, name=None, data_residency=None, change
         denial = exc
         workspace, access = access_workspace(actor=actor, id=workspace.pk)
     organization = workspace.organization
+    # the input is validated before any 403 is recorded (SPEC §2: 400 before 403)
+    new_name = _clean_workspace_name(name) if name is not None else None
+    residency = data_residency_clean(data_residency, organization=organization, current=workspace.data_residency) \
+        if data_residency is not None else None
     if denial is not None:
         _audit_workspace_denial(actor, organization, access, workspace,
-                                {"data_residency": workspace.data_residency}, name, data_residency)
+                                {"data_residency": workspace.data_residency}, new_name,
+                                _asked(residency, data_residency))
         raise denial
     if workspace.is_archived:
         raise ValidationError("This workspace is archived; archived workspaces cannot be changed.")
-    if name is not None and name != workspace.name and not access.can("privacy", Level.MANAGE):
+    if new_name is not None and new_name != workspace.name and not access.can("privacy", Level.MANAGE):
         # delegation covers the workspace's data residency only (SPEC §2)
-        _audit_workspace_denial(actor, organization, access, workspace, {"name": workspace.name}, name,
-                                data_residency)
+        _audit_workspace_denial(actor, organization, access, workspace, {"name": workspace.name}, new_name,
+                                _asked(residency, data_residency))
         raise PermissionDenied(
             f"Renaming workspace {workspace.name} needs Privacy: manage; as its workspace admin you may "
             "change its data residency only."
         )
-    new_name = _clean_workspace_name(name) if name is not None else None
-    residency = data_residency_clean(data_residency, organization=organization, current=workspace.data_residency) \
-        if data_residency is not None else None
     with transaction.atomic():
         lock_organization(organization)
         ws = Workspace.objects.select_for_update().get(pk=workspace.pk)
@@ -743,19 +771,29 @@ def _approval_settings_target(organization):
     return ("approval_settings", organization.pk, organization.name)
 
 
+def approval_settings_refuse_hidden(*, actor, organization, loosening_requires_approval):
+    """Step 1 of SPEC §2 for a change of the approval setting: Privacy: none does not see it, so
+    the attempt is a 404, audited with a bounded summary of the value as sent (§7). Returns the
+    member's Access. Views call it before they refuse malformed input."""
+    access = access_organization(actor=actor, id=organization.pk)
+    if not access.can("privacy"):
+        _audit_denial(actor, organization, access, events.APPROVAL_SETTINGS_CHANGE_DENIED,
+                      _approval_settings_target(organization), None,
+                      {"loosening_requires_approval": client_value(loosening_requires_approval),
+                       "denied": "permission"})
+        raise Http404("Not found.")
+    return access
+
+
 def approval_settings_set(*, actor, organization, loosening_requires_approval, change_request=None):
     """Turn approval of loosening changes on or off (SPEC §8). Returns the `ApprovalSettings`, or
     a pending `ChangeRequest` when turning it off (itself a loosening change: any Privacy: manage
     member asks, another approves). Only the primary owner turns it on, in person or with a key
     they created themself. Privacy: none gets a 404, Privacy: view and anyone else refused a 403;
     refusals are audited. `change_request` is the approved request being applied."""
-    access = access_organization(actor=actor, id=organization.pk)
     value = loosening_requires_approval
+    access = approval_settings_refuse_hidden(actor=actor, organization=organization, loosening_requires_approval=value)
     target = _approval_settings_target(organization)
-    if not access.can("privacy"):
-        _audit_denial(actor, organization, access, events.APPROVAL_SETTINGS_CHANGE_DENIED, target, None,
-                      {"denied": "permission"})
-        raise Http404("Not found.")
     if not isinstance(value, bool):
         raise ValidationError({"loosening_requires_approval": ["Must be true or false."]})
     denial = None

@@ -34,7 +34,15 @@ trap stop_pg EXIT
 pg "$PGBIN/initdb" -D "$PGDIR/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 --no-sync >/dev/null
 pg "$PGBIN/pg_ctl" -D "$PGDIR/data" -w -l "$PGDIR/log" \
   -o "-c listen_addresses=127.0.0.1 -p $PORT -k $PGDIR -c fsync=off -c synchronous_commit=off -c full_page_writes=off" start >/dev/null
-export DATABASE_URL="postgres://postgres@127.0.0.1:$PORT/residency"
+# Two roles, as in production (README "PostgreSQL roles"): the suite logs in as the schema owner,
+# which creates and migrates the test database, then runs every test as the runtime role, which
+# may read and append the audit log but never change it (tests/conftest.py: django_db_setup).
+psql_admin() { "$PGBIN/psql" -q -h 127.0.0.1 -p "$PORT" -U postgres -c "$1" >/dev/null; }
+psql_admin "CREATE ROLE residency_owner LOGIN CREATEDB"
+psql_admin "CREATE ROLE residency_app LOGIN"
+psql_admin "GRANT residency_app TO residency_owner"  # the owner may SET ROLE to the runtime role, never the reverse
+export DATABASE_URL="postgres://residency_owner@127.0.0.1:$PORT/residency"
+export TEST_DATABASE_RUNTIME_ROLE=residency_app
 $PY -m pytest -q "$@"
 echo "==> schemathesis on PostgreSQL"
 $PY scripts/fuzz_api.py --max-time "${FUZZ_SECONDS:-75}"

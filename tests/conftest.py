@@ -71,15 +71,49 @@ def committed_db(transactional_db):
     """A real, committing database (threads, other processes, live server) with reference data."""
     restore_reference_data()
     yield
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """With `TEST_DATABASE_RUNTIME_ROLE` (scripts/test.sh, PostgreSQL): the test database is
+    created and migrated as the login role (the schema owner), the runtime role is granted what
+    `grant_runtime_role` grants, and every connection from then on runs `SET ROLE` to it, so
+    the whole suite runs with the runtime role's privileges (SPEC §7). tests/db.py steps back
+    to the owner for tampering and for emptying tables between committing tests."""
     from django.db import connection
 
-    if connection.vendor == "sqlite":
-        # Django empties tables with DELETE on SQLite, which the append-only trigger refuses.
-        import importlib
+    role = os.environ.get("TEST_DATABASE_RUNTIME_ROLE")
+    if not role or connection.vendor != "postgresql":
+        yield
+        return
+    from audit.roles import grant_runtime_role
 
-        triggers = importlib.import_module("audit.migrations.0001_initial")
-        with connection.cursor() as cursor:
-            cursor.execute("DROP TRIGGER IF EXISTS auditevent_no_delete")
-            cursor.execute(f"DELETE FROM {triggers.TABLE}")
-            for sql in triggers.SQLITE_TRIGGERS:
-                cursor.execute(sql)
+    with django_db_blocker.unblock():
+        grant_runtime_role(role)
+        connection.close()
+    connection.settings_dict["OPTIONS"]["assume_role"] = role
+    yield
+    # the owner drops the test database
+    connection.settings_dict["OPTIONS"].pop("assume_role", None)
+    with django_db_blocker.unblock():
+        connection.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _flush_as_owner():
+    """Django empties tables between committing tests (TRUNCATE on PostgreSQL, DELETE on
+    SQLite), which the audit table's triggers refuse, and the runtime role may not: the flush
+    runs in tests.db.privileged (as the owner, the triggers off)."""
+    from django.db.backends.base.operations import BaseDatabaseOperations
+
+    from tests.db import privileged
+
+    original = BaseDatabaseOperations.execute_sql_flush
+
+    def execute_sql_flush(self, sql_list):
+        with privileged(self.connection):
+            original(self, sql_list)
+
+    BaseDatabaseOperations.execute_sql_flush = execute_sql_flush
+    yield
+    BaseDatabaseOperations.execute_sql_flush = original

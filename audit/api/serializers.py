@@ -129,8 +129,9 @@ class AuditEventQuerySerializer(QuerySerializer):
     ending_at = RFC3339Field(required=False, help_text="RFC 3339, exclusive.")
     format = StrictChoiceField(
         choices=FORMATS, required=False,
-        help_text="`csv` answers every matching event as CSV (text/csv, newest first); paging does not apply. "
-        "Without it (or with `json`), a page of events.",
+        help_text="`csv` answers every matching event as CSV (text/csv, newest first); `json` streams every "
+        "matching event as one JSON array in ascending seq with every hashed field (for offline verification); "
+        "paging does not apply to either. Without it, a page of events.",
         error_messages={"invalid_choice": "Unknown format {input!r}; use json or csv."})
 
     def validate(self, attrs):

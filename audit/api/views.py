@@ -32,7 +32,10 @@ class AuditEventListApi(PaginatedListMixin, OrgApi):
         description="Newest first. Audit log: view (owners hold it) sees every event; Privacy: view alone sees the "
         "history of residency settings; anyone else gets a 404. `after_id` continues to older events, "
         "`before_id` goes back to newer ones. `format=csv` answers every matching event as CSV instead "
-        "(`text/csv`; the paging parameters do not apply).",
+        "(`text/csv`; the paging parameters do not apply). `format=json` streams every matching event as one "
+        "JSON array in ascending seq, each with `organization_id` and every hashed field, instead of a page: "
+        "unfiltered, with Audit log: view, it is the whole chain, which `verify_audit_log --export` checks "
+        "offline against the signed checkpoints.",
         parameters=[AuditEventQuerySerializer],
         responses={
             (200, "application/json"): AuditEventSerializer(many=True),
@@ -49,6 +52,6 @@ class AuditEventListApi(PaginatedListMixin, OrgApi):
                                target_id=query.get("target_id"), starting_at=query.get("starting_at"),
                                ending_at=query.get("ending_at"))
         names = audit_names(self.organization)
-        if query.get("format") == "csv":
-            return streaming_export(audit_events(scope, filters), names, self.organization, "csv")
+        if query.get("format") in ("csv", "json"):
+            return streaming_export(audit_events(scope, filters), names, self.organization, query["format"])
         return self.list_response(audit_events(scope, filters), AuditEventSerializer, names=names)

@@ -160,8 +160,8 @@ if EMAIL_HOST:
     EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 elif EMAIL_FILE_PATH:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
-else:
-    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+else:  # the terminal, on standard error (never into a command's output)
+    EMAIL_BACKEND = "core.mail.StderrEmailBackend"
 # the address links in emails point at (invitations); default: the address the request came to
 CONSOLE_BASE_URL = os.environ.get("CONSOLE_BASE_URL", "").rstrip("/")
 # production settings set this: `core.E001` then refuses to run without a mail configuration
@@ -295,3 +295,12 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }
 TRUST_X_FORWARDED_FOR = env_bool("TRUST_X_FORWARDED_FOR", False)
+
+# Signed audit checkpoints (SPEC §7; README "Audit checkpoints"): the folder of checkpoint files,
+# the Ed25519 private key that signs them (PEM path; only the signing host needs it) and its
+# public half for hosts that only verify. Keep both somewhere the database's writers cannot reach.
+AUDIT_CHECKPOINT_DIR = os.environ.get("AUDIT_CHECKPOINT_DIR") or str(BASE_DIR / "audit-checkpoints")
+AUDIT_SIGNING_KEY = os.environ.get("AUDIT_SIGNING_KEY") or None
+AUDIT_PUBLIC_KEY = os.environ.get("AUDIT_PUBLIC_KEY") or None
+# Outside production, `audit_checkpoint` with no key creates a development key in the folder.
+AUDIT_DEVELOPMENT_KEY_ALLOWED = True

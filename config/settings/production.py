@@ -28,3 +28,5 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
 EMAIL_REQUIRED = True
 if not EMAIL_HOST and not EMAIL_FILE_PATH:  # noqa: F405
     EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+# audit_checkpoint never creates a signing key here: AUDIT_SIGNING_KEY must be set (SPEC §7)
+AUDIT_DEVELOPMENT_KEY_ALLOWED = False

@@ -11,6 +11,8 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 WHITENOISE_AUTOREFRESH = True
+# never the developer's own checkpoints (tests that sign set their own folder)
+AUDIT_CHECKPOINT_DIR = f"{__import__('tempfile').gettempdir()}/residency-test-checkpoints-{os.getpid()}"
 WHITENOISE_USE_FINDERS = True
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405

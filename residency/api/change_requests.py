@@ -132,7 +132,11 @@ class ApprovalSettingsApi(OrgApi):
     def post(self, request):
         serializer = ApprovalSettingsUpdateSerializer.for_request(request)
         if not serializer.is_valid():
-            require_approval_settings(self.access)  # Privacy: none learns no more than a 404
+            # Privacy: none learns no more than a 404 (audited, SPEC §2 step 1) before a 400
+            data = request.data
+            services.approval_settings_refuse_hidden(
+                actor=self.actor, organization=self.organization,
+                loosening_requires_approval=data.get("loosening_requires_approval") if isinstance(data, dict) else data)
             raise serializers.ValidationError(serializer.errors)
         result = services.approval_settings_set(
             actor=self.actor, organization=self.organization,

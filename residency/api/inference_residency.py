@@ -74,7 +74,11 @@ class InferenceResidencyApi(OrgApi):
         require_inference_residency_exists(self.organization)
         serializer = InferenceResidencyUpdateSerializer.for_request(request)
         if not serializer.is_valid():
-            require_inference_residency(self.access)  # privacy: none must not learn more than 404
+            # privacy: none must not learn more than 404 (audited, SPEC §2 step 1) before a 400
+            data = request.data
+            services.inference_residency_refuse_hidden(
+                actor=self.actor, organization=self.organization,
+                us_only=data.get("us_only") if isinstance(data, dict) else data)
             raise serializers.ValidationError(serializer.errors)
         result = services.inference_residency_set(actor=self.actor, organization=self.organization,
                                                   us_only=serializer.validated_data["us_only"])

@@ -11,6 +11,7 @@ from audit import chain as audit
 from audit.chain import chain_head, compute_hash_reference, verify_chain
 from audit.models import AuditEvent
 from residency import services as residency_services
+from tests import db
 from tests.factories import actor_for, make_org, primary_owner
 
 TABLE = "audit_auditevent"
@@ -32,22 +33,7 @@ def build_chain(org):
 
 
 def tamper(sql, params=()):
-    with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
-            cursor.execute("DROP TRIGGER IF EXISTS auditevent_no_update")
-            cursor.execute("DROP TRIGGER IF EXISTS auditevent_no_delete")
-        else:
-            cursor.execute("SET session_replication_role = replica")
-        try:
-            cursor.execute(sql, params)
-        finally:
-            if connection.vendor == "postgresql":
-                cursor.execute("SET session_replication_role = DEFAULT")
-            else:
-                from importlib import import_module
-
-                for statement in import_module("audit.migrations.0001_initial").SQLITE_TRIGGERS:
-                    cursor.execute(statement)
+    db.tamper((sql, params))
 
 
 def ids(org):
@@ -55,7 +41,7 @@ def ids(org):
 
 
 def as_tuple(report):
-    return (report.ok, report.count, report.bad_seq, report.bad_id, report.reason)
+    return (report.ok, report.count, [str(f) for f in report.faults])
 
 
 def scenarios(org):
@@ -126,7 +112,11 @@ def test_the_expected_first_bad_records(org):
     tamper(f"DELETE FROM {TABLE} WHERE id = %s", [i[6]])
     tamper(f"UPDATE {TABLE} SET ip = '1.2.3.4' WHERE id = %s", [i[10]])
     report = verify_chain(org, workers=1, spans=4)
-    assert as_tuple(report) == (False, 5, 7, i[7], "records #5..#6 are missing (removed)")
+    assert as_tuple(report) == (False, 11, [
+        "records #5..#6: missing: records #5..#6 are missing (removed)",
+        f"record #10 (id {i[10]}): edited: content does not match its hash (edited)",
+    ])
+    assert (report.bad_seq, report.bad_id) == (5, None)
 
 
 @pytest.mark.django_db
@@ -164,13 +154,19 @@ def test_worker_processes_report_what_one_walk_reports(committed_db, name):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_command_uses_worker_processes_for_long_chains(committed_db, monkeypatch, capsys):
+def test_the_command_uses_worker_processes_for_long_chains(committed_db, monkeypatch, capsys, tmp_path):
     org = build_chain(make_org())
     monkeypatch.setattr(audit, "PARALLEL_MIN_EVENTS", 1)
-    joined = []
-    real = audit._join
-    monkeypatch.setattr(audit, "_join", lambda org_id, head, spans: joined.append(type(spans).__name__)
-                        or real(org_id, head, spans))
+    real = audit._verify_span
+    pids = tmp_path / "pids"
+
+    def spy(*args):
+        with open(pids, "a") as handle:  # forked workers inherit the spy
+            handle.write(f"{os.getpid()}\n")
+        return real(*args)
+
+    monkeypatch.setattr(audit, "_verify_span", spy)
     call_command("verify_audit_log", organization=org.pk)
     assert f"{org.pk}: {chain_head(org.pk)[0]} events, chain intact" in capsys.readouterr().out
-    assert joined == ["IMapIterator"]  # spans came back from a process pool
+    seen = set(pids.read_text().split())
+    assert seen and str(os.getpid()) not in seen  # spans were walked by other processes

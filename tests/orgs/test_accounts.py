@@ -281,7 +281,7 @@ def test_email_settings_choose_the_backend(tmp_path):
         return subprocess.run([sys.executable, "-c", code], env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings.base",
                               **env}, capture_output=True, text=True, check=True).stdout.strip()
 
-    assert backend() == "django.core.mail.backends.console.EmailBackend"
+    assert backend() == "core.mail.StderrEmailBackend"  # the terminal, on standard error
     assert backend(EMAIL_FILE_PATH=str(tmp_path)) == "django.core.mail.backends.filebased.EmailBackend"
     assert backend(EMAIL_HOST="smtp.example.com", EMAIL_FILE_PATH=str(tmp_path)) == (
         "django.core.mail.backends.smtp.EmailBackend")

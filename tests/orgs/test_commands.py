@@ -61,3 +61,23 @@ def test_seed_demo_has_every_plan_and_role_and_is_rerunnable():
     assert "already present" in run("seed_demo")
     assert Organization.objects.count() == count
     run("verify_audit_log")
+
+
+def test_bootstrap_json_is_the_only_thing_on_standard_output_whatever_mail_does(tmp_path):
+    """Tools parse `--json` output; with no mail configured, the invitation goes to standard error."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent.parent
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.base",
+           "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3"}
+    env.pop("EMAIL_HOST", None)
+    env.pop("EMAIL_FILE_PATH", None)
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=root, env=env, check=True)
+    done = subprocess.run([sys.executable, "manage.py", "bootstrap_org", "--name", "X", "--plan", "team",
+                           "--owner-email", "new@x.test", "--json"], cwd=root, env=env, capture_output=True,
+                          text=True, check=True)
+    assert set(json.loads(done.stdout)) == {"organization_id", "owner_user_id", "api_key"}
+    assert "Subject:" in done.stderr  # the invitation, where a developer sees it

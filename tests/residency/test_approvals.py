@@ -629,3 +629,21 @@ def test_the_rest_list_keeps_its_query_count(org, owner, second_owner, api, djan
     with django_assert_num_queries(5):  # key, membership, permissions, due requests, the page
         response = client.get(f"{ORGS}/change_requests", {"limit": 100})
     assert len(response.json()["data"]) == extra + 1
+
+
+def test_privacy_none_is_a_404_audited_before_any_400(org, api):
+    """SPEC §2 order for the setting too: hidden first (audited, with a bounded summary of what
+    was sent), then invalid input (a 400 that records nothing), then a 403 (audited)."""
+    hidden = api(api_key_for(add_member(org, "privacy_none")))
+    response = hidden.post(SETTINGS, {"loosening_requires_approval": "x" * 5000}, format="json")
+    assert response.status_code == 404
+    event = AuditEvent.objects.filter(organization=org).latest("seq")
+    assert (event.action, event.outcome) == ("approval_settings.change_denied", "denied")
+    assert event.after["loosening_requires_approval"]["bytes"] == 5002 and event.after["denied"] == "permission"
+    viewer = api(api_key_for(add_member(org, "privacy_view")))
+    settled = head(org)
+    assert viewer.post(SETTINGS, {"loosening_requires_approval": "yes"}, format="json").status_code == 400
+    assert head(org) == settled
+    assert viewer.post(SETTINGS, {"loosening_requires_approval": True}, format="json").status_code == 403
+    assert AuditEvent.objects.filter(organization=org).latest("seq").after == {
+        "loosening_requires_approval": True, "denied": "permission"}
