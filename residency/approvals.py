@@ -26,10 +26,10 @@ from django.utils import timezone
 from audit import events
 from audit.services import audit_record
 from orgs import mail
-from orgs.models import Level, User
+from orgs.models import Level, User, Workspace
 
 from .models import ApprovalSettings, ChangeRequest, ChangeStatus, ChangeTarget
-from .policy import loosens
+from .policy import loosens, policy_change_loosens
 
 EXPIRES_AFTER = timedelta(hours=72)
 OUTCOME_EVENTS = {
@@ -56,6 +56,19 @@ def required(organization):
 def needs_approval(organization, before, after):
     """Whether this change would be held (for a confirmation to say so before it is made)."""
     return loosens(before, after) and required(organization)
+
+
+def policy_loosens(organization, before, after, apply_to_workspaces):
+    """`policy.policy_change_loosens` for `organization`, with its live workspaces when they would
+    be brought inside the new policy."""
+    workspaces = Workspace.objects.filter(organization_id=organization.pk, archived_at__isnull=True) \
+        .values_list("allowed_inference_geos", "default_inference_geo") if apply_to_workspaces else ()
+    return policy_change_loosens(before, after, workspaces=workspaces, apply_to_workspaces=apply_to_workspaces)
+
+
+def policy_needs_approval(organization, before, after, apply_to_workspaces):
+    """Whether this change of the organization policy would be held (for its confirmation)."""
+    return required(organization) and policy_loosens(organization, before, after, apply_to_workspaces)
 
 
 def hold(*, actor, organization, role, target_type, target_id, target_label, before, after, arguments):

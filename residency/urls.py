@@ -2,11 +2,12 @@
 
 from django.urls import path
 
-from .views import approvals, home, residency, usage, workspaces
+from .views import approvals, home, policy, residency, usage, workspaces
 
 urlpatterns = [
     path("", home.home, name="home"),
     path("settings/privacy/data-residency/", residency.residency, name="residency"),
+    path("settings/privacy/data-residency-policy/", policy.residency_policy, name="residency_policy"),
     path("settings/privacy/approvals/", approvals.approval_settings, name="approval_settings"),
     path("settings/privacy/change-requests/", approvals.change_requests, name="change_requests"),
     path("settings/privacy/change-requests/<str:change_request_id>/", approvals.change_request, name="change_request"),

@@ -19,6 +19,7 @@ from .. import services
 from ..models import ChangeRequest, ChangeStatus, ChangeTarget
 from ..permissions import access_change_request, require_approval_settings
 from ..selectors import approval_settings, change_requests_visible_to
+from .fields import AllowedGeosField, DataResidencySerializer
 
 CHANGE_REQUEST_EXAMPLE = {
     "type": "change_request", "id": "chgreq_5kQ2mX9tLp7sVb1nRc4ZwH8f", "status": "pending",
@@ -39,13 +40,31 @@ class ChangeTargetSerializer(serializers.Serializer):
     id = serializers.CharField(source="target_id", help_text="The organization's id, or the workspace's.")
 
 
+class ChangeValuesSerializer(serializers.Serializer):
+    """The target's values that the change concerns; only those of its kind appear: `us_only`
+    (US-only inference), `allowed_inference_geos` and `default_inference_geo` (the organization
+    policy; `apply_to_workspaces` in `after` when workspaces are brought inside it too),
+    `data_residency` and any other field that changes with it (a workspace), or
+    `loosening_requires_approval` (approval settings)."""
+
+    us_only = serializers.BooleanField(required=False)
+    allowed_inference_geos = AllowedGeosField(required=False)
+    default_inference_geo = serializers.CharField(required=False)
+    apply_to_workspaces = serializers.BooleanField(required=False)
+    name = serializers.CharField(required=False)
+    data_residency = DataResidencySerializer(required=False)
+    display_color = serializers.CharField(required=False)
+    tags = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False)
+    loosening_requires_approval = serializers.BooleanField(required=False)
+
+
 class ChangeSerializer(serializers.Serializer):
     """The target's values when the change was asked, and what they would become."""
 
     target = ChangeTargetSerializer(source="*")
-    before = serializers.DictField(help_text="The values the change was asked against; approval applies it only "
-                                   "while the target still holds them (else 409 and status conflict).")
-    after = serializers.DictField(help_text="The values it would set.")
+    before = ChangeValuesSerializer(help_text="The values the change was asked against; approval applies it only "
+                                    "while the target still holds them (else 409 and status conflict).")
+    after = ChangeValuesSerializer(help_text="The values it would set.")
 
 
 class PersonSerializer(serializers.Serializer):

@@ -7,8 +7,6 @@ before any of these pages reads them (`services.change_requests_expire`). `held_
 is the one way console pages say that a change was sent for approval instead of applied.
 """
 
-from datetime import timedelta
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
@@ -33,14 +31,12 @@ from ..permissions import (
     decision_refusal,
     is_requester,
     require_approval_settings,
-    require_impact_view,
     require_may_decide,
     require_may_withdraw,
 )
-from .usage import usd
+from .impact import change_impact
 
 HISTORY_PAGE = 25
-IMPACT_DAYS = 30
 
 
 def held_for_approval(request, change_request):
@@ -204,8 +200,8 @@ def _decide(request, change_request, action, reason):
 
 
 def impact_change(change_request):
-    """The change as `services.residency_impact_estimate` prices it, or None (approval settings
-    change no cost)."""
+    """The change as `services.residency_impact_estimate` (through `change_impact`) prices it, or
+    None (approval settings change no cost)."""
     after = change_request.after
     if change_request.target_type == ChangeTarget.INFERENCE_RESIDENCY:
         return {"us_only": after["us_only"]}
@@ -219,21 +215,13 @@ def impact_change(change_request):
 
 
 def _impact(request, change_request):
-    """What the change would have cost over the last 30 days, for a member who may see cost:
-    {"needs_billing": True} when they may not, None when it has no cost or cannot be priced now."""
+    """What the change would have cost over the last 30 days, as every confirmation of a residency
+    change says it (`views.impact.change_impact`: the figure, or that it needs billing access);
+    None when it has no cost (approval settings) or cannot be priced as it stands."""
     change = impact_change(change_request)
     if change is None:
         return None
     try:
-        require_impact_view(request.access)
-    except Http404:
-        return {"needs_billing": True}
-    try:
-        impact = services.residency_impact_estimate(actor=request.actor, organization=request.access.organization,
-                                                    change=change, days=IMPACT_DAYS)
+        return change_impact(request, change)
     except (ValidationError, PermissionDenied, Http404):
         return None  # no longer valid as it stands: approving it will say why
-    delta = impact.projected - impact.current
-    return {"days": IMPACT_DAYS, "current": usd(impact.current), "projected": usd(impact.projected),
-            "delta": usd(abs(delta)), "direction": "more" if delta > 0 else "less" if delta < 0 else "the same",
-            "first_day": impact.starting_at.date(), "last_day": (impact.ending_at - timedelta(days=1)).date()}

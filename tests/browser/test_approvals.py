@@ -38,7 +38,7 @@ def test_one_owner_asks_another_approves_and_the_log_names_both(login, page, bro
     nav.get_by_role("link", name="Approvals").click()
     page.get_by_role("button", name="Turn on").click()
     expect(page.get_by_role("status")).to_contain_text("Approval of loosening changes is now on")
-    nav.get_by_role("link", name="Data residency").click()
+    nav.get_by_role("link", name="Data residency", exact=True).click()
     page.get_by_role("switch", name="US-only inference").click()
     expect(page.get_by_text("This needs approval.")).to_be_visible()
     page.get_by_role("button", name="Ask to turn off US-only inference").click()
@@ -66,7 +66,7 @@ def test_one_owner_asks_another_approves_and_the_log_names_both(login, page, bro
     context.close()
 
     # Ana sees the change applied, and the audit log names both of them
-    nav.get_by_role("link", name="Data residency").click()
+    nav.get_by_role("link", name="Data residency", exact=True).click()
     expect(page.get_by_role("switch", name="US-only inference")).to_have_attribute("aria-checked", "false")
     expect(page.get_by_role("note")).to_have_count(0)  # nothing waits any more
     nav.get_by_role("link", name="Audit log").click()

@@ -123,8 +123,12 @@ def test_turning_us_only_on_never_waits(org, owner, console):
 def test_a_loosening_workspace_form_sends_it_for_approval(org, owner, console):
     ws = workspace(org, "Prod", allowed_inference_geos=["us"], default_inference_geo="us")
     approvals_on(org)
-    response = console(owner.user).post(f"/workspaces/{ws.pk}/", {
-        "name": "Prod", "allowed_mode": "unrestricted", "default_inference_geo": "us"})
+    client = console(owner.user)
+    form = {"name": "Prod", "allowed_mode": "unrestricted", "default_inference_geo": "us"}
+    confirm = text(client.post(f"/workspaces/{ws.pk}/", form))
+    assert "This needs approval" in confirm and "Send for approval" in confirm
+    assert not ChangeRequest.objects.exists()
+    response = client.post(f"/workspaces/{ws.pk}/", {**form, "confirmed": "on"})
     change_request = ChangeRequest.objects.get()
     assert response.status_code == 302 and response["Location"] == detail(change_request)
     ws.refresh_from_db()

@@ -4,7 +4,7 @@ everywhere, "us" the US only."""
 
 import pytest
 
-from residency.policy import geo_reach, loosened_fields, loosens, reach_grows
+from residency.policy import geo_reach, loosened_fields, loosens, policy_change_loosens, reach_grows
 
 U = "unrestricted"
 
@@ -90,3 +90,38 @@ def test_a_move_sideways_loosens_both_ways():
     """us -> eu and eu -> us each let requests run somewhere they could not before."""
     assert loosens({"allowed_inference_geos": ["us"]}, {"allowed_inference_geos": ["eu"]})
     assert loosens({"allowed_inference_geos": ["eu"]}, {"allowed_inference_geos": ["us"]})
+
+
+# The organization policy (SPEC §5): its own values, and, with apply_to_workspaces, what bringing
+# each live workspace inside it would do. (case, before, after, workspaces as stored, apply, loosens)
+P_US = {"allowed_inference_geos": ["us"], "default_inference_geo": "us"}
+P_GLOBAL = {"allowed_inference_geos": ["global"], "default_inference_geo": "global"}
+P_OPEN = {"allowed_inference_geos": U, "default_inference_geo": "global"}
+P_BOTH = {"allowed_inference_geos": ["global", "us"], "default_inference_geo": "us"}
+POLICY_TABLE = [
+    ("open -> us (tightens)", P_OPEN, P_US, [], False, False),
+    ("us -> open", P_US, P_OPEN, [], False, True),
+    ("us -> global", P_US, P_GLOBAL, [], False, True),
+    ("us -> global, us", P_US, P_BOTH, [], False, True),
+    ("global, us -> us", P_BOTH, P_US, [], False, False),
+    ("default only us -> global", P_BOTH, {**P_BOTH, "default_inference_geo": "global"}, [], False, True),
+    ("default only global -> us", {**P_BOTH, "default_inference_geo": "global"}, P_BOTH, [], False, False),
+    ("unchanged", P_US, P_US, [(None, "global")], True, False),
+    ("open -> global, workspaces left alone", P_OPEN, P_GLOBAL, [(["us"], "us")], False, False),
+    ("open -> global, a us workspace brought inside becomes global", P_OPEN, P_GLOBAL, [(["us"], "us")], True, True),
+    ("open -> us, an unrestricted workspace brought inside becomes us", P_OPEN, P_US, [(None, "global")], True,
+     False),
+    ("open -> us, a global workspace brought inside (global reaches everywhere)", P_OPEN, P_US,
+     [(["global"], "global")], True, False),
+    ("open -> global, a workspace already inside is not moved", P_OPEN, P_GLOBAL, [(["global"], "global")], True,
+     False),
+    ("open -> global, one of two workspaces would widen", P_OPEN, P_GLOBAL,
+     [(["global"], "global"), (["us"], "us")], True, True),
+    ("global, us -> global: the policy's default widens", P_BOTH, P_GLOBAL, [], False, True),
+]
+
+
+@pytest.mark.parametrize(("case", "before", "after", "workspaces", "apply", "expected"), POLICY_TABLE,
+                         ids=[row[0] for row in POLICY_TABLE])
+def test_policy_change_table(case, before, after, workspaces, apply, expected):
+    assert policy_change_loosens(before, after, workspaces=workspaces, apply_to_workspaces=apply) is expected

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('orgs', '0009_accounts_and_email'),
+        ('orgs', '0010_api_key_status_and_workspace_fields'),
     ]
 
     operations = [
