@@ -28,7 +28,7 @@ from audit.services import audit_record
 from orgs import mail
 from orgs.models import Level, User, Workspace
 
-from .models import ApprovalSettings, ChangeRequest, ChangeStatus, ChangeTarget
+from .models import ApprovalSettings, ChangeRequest, ChangeStatus, ChangeTarget, Geo
 from .policy import loosens, policy_change_loosens
 
 EXPIRES_AFTER = timedelta(hours=72)
@@ -59,11 +59,13 @@ def needs_approval(organization, before, after):
 
 
 def policy_loosens(organization, before, after, apply_to_workspaces):
-    """`policy.policy_change_loosens` for `organization`, with its live workspaces when they would
-    be brought inside the new policy."""
+    """`policy.policy_change_loosens` for `organization` and its live workspaces (a policy change
+    moves the requests of a workspace it leaves outside, brought inside or not). Two queries."""
     workspaces = Workspace.objects.filter(organization_id=organization.pk, archived_at__isnull=True) \
-        .values_list("allowed_inference_geos", "default_inference_geo") if apply_to_workspaces else ()
-    return policy_change_loosens(before, after, workspaces=workspaces, apply_to_workspaces=apply_to_workspaces)
+        .values_list("allowed_inference_geos", "default_inference_geo")
+    inference_geos = tuple(Geo.objects.filter(inference=True).values_list("code", flat=True))
+    return policy_change_loosens(before, after, workspaces=workspaces, apply_to_workspaces=apply_to_workspaces,
+                                 inference_geos=inference_geos)
 
 
 def policy_needs_approval(organization, before, after, apply_to_workspaces):
@@ -77,7 +79,11 @@ def hold(*, actor, organization, role, target_type, target_id, target_label, bef
     caller's transaction. Returns the `ChangeRequest`."""
     now = timezone.now()
     requester = actor.user  # a key's member; None for a command
+    key = actor.api_key
+    minter = key.created_by_id if key is not None and key.created_by_id not in (None, getattr(requester, "pk", None)) \
+        else None
     change_request = ChangeRequest.objects.create(
+        requested_through_key_of_id=minter,
         organization_id=organization.pk, target_type=target_type, target_id=str(target_id),
         target_label=str(target_label)[:300], before=before, after=after, arguments=arguments,
         requested_by=requester, requested_by_label=actor.label if requester is None else requester.display_name,

@@ -161,6 +161,10 @@ class ChangeRequest(models.Model):
     status = models.CharField(max_length=10, choices=ChangeStatus.choices, default=ChangeStatus.PENDING)
     requested_by = models.ForeignKey("orgs.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     requested_by_label = models.CharField(max_length=300, blank=True)
+    # who created the API key the request came through, when that is someone else than its member:
+    # they could have asked through it, so they may not approve it either
+    requested_through_key_of = models.ForeignKey("orgs.User", null=True, blank=True, on_delete=models.SET_NULL,
+                                                 related_name="+")
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()
     decided_by = models.ForeignKey("orgs.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")

@@ -241,6 +241,9 @@ def decision_refusal(access, change_request):
     if change_request.requested_by_id == access.user.pk:
         return ("You asked for this change; another person with Privacy: manage must approve or reject it "
                 "(you may withdraw it).")
+    if change_request.requested_through_key_of_id == access.user.pk:
+        return ("This change was asked for with an API key you created for someone else, so you cannot approve or "
+                "reject it; another person with Privacy: manage must.")
     if access.through_foreign_key:
         return ("This API key was created by someone else, so it cannot approve or reject a change on your behalf; "
                 "approve in the console, or with a key you created yourself.")
@@ -254,9 +257,13 @@ def require_may_decide(access, change_request):
 
 
 def withdrawal_refusal(access, change_request):
-    """Why this member may not withdraw `change_request`, or None: only its requester may."""
-    if is_requester(access, change_request):
+    """Why this member may not withdraw `change_request`, or None: only its requester may, in
+    person or with a key they created themself (not the maker of a key they were given)."""
+    if is_requester(access, change_request) and not access.through_foreign_key:
         return None
+    if is_requester(access, change_request):
+        return ("This API key was created by someone else, so it cannot withdraw a change on your behalf; "
+                "withdraw it in the console, or with a key you created yourself.")
     return ("Only the person who asked for this change can withdraw it; members with Privacy: manage can "
             "reject it.")
 

@@ -497,25 +497,29 @@ def loosens(before, after):
     return bool(loosened_fields(before, after))
 
 
-def policy_change_loosens(before, after, *, workspaces=(), apply_to_workspaces=False):
+def policy_change_loosens(before, after, *, workspaces=(), apply_to_workspaces=False, inference_geos=()):
     """Whether changing the organization policy from `before` to `after` (each
     {"allowed_inference_geos": "unrestricted" or a list, "default_inference_geo"}) loosens
-    residency (SPEC §8): the policy's own reach grows (`loosens`), or, when `apply_to_workspaces`
-    brings the live workspaces inside the new policy (`bring_inside_policy`), one of them would
-    reach somewhere it could not before (a `["us"]` workspace outside a `["global"]` policy
-    becomes `["global"]`). `workspaces` holds each live workspace's stored (allowed, default),
-    None meaning unrestricted."""
+    residency (SPEC §8): the policy's own reach grows (`loosens`), or some live workspace's
+    requests could run somewhere they could not before (`reachable_geos` under each policy). A
+    workspace left outside the new policy routes by its default (SPEC §5), so even a narrower
+    policy can move one (a `["us"]` workspace under a `["global"]` policy runs in global); with
+    `apply_to_workspaces` the workspace is first brought inside it (`bring_inside_policy`).
+    `workspaces` holds each live workspace's stored (allowed, default), None meaning
+    unrestricted; `inference_geos` the geos requests can name."""
     if loosens(before, after):
         return True
-    if not apply_to_workspaces:
-        return False
-    allowed = after["allowed_inference_geos"]
-    policy = PolicyInfo(None if allowed == UNRESTRICTED else tuple(allowed), after["default_inference_geo"])
+    old_policy, new_policy = _policy_info(before), _policy_info(after)
     for ws_allowed, ws_default in workspaces:
-        if workspace_outside_policy(ws_allowed, ws_default, policy) is None:
-            continue
-        new_allowed, new_default = bring_inside_policy(ws_allowed, ws_default, policy)
-        if loosens({"allowed_inference_geos": ws_allowed, "default_inference_geo": ws_default},
-                   {"allowed_inference_geos": new_allowed, "default_inference_geo": new_default}):
-            return True
+        new_allowed, new_default = ws_allowed, ws_default
+        if apply_to_workspaces and workspace_outside_policy(ws_allowed, ws_default, new_policy) is not None:
+            new_allowed, new_default = bring_inside_policy(ws_allowed, ws_default, new_policy)
+        if reach_grows(sorted(reachable_geos(ws_allowed, ws_default, old_policy, inference_geos)),
+                       sorted(reachable_geos(new_allowed, new_default, new_policy, inference_geos))):
+            return True  # ("global" reaches everywhere: a global workspace moved to us tightens)
     return False
+
+
+def _policy_info(values):
+    allowed = values["allowed_inference_geos"]
+    return PolicyInfo(None if allowed == UNRESTRICTED else tuple(allowed), values["default_inference_geo"])

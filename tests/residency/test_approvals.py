@@ -244,9 +244,21 @@ def test_a_policy_of_the_same_reach_that_would_open_workspaces_is_held(org, owne
     assert moved.change_request_id == result.pk and moved.requested_by_id == owner.user_id
 
 
-def test_the_same_policy_without_bringing_workspaces_inside_is_not_held(org, owner):
-    workspace(org, "Prod", allowed_inference_geos=["us"], default_inference_geo="us")
+def test_a_policy_that_moves_a_workspace_left_outside_it_is_held(org, owner, api):
+    """Without bringing workspaces inside, a ["us"] workspace outside a ["global"] policy routes by
+    the policy's default: its requests would run in global, where they could not before."""
+    ws = workspace(org, "Prod", allowed_inference_geos=["us"], default_inference_geo="us")
     approvals_on(org)
+    decision = {"workspace_id": ws.pk, "model": "claude-opus-4-6"}
+    client = api(api_key_for(owner))
+    assert client.post("/v1/residency/decisions", decision, format="json").json()["routing_geo"] == "us"
+    held = services.data_residency_policy_set(actor=actor_for(owner.user), organization=org, values={
+        "allowed_inference_geos": ["global"], "default_inference_geo": "global"})
+    assert isinstance(held, ChangeRequest)
+    assert client.post("/v1/residency/decisions", decision, format="json").json()["routing_geo"] == "us"
+    # a workspace already inside is not moved: applied at once
+    ws.allowed_inference_geos, ws.default_inference_geo = ["global"], "global"
+    ws.save()
     row = services.data_residency_policy_set(actor=actor_for(owner.user), organization=org, values={
         "allowed_inference_geos": ["global"], "default_inference_geo": "global"})
     assert isinstance(row, DataResidencyPolicy) and row.allowed_inference_geos == ["global"]
@@ -401,6 +413,37 @@ def test_a_key_someone_else_minted_for_the_approver_cannot_approve(org, owner, h
     assert api(laundered).post(approve_url(held)).status_code == 403
     # the approver's own key works
     assert api(api_key_for(approver)).post(approve_url(held)).status_code == 200
+
+
+def test_whoever_minted_the_requesters_key_cannot_approve_or_withdraw_through_it(org, owner, api):
+    """One person alone: the owner mints a key for a Privacy: manage member, asks through it (the
+    request names the member), then approves in person or with their own key. Refused; and the
+    minted key cannot withdraw the member's requests either."""
+    member = add_member(org, "privacy_manage")
+    _, minted = org_services.api_key_create(actor=actor_for(owner.user), organization=org, name="for member",
+                                            membership=member)
+    us_only_on(org)
+    approvals_on(org)
+    asked = api(minted).post("/v1/organizations/inference_residency", {"us_only": False}, format="json")
+    assert asked.status_code == 202 and asked.json()["requested_by"]["id"] == member.user_id
+    held = ChangeRequest.objects.get(pk=asked.json()["id"])
+    assert held.requested_through_key_of_id == owner.user_id
+    for secret in (api_key_for(owner), minted):
+        refused = api(secret).post(approve_url(held))
+        assert refused.status_code == 403, refused.content
+    message = api(api_key_for(owner)).post(approve_url(held)).json()["error"]["message"]
+    assert "asked for with an API key you created" in message
+    with pytest.raises(PermissionDenied):
+        services.change_request_approve(actor=actor_for(owner.user), organization=org, change_request=held)
+    refused = api(minted).post(approve_url(held, "withdraw"))
+    assert refused.status_code == 403 and "created by someone else" in refused.json()["error"]["message"]
+    org.refresh_from_db()
+    assert org.us_only_inference is True
+    # a third person with Privacy: manage may; the member may withdraw with their own key
+    third = add_member(org, "owner")
+    assert api(api_key_for(third)).post(approve_url(held)).status_code == 200
+    org.refresh_from_db()
+    assert org.us_only_inference is False
 
 
 def test_a_bootstrap_key_counts_as_its_owners_own(org, owner, api):

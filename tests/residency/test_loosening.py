@@ -107,7 +107,15 @@ POLICY_TABLE = [
     ("default only us -> global", P_BOTH, {**P_BOTH, "default_inference_geo": "global"}, [], False, True),
     ("default only global -> us", {**P_BOTH, "default_inference_geo": "global"}, P_BOTH, [], False, False),
     ("unchanged", P_US, P_US, [(None, "global")], True, False),
-    ("open -> global, workspaces left alone", P_OPEN, P_GLOBAL, [(["us"], "us")], False, False),
+    # a workspace left outside the new policy routes by the policy's default (SPEC §5): its traffic moves
+    ("open -> global, a us workspace left alone now routes global", P_OPEN, P_GLOBAL, [(["us"], "us")], False,
+     True),
+    ("global, us -> global: a us workspace left alone now routes global",
+     {**P_BOTH, "default_inference_geo": "global"}, P_GLOBAL, [(["us"], "us")], False, True),
+    ("open -> global, a global workspace left alone stays where it was", P_OPEN, P_GLOBAL,
+     [(["global"], "global")], False, False),
+    ("open -> us, an unrestricted workspace left alone now reaches us only", P_OPEN, P_US, [(None, "global")], False,
+     False),
     ("open -> global, a us workspace brought inside becomes global", P_OPEN, P_GLOBAL, [(["us"], "us")], True, True),
     ("open -> us, an unrestricted workspace brought inside becomes us", P_OPEN, P_US, [(None, "global")], True,
      False),
@@ -124,4 +132,5 @@ POLICY_TABLE = [
 @pytest.mark.parametrize(("case", "before", "after", "workspaces", "apply", "expected"), POLICY_TABLE,
                          ids=[row[0] for row in POLICY_TABLE])
 def test_policy_change_table(case, before, after, workspaces, apply, expected):
-    assert policy_change_loosens(before, after, workspaces=workspaces, apply_to_workspaces=apply) is expected
+    assert policy_change_loosens(before, after, workspaces=workspaces, apply_to_workspaces=apply,
+                                 inference_geos=("global", "us")) is expected
