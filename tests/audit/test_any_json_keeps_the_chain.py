@@ -15,6 +15,7 @@ from audit.integrity import canonical_json
 from audit.models import AuditEvent
 from audit.services import MAX_DENIED_BYTES
 from orgs import services as org_services
+from residency import services as residency_services
 from tests.factories import actor_for, add_member, make_org
 from tests.openapi import operations, served_document
 from tests.residency.helpers import workspace
@@ -23,7 +24,9 @@ FIELDS = ["name", "data_residency", "us_only", "workspace_geo", "allowed_inferen
           "role", "email", "permissions", "user_id", "records", "audit_log", "privacy",
           # the policy, key update, impact and decision bodies
           "status", "apply_to_workspaces", "change", "workspace", "organization", "days", "requests", "custom_id",
-          "params", "workspace_id", "organization_id", "surface", "model", "inference_geo", "endpoint"]
+          "params", "workspace_id", "organization_id", "surface", "model", "inference_geo", "endpoint",
+          # approvals
+          "loosening_requires_approval", "reason"]
 # stand-ins for this world's real ids (a body naming a real workspace or organization goes deeper)
 WS_ID, ORG_ID, USER_ID = "@workspace_id@", "@organization_id@", "@user_id@"
 scalars = (st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70)
@@ -52,6 +55,10 @@ ENDPOINTS = {
     "impact": "/v1/organizations/residency_impact",
     "decisions": "/v1/residency/decisions",
     "decisions_batch": "/v1/residency/decisions/batch",
+    "approval_settings": "/v1/organizations/approval_settings",
+    "approve": "/v1/organizations/change_requests/{change_request_id}/approve",
+    "reject": "/v1/organizations/change_requests/{change_request_id}/reject",
+    "withdraw": "/v1/organizations/change_requests/{change_request_id}/withdraw",
 }
 
 
@@ -77,6 +84,10 @@ VALID = {
     "impact": {"change": {"workspace": {"id": WS_ID, "data_residency": RESIDENCY}}, "days": 30},
     "decisions": DECISION,
     "decisions_batch": {"requests": [{"custom_id": "a", "params": DECISION}]},
+    "approval_settings": {"loosening_requires_approval": True},
+    "approve": {},
+    "reject": {"reason": "not now"},
+    "withdraw": {},
 }
 
 
@@ -104,7 +115,7 @@ def body_text(body, ids):
 @pytest.mark.django_db
 def test_every_post_operation_of_the_openapi_document_is_in_the_table():
     posts = {path for method, path in operations(served_document()).values() if method == "POST"}
-    assert len(posts) == 15 and set(ENDPOINTS.values()) == posts
+    assert set(ENDPOINTS.values()) == posts
 
 
 @pytest.fixture
@@ -114,8 +125,15 @@ def world(org, owner, member_factory, key_for, api):
     target = add_member(org, "user")
     spare_key, _ = org_services.api_key_create(actor=actor_for(owner.user), organization=org, name="spare")
     clients = {role: api(key_for(owner if role == "owner" else member_factory(org, role))) for role in ROLES}
+    # a pending change request (asked by another owner, so the owner's key may approve or reject it)
+    residency_services.approval_settings_set(actor=actor_for(owner.user), organization=org,
+                                             loosening_requires_approval=True)
+    held_ws = workspace(org, "Held", allowed_inference_geos=["us"], default_inference_geo="us")
+    held = residency_services.workspace_update(actor=actor_for(add_member(org, "owner").user), workspace=held_ws,
+                                               data_residency={"allowed_inference_geos": "unrestricted"})
+    assert held.pk.startswith("chgreq_")
     urls = {name: path.format(workspace_id=spare_ws.pk if name == "archive" else ws.pk, user_id=target.user_id,
-                              key_id=spare_key.pk) for name, path in ENDPOINTS.items()}
+                              key_id=spare_key.pk, change_request_id=held.pk) for name, path in ENDPOINTS.items()}
     bystander = make_org(name="Bystander")  # another organization's chain must stay intact too
     return org, clients, urls, bystander, {WS_ID: ws.pk, ORG_ID: org.pk, USER_ID: target.user_id}
 
