@@ -22,6 +22,7 @@ How a refusal reaches the caller:
 import json
 import math
 import re
+import unicodedata
 from datetime import UTC
 from urllib.parse import unquote_to_bytes
 
@@ -56,6 +57,15 @@ def text_problem(value):
         value.encode("utf-8")
     except UnicodeEncodeError:
         return "contains an unpaired surrogate (invalid Unicode)"
+    return None
+
+
+def name_problem(value):
+    """Why a display name (a workspace's, an organization's) cannot be accepted, or None: it is
+    shown in lists and in email subjects, so it holds no line breaks, tabs or other control
+    characters."""
+    if any(unicodedata.category(ch) == "Cc" for ch in value):
+        return "Use one line without control characters (line breaks, tabs)."
     return None
 
 

@@ -23,13 +23,14 @@ from .tokens import invitation_path
 
 logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 20
+OUTAGE_PAUSE = timedelta(minutes=1)  # after a failed send, changes leave their mail to the command
 
 
 def queue(*, kind, user, organization=None, invited_by="", role_name=""):
     """Write the message in the caller's transaction; send it after commit."""
     row = OutgoingEmail.objects.create(kind=kind, user=user, organization=organization,
                                        invited_by=invited_by[:300], role_name=role_name[:100])
-    transaction.on_commit(lambda: deliver(row.pk))
+    transaction.on_commit(lambda: deliver(row.pk, after_change=True))
     return row
 
 
@@ -38,7 +39,7 @@ def queue_notice(*, user, organization, subject, body):
     after commit like every other."""
     row = OutgoingEmail.objects.create(kind=EmailKind.NOTICE, user=user, organization=organization,
                                        subject=subject[:300], body=body)
-    transaction.on_commit(lambda: deliver(row.pk))
+    transaction.on_commit(lambda: deliver(row.pk, after_change=True))
     return row
 
 
@@ -57,10 +58,16 @@ def base_url():
     return settings.CONSOLE_BASE_URL or "http://127.0.0.1:8000"
 
 
+def one_line(text):
+    """A subject on one line: a name with a line break in it (or any run of whitespace) would make
+    the header invalid, and the message unsendable for good."""
+    return " ".join(str(text).split())
+
+
 def render(row):
     """The EmailMessage for an `OutgoingEmail` row. An invitation's link is made now."""
     if row.kind == EmailKind.NOTICE:
-        return EmailMessage(subject=row.subject, body=row.body, to=[row.user.email])
+        return EmailMessage(subject=one_line(row.subject), body=row.body, to=[row.user.email])
     org_name = row.organization.name if row.organization else "Residency Console"
     context = {"row": row, "user": row.user, "organization_name": org_name, "base_url": base_url(),
                "login_url": f"{base_url()}/login/"}
@@ -73,20 +80,34 @@ def render(row):
     else:
         subject = f"You were added to {org_name} on Residency Console"
         template = "email/membership_notice.txt"
-    return EmailMessage(subject=subject, body=render_to_string(template, context), to=[row.user.email])
+    return EmailMessage(subject=one_line(subject), body=render_to_string(template, context), to=[row.user.email])
 
 
-def deliver(email_id):
-    """Send one pending message; True when sent. Failures are logged and kept for a retry."""
+def mail_recently_failed():
+    """Whether a send failed in the last `OUTAGE_PAUSE` (any process: it is read from the database)."""
+    return OutgoingEmail.objects.filter(last_failed_at__gte=timezone.now() - OUTAGE_PAUSE).exists()
+
+
+def deliver(email_id, *, after_change=False):
+    """Send one pending message; True when sent. Failures are logged and kept for a retry.
+
+    `after_change`: sent right after a change commits, in the request that made it. Then, while the
+    mail server failed in the last minute, the message is left for `send_pending_email` at once,
+    so a silent server costs one request one `EMAIL_TIMEOUT`, not one per recipient per request."""
     row = OutgoingEmail.objects.select_related("user", "organization").filter(pk=email_id, sent_at__isnull=True).first()
     if row is None:
+        return False
+    if after_change and mail_recently_failed():
+        logger.warning("Mail failed in the last minute; %s email %s to %s waits for `manage.py send_pending_email`.",
+                       row.kind, row.pk, row.user.email)
         return False
     try:
         render(row).send(fail_silently=False)
     except Exception as exc:  # any transport error: the change stands, the message waits
         logger.exception("Could not send %s email %s to %s; `manage.py send_pending_email` retries it.",
                          row.kind, row.pk, row.user.email)
-        OutgoingEmail.objects.filter(pk=row.pk).update(attempts=F("attempts") + 1, last_error=str(exc)[:2000])
+        OutgoingEmail.objects.filter(pk=row.pk).update(attempts=F("attempts") + 1, last_error=str(exc)[:2000],
+                                                       last_failed_at=timezone.now())
         return False
     OutgoingEmail.objects.filter(pk=row.pk).update(sent_at=timezone.now(), attempts=F("attempts") + 1, last_error="")
     return True

@@ -410,6 +410,9 @@ class OutgoingEmail(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    # when a send last failed: for a minute after any failure, changes leave their mail queued for
+    # `send_pending_email` instead of each waiting for the mail server (read by every process)
+    last_failed_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     class Meta:
         ordering = ["created_at"]

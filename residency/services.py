@@ -23,7 +23,7 @@ from audit.models import Outcome
 from audit.services import audit_record, client_value
 from core.actor import Actor, Source
 from core.errors import Conflict, DetailedValidationError
-from core.hygiene import MAX_YEAR, MIN_YEAR, MalformedInput, check_datetime_range
+from core.hygiene import MAX_YEAR, MIN_YEAR, MalformedInput, check_datetime_range, name_problem
 from orgs.models import MAX_ACTIVE_WORKSPACES, Level, LockReason, Organization, Plan, Workspace, WorkspaceUserObjectPermission
 from orgs.permissions import access_organization, is_trusted_operator, role_label
 from orgs.services import lock_organization, organization_create, snapshot_organization
@@ -318,6 +318,8 @@ def _clean_workspace_name(name):
         raise ValidationError({"name": ["Give the workspace a name."]})
     if len(name) > 200:
         raise ValidationError({"name": ["Use at most 200 characters."]})
+    if name_problem(name):
+        raise ValidationError({"name": [name_problem(name)]})
     return name
 
 
