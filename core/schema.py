@@ -27,7 +27,7 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiRespo
 from rest_framework import serializers
 
 from .errors import ERROR_TYPES
-from .serializers import ConstantField, StrictChoiceField, StrictSerializer
+from .serializers import ConstantField, OptionalBodySerializer, StrictChoiceField, StrictSerializer
 
 REQUEST_ID_HEADER = OpenApiParameter(
     "request-id", OpenApiTypes.STR, OpenApiParameter.HEADER, response=True, required=True,
@@ -92,10 +92,14 @@ class AutoSchema(SpectacularAutoSchema):
 
     def _get_request_body(self, direction="request"):
         # Every body of this API is required: without one the server answers 400 (StrictSerializer's
-        # missing-body message, or the decision parsers' required fields).
+        # missing-body message, or the decision parsers' required fields); an action's options
+        # (`OptionalBodySerializer`) may be left out.
         body = super()._get_request_body(direction)
         if body:
-            body["required"] = True
+            serializer = self.get_request_serializer()
+            optional = isinstance(serializer, OptionalBodySerializer) or (
+                isinstance(serializer, type) and issubclass(serializer, OptionalBodySerializer))
+            body["required"] = not optional
         return body
 
     def _is_list_view(self, serializer=None):

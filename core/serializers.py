@@ -63,6 +63,27 @@ class StrictSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+class OptionalBodySerializer(StrictSerializer):
+    """A request body that may be left out (an action's options): no body reads as `{}`; anything
+    sent is held to the fields declared, like any other body."""
+
+    @classmethod
+    def for_request(cls, request, **context):
+        data = request.data  # parsed here: malformed JSON (NUL, depth, huge numbers) is a 400 as anywhere
+        if request.stream is None and not data:
+            data = {}
+        return cls(data=data, context=context)
+
+    def unknown_field_message(self, name):
+        if not self.fields:
+            return "Unknown field; this action takes no input (send no body, or {})."
+        return super().unknown_field_message(name)
+
+
+class NoBodySerializer(OptionalBodySerializer):
+    """An action that takes no input: no body or `{}`; anything else is a 400 rather than ignored."""
+
+
 class StrictTextMixin:
     """Only JSON strings: 0, true, lists and objects are mistakes, not text. Unless blanks are
     allowed, `minLength: 1` in OpenAPI (an empty or all-space value is a 400)."""

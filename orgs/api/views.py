@@ -12,9 +12,9 @@ from rest_framework.response import Response
 
 from core.pagination import PaginatedListMixin
 from core.schema import errors
+from core.serializers import NoBodySerializer
 
 from .. import services
-from ..models import Level
 from ..permissions import access_api_key, access_member, require_roles_view
 from ..selectors import api_keys_visible_to, member_of, members_of, roles_for
 from .base import OrgApi
@@ -221,6 +221,7 @@ class ApiKeyRevokeApi(OrgApi):
         request=None, responses={200: ApiKeySerializer, **errors(403, 404)},
     )
     def post(self, request, key_id):
-        key = access_api_key(access=self.access, id=key_id, need=Level.MANAGE)
+        key = access_api_key(access=self.access, id=key_id)  # 404 first; the service decides who may (403)
+        NoBodySerializer.from_request(request)
         services.api_key_revoke(actor=self.actor, api_key=key)
         return Response(ApiKeySerializer(key).data)

@@ -12,7 +12,15 @@ from rest_framework.response import Response
 
 from core.pagination import PaginatedListMixin
 from core.schema import errors, examples
-from core.serializers import ConstantField, QuerySerializer, StrictBooleanField, StrictSerializer
+from core.serializers import (
+    ConstantField,
+    NoBodySerializer,
+    OptionalBodySerializer,
+    QuerySerializer,
+    StrictBooleanField,
+    StrictCharField,
+    StrictSerializer,
+)
 from orgs.api.base import OrgApi
 
 from .. import services
@@ -223,20 +231,37 @@ class ChangeRequestApproveApi(ChangeRequestApiMixin, OrgApi):
         request=None, responses={200: ChangeRequestSerializer, **errors(403, 404, 409)},
     )
     def post(self, request, change_request_id):
+        change_request = self.change_request()  # 404 before the input is read
+        NoBodySerializer.from_request(request)
         change_request = services.change_request_approve(actor=self.actor, organization=self.organization,
-                                                         change_request=self.change_request())
+                                                         change_request=change_request)
         return Response(ChangeRequestSerializer(change_request).data)
+
+
+class ChangeRequestRejectSerializer(OptionalBodySerializer):
+    """Why it is rejected (optional)."""
+
+    reason = StrictCharField(required=False, allow_blank=True, max_length=1000,
+                             help_text="Why, in a sentence: recorded with the rejection and sent to the requester.")
 
 
 class ChangeRequestRejectApi(ChangeRequestApiMixin, OrgApi):
     @extend_schema(
         operation_id="change_requests_reject", summary="Reject a change request",
-        description=f"{DECISION_RULES} Nothing is applied. A request that is not pending any more is a 409.",
-        request=None, responses={200: ChangeRequestSerializer, **errors(403, 404, 409)},
+        description=f"{DECISION_RULES} Nothing is applied. A request that is not pending any more is a 409. The "
+        "body is optional: a `reason`, recorded with the rejection and sent to the requester.",
+        request=ChangeRequestRejectSerializer,
+        examples=[OpenApiExample("With a reason", value={"reason": "Keep EU customers' traffic in the US."},
+                                 request_only=True),
+                  OpenApiExample("Rejected", value={**CHANGE_REQUEST_EXAMPLE, "status": "rejected"},
+                                 response_only=True, status_codes=[200])],
+        responses={200: ChangeRequestSerializer, **errors(403, 404, 409, 413, 415)},
     )
     def post(self, request, change_request_id):
+        change_request = self.change_request()  # 404 before the input is read
+        data = ChangeRequestRejectSerializer.from_request(request)
         change_request = services.change_request_reject(actor=self.actor, organization=self.organization,
-                                                        change_request=self.change_request())
+                                                        change_request=change_request, reason=data.get("reason", ""))
         return Response(ChangeRequestSerializer(change_request).data)
 
 
@@ -248,6 +273,8 @@ class ChangeRequestWithdrawApi(ChangeRequestApiMixin, OrgApi):
         request=None, responses={200: ChangeRequestSerializer, **errors(403, 404, 409)},
     )
     def post(self, request, change_request_id):
+        change_request = self.change_request()  # 404 before the input is read
+        NoBodySerializer.from_request(request)
         change_request = services.change_request_withdraw(actor=self.actor, organization=self.organization,
-                                                          change_request=self.change_request())
+                                                          change_request=change_request)
         return Response(ChangeRequestSerializer(change_request).data)

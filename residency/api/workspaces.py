@@ -14,6 +14,7 @@ from core.pagination import PaginatedListMixin
 from core.schema import errors, examples
 from core.serializers import (
     ConstantField,
+    NoBodySerializer,
     QueryBooleanField,
     QuerySerializer,
     StrictCharField,
@@ -277,5 +278,7 @@ class WorkspaceArchiveApi(WorkspaceApiMixin, OrgApi):
         request=None, responses={200: WorkspaceSerializer, **errors(403, 404)},
     )
     def post(self, request, workspace_id):
-        workspace = services.workspace_archive(actor=self.actor, workspace=self.workspace())
+        workspace = self.workspace()  # 404 before the input is read
+        NoBodySerializer.from_request(request)
+        workspace = services.workspace_archive(actor=self.actor, workspace=workspace)
         return Response(WorkspaceSerializer(workspace).data)

@@ -690,3 +690,38 @@ def test_privacy_none_is_a_404_audited_before_any_400(org, api):
     assert viewer.post(SETTINGS, {"loosening_requires_approval": True}, format="json").status_code == 403
     assert AuditEvent.objects.filter(organization=org).latest("seq").after == {
         "loosening_requires_approval": True, "denied": "permission"}
+
+
+@pytest.mark.parametrize("body", ['{"x": 1}', '{"reason": 1}', "[]", '"approve"', "[" * 100 + "]" * 100,
+                                  '{"x": "\\u0000"}', '{"x": 1e400}'])
+def test_an_action_refuses_a_body_it_does_not_take_and_changes_nothing(org, owner, held, api, body):
+    """Approve, withdraw, archive and revoke take no input: a body other than {} is a 400 naming
+    the problem, never silently ignored (reject takes an optional reason, nothing else)."""
+    approver = api(api_key_for(add_member(org, "owner")))
+    ws = workspace(org, "Keep")
+    spare, _ = org_services.api_key_create(actor=actor_for(owner.user), organization=org, name="spare")
+    targets = [(approver, approve_url(held)), (api(api_key_for(owner)), approve_url(held, "withdraw")),
+               (api(api_key_for(owner)), f"{ORGS}/workspaces/{ws.pk}/archive"),
+               (api(api_key_for(owner)), f"{ORGS}/api_keys/{spare.pk}/revoke")]
+    if body != '{"reason": 1}':
+        targets.append((approver, approve_url(held, "reject")))
+    else:
+        refused = approver.post(approve_url(held, "reject"), body, content_type="application/json")
+        assert refused.status_code == 400 and "reason" in refused.json()["error"]["message"]
+    for client, url in targets:
+        response = client.post(url, body, content_type="application/json")
+        assert response.status_code == 400, (url, response.content)
+        assert response.json()["error"]["type"] == "invalid_request_error"
+    held.refresh_from_db()
+    ws.refresh_from_db()
+    spare.refresh_from_db()
+    assert (held.status, ws.archived_at, spare.status) == ("pending", None, "active")
+
+
+def test_reject_records_its_reason_and_takes_no_body_or_an_empty_one(org, owner, held, api):
+    approver = api(api_key_for(add_member(org, "owner")))
+    response = approver.post(approve_url(held, "reject"), {"reason": "Not this quarter."}, format="json")
+    assert response.status_code == 200 and response.json()["status"] == "rejected"
+    assert "Not this quarter." in str(AuditEvent.objects.filter(organization=org).latest("seq").after)
+    ws = workspace(org, "Gone")
+    assert api(api_key_for(owner)).post(f"{ORGS}/workspaces/{ws.pk}/archive", {}, format="json").status_code == 200
