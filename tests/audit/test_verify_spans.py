@@ -16,6 +16,7 @@ from tests.factories import actor_for, make_org, primary_owner
 
 TABLE = "audit_auditevent"
 ODD = 'Prod "blue" \\ back\nslash\t\u0001 Ünïcødé ✓ \u2028 \u00a0'
+ODD_NAME = 'Prod "blue" \\ back slash Ünïcødé ✓ \u2028 \u00a0'  # names are one line; tags take the rest
 
 
 def build_chain(org):
@@ -23,8 +24,8 @@ def build_chain(org):
     actor = actor_for(primary_owner(org).user)
     for value in (True, False, True):
         residency_services.inference_residency_set(actor=actor, organization=org, us_only=value)
-    ws = residency_services.workspace_create(actor=actor, organization=org, name=ODD)
-    for name in ("plain", ODD + " 2", "a\\b", 'q"q'):
+    ws = residency_services.workspace_create(actor=actor, organization=org, name=ODD_NAME, tags={"note": ODD})
+    for name in ("plain", ODD_NAME + " 2", "a\\b", 'q"q'):
         residency_services.workspace_update(actor=actor, workspace=ws, name=name)
     for value in (False, True, False):
         residency_services.inference_residency_set(actor=actor, organization=org, us_only=value)
