@@ -8,7 +8,7 @@ PORT=${PORT:-8000}
 # The demo's mail (invitations, notices) is written as files here, never sent anywhere.
 export EMAIL_FILE_PATH=${EMAIL_FILE_PATH:-$PWD/demo-mail}
 export CONSOLE_BASE_URL=${CONSOLE_BASE_URL:-http://127.0.0.1:${PORT}}
-mkdir -p "$EMAIL_FILE_PATH"
+mkdir -p "$EMAIL_FILE_PATH" staticfiles  # WhiteNoise warns when STATIC_ROOT is missing (collectstatic is optional)
 .venv/bin/python manage.py migrate --noinput -v0
 .venv/bin/python manage.py seed_demo
 echo
