@@ -159,7 +159,8 @@ UNIT = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
 
 
 def wrk(url, *, seconds, connections, script=None):
-    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    # a 30 s timeout (wrk's default is 2 s): a slow answer is counted in the latencies, not dropped
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s", "--latency", url]
     if script:
         cmd[1:1] = ["-s", script]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
