@@ -3,16 +3,22 @@
 
 For SQLite and for a throwaway PostgreSQL cluster (started and stopped here, as
 scripts/test.sh does), it serves the project with gunicorn on loopback (one sync worker per
-core, production settings, DEBUG off) and measures, in the same run:
+core, production settings, DEBUG off; plain HTTP, so the HTTPS redirect and HSTS are off as
+SPEC §6 says, and mail goes to a temp folder) and measures, in the same run:
 
-- the framework floor: `GET /bench/floor`, a trivial JSON view of the same project;
+- the plain floor: `GET /healthz`, the product's liveness view (a trivial JSON view through the
+  whole middleware stack, no database);
 - the one-query floor: `GET /bench/one-query`, a trivial JSON view doing one indexed primary-key
   SELECT (benchmarks/urls.py; a decision is one statement, so this is what it can approach);
-- the single decision: `POST /v1/residency/decisions` with an API key (1 query);
+- the single decision: `POST /v1/residency/decisions` with an API key (1 query), on a server
+  without `DECISION_RATE_LIMIT` (the default);
+- the same decision on a second gunicorn started with `DECISION_RATE_LIMIT` set to a limit the
+  run never reaches (`--rate-limit`, default 1000000/min): the cost of rate limiting decisions
+  (one atomic counter upsert per decision, SPEC §6);
 - a 10,000-request `POST /v1/residency/decisions/batch`, wall time seen by the client;
 
-with `wrk` (Debian package), alternating floor, one-query floor and decision rounds so all three
-see the same machine load, plus the in-process `residency.policy.decide()` cost per call. The
+with `wrk` (Debian package), alternating the four rounds so all of them see the same machine
+load, plus the in-process `residency.policy.decide()` cost per call. The
 workspace's organization has a data residency policy in force (`["us"]` / `"us"`, SPEC §5; the
 workspace allows global and us, so every decision intersects the two), unless `--without-policy`.
 Targets: decision throughput >= 90% of the one-query floor's (issue 10) and not below the 71%
@@ -82,17 +88,33 @@ def postgres_database():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def server_env(database_url):
-    return {
+def server_env(database_url, mail_dir, decision_rate_limit=None):
+    """Production settings (benchmarks/settings.py), DEBUG off, served over plain HTTP on loopback.
+
+    Only what plain HTTP and a throwaway run need differs from a deployment: no HTTPS redirect
+    and no HSTS (SPEC §6: the benchmarks turn the redirect off; every request would otherwise be
+    a 301), cookies without `Secure`, mail written to a temp folder (production settings refuse
+    to start without a mail configuration, core.E001) and a console address for its links
+    (core.E003). `DECISION_RATE_LIMIT` is unset unless given, whatever the caller's environment."""
+    env = {
         **os.environ,
         "DATABASE_URL": database_url,
         "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
         "SECRET_KEY": "benchmark-only-secret-key-not-for-production-use-0123456789",
         "DEBUG": "false",
         "SECURE_COOKIES": "false",
+        "SECURE_SSL_REDIRECT": "false",
+        "SECURE_HSTS_SECONDS": "0",
+        "EMAIL_FILE_PATH": str(mail_dir),
+        "CONSOLE_BASE_URL": "http://127.0.0.1",
         "CONN_MAX_AGE": "600",  # persistent connections, as any production deployment would use
         "LOG_LEVEL": "WARNING",
     }
+    for name in ("DECISION_RATE_LIMIT", "EMAIL_HOST", "REDIS_URL"):
+        env.pop(name, None)
+    if decision_rate_limit:
+        env["DECISION_RATE_LIMIT"] = decision_rate_limit
+    return env
 
 
 def manage(env, *args):
@@ -112,6 +134,7 @@ def http(method, url, body=None, key=None):
 
 @contextmanager
 def gunicorn(env, workers):
+    """A gunicorn serving `env` on a free loopback port; yields its base URL."""
     port = free_port()
     proc = subprocess.Popen(
         [PY, "-m", "gunicorn", "config.wsgi:application", "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
@@ -120,7 +143,7 @@ def gunicorn(env, workers):
     try:
         for _ in range(100):
             try:
-                http("GET", f"{base}/bench/floor")
+                http("GET", f"{base}/healthz")
                 break
             except OSError:
                 time.sleep(0.1)
@@ -136,7 +159,8 @@ UNIT = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
 
 
 def wrk(url, *, seconds, connections, script=None):
-    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    # a 30 s timeout (wrk's default is 2 s): a slow answer is counted in the latencies, not dropped
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s", "--latency", url]
     if script:
         cmd[1:1] = ["-s", script]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
@@ -180,13 +204,31 @@ def decide_microbenchmark():
 US_POLICY = {"allowed_inference_geos": ["us"], "default_inference_geo": "us"}
 
 
-def bench_database(name, database_url, *, seconds, rounds, workers, connections, policy=True):
-    env = server_env(database_url)
+ENDPOINTS = ("floor", "query", "decision", "limited")
+
+
+def rate_counter_hits(env):
+    """Decisions counted by the rate limiter in its current windows (proof that it ran)."""
+    code = ("from core.models import RateCounter; from django.db.models import Sum; "
+            "print(RateCounter.objects.filter(bucket__startswith='decisions').aggregate(n=Sum('hits'))['n'] or 0)")
+    return int(manage(env, "shell", "-v0", "-c", code).split()[-1])
+
+
+def bench_database(name, database_url, *, seconds, rounds, workers, connections, policy=True,
+                   rate_limit="1000000/min"):
+    with tempfile.TemporaryDirectory(prefix="rcbenchmail") as mail_dir:
+        return _bench_database(name, database_url, mail_dir, seconds=seconds, rounds=rounds, workers=workers,
+                               connections=connections, policy=policy, rate_limit=rate_limit)
+
+
+def _bench_database(name, database_url, mail_dir, *, seconds, rounds, workers, connections, policy, rate_limit):
+    env = server_env(database_url, mail_dir)
+    limited_env = server_env(database_url, mail_dir, decision_rate_limit=rate_limit)
     manage(env, "migrate", "-v0")
     boot = json.loads(manage(env, "bootstrap_org", "--name", "Bench", "--plan", "enterprise_usage",
                              "--owner-email", "bench@example.test", "--json"))
     key = boot["api_key"]
-    with gunicorn(env, workers) as base:
+    with gunicorn(env, workers) as base, gunicorn(limited_env, workers) as limited:
         ws = http("POST", f"{base}/v1/organizations/workspaces", {
             "name": "Bench", "data_residency": {"allowed_inference_geos": ["global", "us"],
                                                 "default_inference_geo": "us"}}, key)
@@ -195,25 +237,34 @@ def bench_database(name, database_url, *, seconds, rounds, workers, connections,
             answer = http("POST", f"{base}/v1/organizations/data_residency_policy", US_POLICY, key)
             assert answer["allowed_inference_geos"] == ["us"] and answer["nonconforming_workspace_ids"] == [ws["id"]]
         body = {"workspace_id": ws["id"], "model": "claude-opus-4-6", "inference_geo": "us"}
-        assert http("POST", f"{base}/v1/residency/decisions", body, key)["price_multiplier"] == "1.1"
-        if policy:
-            outside = http_error("POST", f"{base}/v1/residency/decisions", {**body, "inference_geo": "global"}, key)
-            assert outside["error"]["details"]["error_code"] == "workspace_policy_violation", outside
+        for server in (base, limited):
+            assert http("POST", f"{server}/v1/residency/decisions", body, key)["price_multiplier"] == "1.1"
+            if policy:
+                outside = http_error("POST", f"{server}/v1/residency/decisions", {**body, "inference_geo": "global"},
+                                     key)
+                assert outside["error"]["details"]["error_code"] == "workspace_policy_violation", outside
+        counted_before = rate_counter_hits(env)
+        assert counted_before >= 1, "the rate-limited server did not count its decisions"
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
             lua.write('wrk.method = "POST"\n'
                       f"wrk.body = {json.dumps(json.dumps(body))}\n"
                       'wrk.headers["Content-Type"] = "application/json"\n'
                       f'wrk.headers["x-api-key"] = "{key}"\n')
-        floor_runs, query_runs, decision_runs = [], [], []
-        wrk(f"{base}/bench/floor", seconds=2, connections=connections)  # warm up every path
-        wrk(f"{base}/bench/one-query", seconds=2, connections=connections)
-        wrk(f"{base}/v1/residency/decisions", seconds=2, connections=connections, script=lua.name)
+        targets = {
+            "floor": (f"{base}/healthz", None),
+            "query": (f"{base}/bench/one-query", None),
+            "decision": (f"{base}/v1/residency/decisions", lua.name),
+            "limited": (f"{limited}/v1/residency/decisions", lua.name),
+        }
+        runs = {endpoint: [] for endpoint in ENDPOINTS}
+        for url, script in targets.values():  # warm up every path in every worker
+            wrk(url, seconds=2, connections=connections, script=script)
         for _ in range(rounds):
-            floor_runs.append(wrk(f"{base}/bench/floor", seconds=seconds, connections=connections))
-            query_runs.append(wrk(f"{base}/bench/one-query", seconds=seconds, connections=connections))
-            decision_runs.append(wrk(f"{base}/v1/residency/decisions", seconds=seconds, connections=connections,
-                                     script=lua.name))
+            for endpoint in ENDPOINTS:
+                url, script = targets[endpoint]
+                runs[endpoint].append(wrk(url, seconds=seconds, connections=connections, script=script))
         os.unlink(lua.name)
+        counted = rate_counter_hits(env)
         batch = {"requests": [
             {"custom_id": f"r{i}", "params": {"workspace_id": ws["id"], "model": "claude-opus-4-6",
                                               **({"inference_geo": "us"} if i % 2 else {})}}
@@ -225,73 +276,89 @@ def bench_database(name, database_url, *, seconds, rounds, workers, connections,
             times.append(time.perf_counter() - start)
             assert len(result["results"]) == 10_000 and result["results"][0]["result"]["type"] == "succeeded"
 
-    def median(runs, field):
-        return statistics.median(r[field] for r in runs)
+    def median(endpoint, field):
+        return statistics.median(r[field] for r in runs[endpoint])
 
-    floor_rps, decision_rps = median(floor_runs, "rps"), median(decision_runs, "rps")
-    query_rps = median(query_runs, "rps")
-    floor_p99, decision_p99 = median(floor_runs, "p99_ms"), median(decision_runs, "p99_ms")
+    floor_rps, query_rps = median("floor", "rps"), median("query", "rps")
+    decision_rps, limited_rps = median("decision", "rps"), median("limited", "rps")
+    floor_p99, decision_p99 = median("floor", "p99_ms"), median("decision", "p99_ms")
     return {
         "database": name,
         "floor_rps": floor_rps, "decision_rps": decision_rps, "throughput_ratio": decision_rps / floor_rps,
         "query_rps": query_rps, "query_ratio": decision_rps / query_rps,
-        "floor_p50_ms": median(floor_runs, "p50_ms"), "decision_p50_ms": median(decision_runs, "p50_ms"),
+        "limited_rps": limited_rps, "limited_ratio": limited_rps / decision_rps,
+        "limited_query_ratio": limited_rps / query_rps,
+        "rate_limiter_counted": counted,
+        "floor_p50_ms": median("floor", "p50_ms"), "decision_p50_ms": median("decision", "p50_ms"),
         "floor_p99_ms": floor_p99, "decision_p99_ms": decision_p99, "p99_ratio": decision_p99 / floor_p99,
+        "limited_p99_ms": median("limited", "p99_ms"),
         "batch_median_s": statistics.median(times), "batch_max_s": max(times),
-        "rounds": [{"floor": f, "query": q, "decision": d}
-                   for f, q, d in zip(floor_runs, query_runs, decision_runs, strict=True)],
+        "rounds": [dict(zip(ENDPOINTS, r, strict=True)) for r in zip(*(runs[e] for e in ENDPOINTS), strict=True)],
     }
 
 
-def report(results, micro, args, workers):
+def loadavg():
+    return " / ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def report(results, micro, args, workers, load_before, load_after):
     ok = lambda good: "ok" if good else "MISSED"  # noqa: E731
     lines = [
         f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {platform.node() or 'host'}: "
-        f"{os.cpu_count()} cores, Python {platform.python_version()}, gunicorn {workers} sync workers, "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}, gunicorn {workers} sync workers per server, "
         f"wrk 1 thread / {args.connections} connections, {args.rounds} alternating rounds of {args.seconds} s "
         "per endpoint (medians); "
-        + ("the organization's data residency policy in force (`[\"us\"]` / `\"us\"`)."
-           if args.policy else "no organization policy (`--without-policy`)."),
+        + ("the organization's data residency policy in force (`[\"us\"]` / `\"us\"`); "
+           if args.policy else "no organization policy (`--without-policy`); ")
+        + f"rate-limited server: `DECISION_RATE_LIMIT={args.rate_limit}` (database counter). "
+        f"Load average (1 / 5 / 15 min) {load_before} at the start, {load_after} at the end.",
         "",
         f"In-process `decide()`: **{micro:.2f} µs** per call (target < 20 µs: {ok(micro < 20)}).",
         "",
-        "| database | floor req/s | one-query floor req/s | decision req/s | vs one-query floor (≥ 90%) "
-        "| vs floor (≥ 71% SQLite / 57% PostgreSQL) | floor p99 | decision p99 | p99 ratio (≤ 2×) "
-        "| 10,000-request batch (median / max, < 1 s) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| database | floor (`/healthz`) req/s | one-query floor req/s | decision req/s "
+        "| decision, rate limit on, req/s | decision vs one-query floor (≥ 90%) "
+        "| decision vs floor (≥ 71% SQLite / 57% PostgreSQL) | rate limit on vs off | floor p99 | decision p99 "
+        "| rate limit on p99 | p99 ratio (≤ 2×) | 10,000-request batch (median / max, < 1 s) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     before = {"sqlite": 0.71, "postgresql": 0.57}
     for r in results:
         lines.append(
             f"| {r['database']} | {r['floor_rps']:.0f} | {r['query_rps']:.0f} | {r['decision_rps']:.0f} | "
+            f"{r['limited_rps']:.0f} | "
             f"{r['query_ratio']:.0%} ({ok(r['query_ratio'] >= 0.90)}) | "
             f"{r['throughput_ratio']:.0%} ({ok(r['throughput_ratio'] >= before.get(r['database'], 0))}) | "
-            f"{r['floor_p99_ms']:.2f} ms | "
-            f"{r['decision_p99_ms']:.2f} ms | {r['p99_ratio']:.2f}× ({ok(r['p99_ratio'] <= 2)}) | "
+            f"{r['limited_ratio']:.0%} | "
+            f"{r['floor_p99_ms']:.2f} ms | {r['decision_p99_ms']:.2f} ms | {r['limited_p99_ms']:.2f} ms | "
+            f"{r['p99_ratio']:.2f}× ({ok(r['p99_ratio'] <= 2)}) | "
             f"{r['batch_median_s'] * 1000:.0f} ms / {r['batch_max_s'] * 1000:.0f} ms "
             f"({ok(r['batch_max_s'] < 1)}) |")
-    lines += ["", "Per round (req/s, p99 ms): floor, one-query floor, decision:", ""]
+    lines += ["", "Per round (req/s, p99 ms): floor, one-query floor, decision, decision with the rate limit on:", ""]
     for r in results:
-        rounds = "; ".join(f"{x['floor']['rps']:.0f}/{x['floor']['p99_ms']:.1f}, "
-                           f"{x['query']['rps']:.0f}/{x['query']['p99_ms']:.1f}, "
-                           f"{x['decision']['rps']:.0f}/{x['decision']['p99_ms']:.1f}" for x in r["rounds"])
-        lines.append(f"- {r['database']}: {rounds}")
+        rounds = "; ".join(", ".join(f"{x[e]['rps']:.0f}/{x[e]['p99_ms']:.1f}" for e in ENDPOINTS)
+                           for x in r["rounds"])
+        lines.append(f"- {r['database']}: {rounds} (the rate limiter's current window counted "
+                     f"{r['rate_limiter_counted']:,} decisions at the end)")
     return "\n".join(lines)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=int, default=10, help="wrk duration per round")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating floor/decision rounds")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of the four endpoints")
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--write", action="store_true", help="Update the figures in benchmarks/RESULTS.md")
     parser.add_argument("--without-policy", dest="policy", action="store_false",
                         help="Leave the organization's data residency policy at its default (the run before it)")
+    parser.add_argument("--rate-limit", default="1000000/min",
+                        help="DECISION_RATE_LIMIT of the second server (a limit the run never reaches)")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed (Debian package `wrk`).")
     workers = os.cpu_count() or 1
+    load_before = loadavg()
+    print(f"load average {load_before}", flush=True)
     micro = decide_microbenchmark()
     print(f"decide(): {micro:.2f} us per call", flush=True)
     results = []
@@ -300,9 +367,11 @@ def main():
         with database as url:
             print(f"== {name}", flush=True)
             results.append(bench_database(name, url, seconds=args.seconds, rounds=args.rounds, workers=workers,
-                                          connections=args.connections, policy=args.policy))
+                                          connections=args.connections, policy=args.policy,
+                                          rate_limit=args.rate_limit))
             print(json.dumps({k: v for k, v in results[-1].items() if k != "rounds"}, indent=1), flush=True)
-    text = report(results, micro, args, workers)
+    load_after = loadavg()
+    text = report(results, micro, args, workers, load_before, load_after)
     print("\n" + text)
     if args.write:
         current = RESULTS.read_text() if RESULTS.exists() else f"{BEGIN}\n{END}\n"

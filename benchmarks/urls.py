@@ -1,7 +1,8 @@
 """Benchmark-only URLs (benchmarks/settings.py): the product's URLs plus two floors to compare
 decisions against, served by the same gunicorn.
 
-- `/bench/floor`: a trivial JSON view, no database (the framework floor; /healthz does the same);
+- `/bench/floor`: a trivial JSON view, no database (the framework floor; `benchmarks/decisions.py`
+  measures the product's `/healthz`, which is the same view);
 - `/bench/one-query`: a trivial JSON view doing one indexed primary-key SELECT through Django's
   cursor (the one-query floor: a decision is one statement, so this is what it can approach).
 """
