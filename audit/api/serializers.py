@@ -125,7 +125,7 @@ class AuditExportEventSerializer(AuditEventSerializer):
 FORMATS = ("json", "csv")
 
 
-class AuditEventQuerySerializer(QuerySerializer):
+class AuditEventFilterSerializer(QuerySerializer):
     action = StrictChoiceField(
         choices=list(REGISTRY), required=False, help_text="Only events of this type, e.g. workspace.updated.",
         error_messages={"invalid_choice": f"Unknown action {{input!r}}; use one of {', '.join(REGISTRY)}."})
@@ -135,15 +135,18 @@ class AuditEventQuerySerializer(QuerySerializer):
     target_id = serializers.CharField(required=False, allow_blank=True, help_text="The changed object's id.")
     starting_at = RFC3339Field(required=False, help_text="RFC 3339, inclusive.")
     ending_at = RFC3339Field(required=False, help_text="RFC 3339, exclusive.")
-    format = StrictChoiceField(
-        choices=FORMATS, required=False,
-        help_text="`csv` answers every matching event as CSV (text/csv, newest first); `json` streams every "
-        "matching event as one JSON array in ascending seq with every hashed field (for offline verification); "
-        "paging does not apply to either. Without it, a page of events.",
-        error_messages={"invalid_choice": "Unknown format {input!r}; use json or csv."})
 
     def validate(self, attrs):
         start, end = attrs.get("starting_at"), attrs.get("ending_at")
         if start and end and end <= start:
             raise serializers.ValidationError({"ending_at": ["must be after starting_at."]})
         return attrs
+
+
+class AuditEventQuerySerializer(AuditEventFilterSerializer):
+    format = StrictChoiceField(
+        choices=FORMATS, required=False,
+        help_text="`csv` answers every matching event as CSV (text/csv, newest first); `json` streams every "
+        "matching event as one JSON array in ascending seq with every hashed field (for offline verification); "
+        "paging does not apply to either. Without it, a page of events.",
+        error_messages={"invalid_choice": "Unknown format {input!r}; use json or csv."})

@@ -417,10 +417,16 @@ def test_audit_events_as_pages_json_and_csv(rc, M, world):
     export = typed(events.sync_detailed(client=world.owner, format_=M.AuditEventsListFormat.JSON), 200,
                    [M.AuditExportEvent])
     assert [e.seq for e in export] == sorted(e.seq for e in export) and export[-1].organization_id == world.org.pk
-    # CSV is text: the generated client's own authenticated connection reads it
-    csv = world.owner.get_httpx_client().get("/v1/organizations/audit_events", params={"format": "csv"})
+    # CSV through the generated client: /audit_events.csv answers text/csv only, so it parses as text
+    csv = rc.api("audit_events", "audit_events_csv").sync_detailed(client=world.owner,
+                                                                    action=M.AuditEventsCsvAction.WORKSPACE_CREATED)
     assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
-    assert csv.text.splitlines()[0].startswith("id,seq,created_at,action")
+    assert isinstance(csv.parsed, str) and csv.parsed.splitlines()[0].startswith("id,seq,created_at,action")
+    assert len(csv.parsed.splitlines()) == 2 and ",workspace.created," in csv.parsed
+    # the list's format=csv answers the same bytes (its typed call reads JSON: use the raw connection)
+    raw = world.owner.get_httpx_client().get("/v1/organizations/audit_events",
+                                             params={"format": "csv", "action": "workspace.created"})
+    assert raw.status_code == 200 and raw.text == csv.parsed
 
 
 def test_rate_limited_is_a_typed_429(rc, M, world):

@@ -153,6 +153,8 @@ ENDPOINTS = {
     "audit_events_list": Endpoint("GET", "/v1/organizations/audit_events", query={
         **LIST, "action": "enum", "actor_id": "text", "target_id": "text", "starting_at": "date", "ending_at": "date",
         "format": "enum"}),
+    "audit_events_csv": Endpoint("GET", "/v1/organizations/audit_events.csv", query={
+        "action": "enum", "actor_id": "text", "target_id": "text", "starting_at": "date", "ending_at": "date"}),
     "usage_records_create": Endpoint(
         "POST", "/v1/organizations/usage_records", body={"records": ["{row}"]},
         strings=tuple(("records", 0, name) for name in ("id", "workspace_id", "model", "inference_geo",
