@@ -108,7 +108,9 @@ class WorkspaceResidencyForm(forms.Form):
         super().__init__(data, initial=initial, **kwargs)
         self.codes = [g.code for g in inference_geos]
         self.fields["allowed_geos"].choices = [(g.code, f"{g.name} ({g.code})") for g in inference_geos]
-        self.fields["default_inference_geo"].choices = [(code, code) for code in self.codes]
+        # the same words as the allowed-geo checkboxes: "United States (us)"
+        names = {g.code: f"{g.name} ({g.code})" for g in inference_geos}
+        self.fields["default_inference_geo"].choices = [(code, names.get(code, code)) for code in self.codes]
         self.fields["default_inference_geo"].error_messages["invalid_choice"] = (
             f"%(value)r is not a valid inference geo; choose one of: {', '.join(self.codes)}.")
 
@@ -186,9 +188,10 @@ class UsageFilterForm(forms.Form):
     model = forms.ChoiceField(required=False, error_messages={"invalid_choice": "No such model."})
     format = forms.CharField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, data=None, *, workspaces, models, today=None, **kwargs):
+    def __init__(self, data=None, *, workspaces, models, today=None, first_usage_day=None, **kwargs):
         super().__init__(data, **kwargs)
         self.today = today or datetime.now(UTC).date()
+        self.first_usage_day = first_usage_day
         self.fields["workspace"].choices = [("", "All workspaces")] + [
             (w.pk, f"{w.name} (archived)" if w.is_archived else w.name) for w in workspaces]
         self.fields["model"].choices = [("", "All models")] + [(m.pk, m.display_name) for m in models]
@@ -201,6 +204,8 @@ class UsageFilterForm(forms.Form):
             return data
         end = data.get("to") or self.today
         start = data.get("from") or days_before(end, self.DEFAULT_DAYS - 1)
+        if not data.get("from") and not data.get("to") and self.first_usage_day:
+            start = min(max(start, self.first_usage_day), end)
         if end < start:
             self.add_error("to", "The end date is before the start date.")
         elif (end - start) >= timedelta(days=self.MAX_DAYS):

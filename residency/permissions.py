@@ -14,7 +14,7 @@ Another organization's objects answer 404, never 403.
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
-from orgs.models import LEVEL_RANK, Level, Workspace, WorkspaceUserObjectPermission
+from orgs.models import LEVEL_RANK, Level, Workspace, WorkspaceUserObjectPermission, permission_label
 from orgs.permissions import access_organization
 
 WORKSPACE_ADMIN_PERM = "admin_workspace"
@@ -113,7 +113,7 @@ def access_workspace(*, actor, id, need=Level.VIEW, organization_id=None):
         raise Http404(f"No workspace with id {id!r}.")
     if LEVEL_RANK[level] < LEVEL_RANK[need]:
         raise PermissionDenied(
-            f"Changing workspace {workspace.name} needs Privacy: manage or workspace admin; "
+            f"Changing workspace {workspace.name} needs Privacy: Can manage or workspace admin; "
             f"you can only view it."
         )
     return workspace, access
@@ -141,7 +141,8 @@ def require_cost_view(access):
     require_usage_view(access)
     if not can_see_cost(access):
         raise PermissionDenied(
-            f"Cost reports need Billing: view; your role ({access.role_name}) has Billing: {access.level('billing')}."
+            f"Cost reports need Billing: Can view; your role ({access.role_name}) has "
+            f"{permission_label('billing', access.level('billing'))}."
         )
 
 
@@ -150,8 +151,8 @@ def require_usage_ingest(access):
     require_usage_view(access)
     if not access.can("billing", Level.MANAGE):
         raise PermissionDenied(
-            f"Sending usage records needs Billing: manage; your role ({access.role_name}) has "
-            f"Billing: {access.level('billing')}. Internal tools use an owner's API key."
+            f"Sending usage records needs Billing: Can manage; your role ({access.role_name}) has "
+            f"{permission_label('billing', access.level('billing'))}. Internal tools use an owner's API key."
         )
 
 

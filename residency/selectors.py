@@ -1,15 +1,16 @@
 """Reads about residency, scoped to one organization: workspaces a member may see, the US-only
 setting's history, the catalog and geos. (The decision API's reads are in `residency.decisions`.)"""
 
+from datetime import UTC, datetime, timedelta
 
-from django.db.models import Q
+from django.db.models import Min, Q
 from guardian.shortcuts import get_objects_for_user
 
 from audit import events
 from audit.models import AuditEvent
 from orgs.models import Level, Membership, Workspace, WorkspaceUserObjectPermission
 
-from .models import CatalogModel, DataResidencyPolicy, Geo
+from .models import CatalogModel, DataResidencyPolicy, Geo, UsageRollup
 from .permissions import WORKSPACE_ADMIN_PERM
 from .policy import OPEN_POLICY, UNRESTRICTED, ModelInfo, PolicyInfo, Prices, workspace_outside_policy
 
@@ -109,6 +110,14 @@ def geos():
     """(inference geos, workspace geos), in display order (one query)."""
     rows = list(Geo.objects.all())
     return [g for g in rows if g.inference], [g for g in rows if g.workspace]
+
+
+def first_usage_day(organization, days):
+    """The first UTC day with usage among the last `days` days (today included), or None."""
+    since = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=days - 1)
+    first = (UsageRollup.objects.filter(organization_id=organization.pk, width="1d", bucket_start__gte=since)
+             .aggregate(first=Min("bucket_start"))["first"])
+    return first.date() if first else None
 
 
 def geo_multiplier(code):

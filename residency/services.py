@@ -203,8 +203,8 @@ def inference_residency_set(*, actor, organization, us_only):
         before = {"us_only": org.us_only_inference}
         if not access.can("privacy", Level.MANAGE):
             denial = PermissionDenied(
-                "Changing US-only inference needs Privacy: manage; "
-                f"your role ({access.role_name}) has Privacy: view."
+                "Changing US-only inference needs Privacy: Can manage; "
+                f"your role ({access.role_name}) has Privacy: Can view."
             )
             reason = "permission"
         elif org.locked and us_only != org.us_only_inference:
@@ -588,8 +588,8 @@ def data_residency_policy_set(*, actor, organization, values, apply_to_workspace
     denial = reason = None
     if not access.can("privacy", Level.MANAGE):
         denial, reason = PermissionDenied(
-            "Changing the data residency policy needs Privacy: manage; "
-            f"your role ({access.role_name}) has Privacy: view."), "permission"
+            "Changing the data residency policy needs Privacy: Can manage; "
+            f"your role ({access.role_name}) has Privacy: Can view."), "permission"
     elif current_row is not None and current_row.locked:
         denial, reason = PermissionDenied(
             "The data residency policy is locked by this organization's contract and cannot be changed here; "

@@ -9,14 +9,16 @@ reaches no service, so nothing is recorded). A service's ValidationError reaches
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from core.actor import Actor, Source
 from core.forms import add_service_errors, posted
 from core.pagination import keyset_page
 from orgs.models import Level
-from orgs.views.base import console_page
+from orgs.views.base import console_page, deep_link_finder
 
 from .. import selectors, services
 from ..forms import (
@@ -26,10 +28,21 @@ from ..forms import (
     WorkspaceListForm,
     WorkspaceResidencyForm,
 )
-from ..permissions import access_workspace, can_create_workspaces, workspace_level
+from ..permissions import access_workspace, can_create_workspaces, can_see_workspaces, workspace_level
 from ..selectors import workspaces_visible_to
 
 PAGE_SIZE = 25
+
+
+@deep_link_finder("workspace_id")
+def _workspace_elsewhere(access, workspace_id):
+    """A workspace this member could open in `access`'s organization (a deep link from another)."""
+    try:
+        access_workspace(actor=Actor(user=access.user, source=Source.CONSOLE), id=workspace_id,
+                         organization_id=access.organization.pk)
+    except Http404:
+        return None
+    return "a workspace"
 # service field names → form field names
 RESIDENCY_FIELDS = {"data_residency.allowed_inference_geos": "allowed_geos"}
 
@@ -37,6 +50,8 @@ RESIDENCY_FIELDS = {"data_residency.allowed_inference_geos": "allowed_geos"}
 @console_page
 def workspace_list(request):
     access = request.access
+    if not can_see_workspaces(access):  # Privacy: none and admin of no workspace (orgs.permissions)
+        raise Http404("Not found.")
     form = WorkspaceListForm(request.GET)
     show, after_id, before_id = form.params()
     qs = workspaces_visible_to(access, include_archived=show != "active")
@@ -65,6 +80,7 @@ def workspace_create(request):
     """Privacy: manage creates; anyone else sees the form disabled (403). A POST goes to the
     service once the input is valid, so a refused attempt is audited (SPEC §2 order of checks)."""
     access = request.access
+    access.require("privacy", hide=True)  # Privacy: none does not see workspaces to create (404)
     can_create = can_create_workspaces(access)
     _, workspace_geos = selectors.geos()
     form = WorkspaceCreateForm(posted(request), workspace_geos=workspace_geos)
