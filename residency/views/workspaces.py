@@ -77,13 +77,22 @@ def workspace_list(request):
 
 @console_page
 def workspace_create(request):
-    """Privacy: manage creates; anyone else sees the form disabled (403). A POST goes to the
-    service once the input is valid, so a refused attempt is audited (SPEC §2 order of checks)."""
+    """Privacy: manage creates; Privacy: view sees the form disabled (403); Privacy: none does not
+    see the page (404). A POST goes to the service once the input is valid, so a refused attempt
+    is audited (SPEC §2 order of checks), a hidden one too."""
     access = request.access
-    access.require("privacy", hide=True)  # Privacy: none does not see workspaces to create (404)
     can_create = can_create_workspaces(access)
     _, workspace_geos = selectors.geos()
     form = WorkspaceCreateForm(posted(request), workspace_geos=workspace_geos)
+    if not access.can("privacy"):
+        if request.method == "POST" and form.is_valid():
+            try:  # records the refused attempt, then answers as if the page did not exist
+                services.workspace_create(actor=request.actor, organization=access.organization,
+                                          name=form.cleaned_data["name"],
+                                          data_residency={"workspace_geo": form.cleaned_data["workspace_geo"]})
+            except PermissionDenied:
+                pass
+        raise Http404("Not found.")
     status = 200 if can_create else 403
     if request.method == "POST":
         status = 400

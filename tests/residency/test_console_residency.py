@@ -206,7 +206,7 @@ def test_turning_off_confirms_too(console, owner, org):
     html = page_text(client.post(URL, {"us_only": "false"}))
     assert "Turn off US-only inference?" in html and "the 1.1x rate stops" in html
     response = client.post(URL, {"us_only": "false", "confirmed": "on"}, follow=True)
-    assert "US-only inference is now off" in response.content.decode()
+    assert "US-only inference is off: from now on, inference may be routed to other regions again" in response.content.decode()
     org.refresh_from_db()
     assert org.us_only_inference is False
     assert [e.after for e in events(org, "inference_residency.updated")] == [{"us_only": True}, {"us_only": False}]
