@@ -23,7 +23,13 @@ document.addEventListener("click", async (event) => {
 // or else to the message saying what happened, so nobody tabs through the menu again to find it.
 (() => {
   if (document.activeElement && document.activeElement !== document.body) return;
-  const id = decodeURIComponent(location.hash.slice(1));
+  let id = decodeURIComponent(location.hash.slice(1));
+  if (id === "main") {
+    // the skip link's fragment, carried over by a form posted after using it: not a place to return
+    // to (the browser would move the focus there, away from the message saying what happened)
+    history.replaceState(null, "", location.pathname + location.search);
+    id = "";
+  }
   const target = id && document.getElementById(id);
   if (target && target.matches("a[href], button:not([disabled]), input:not([disabled]), select:not([disabled]), [tabindex]")) {
     target.focus();
