@@ -109,3 +109,9 @@ def test_unknown_action_and_odd_shapes_fall_back_to_before_after():
                           target_label="Prod", before=["x"], after="y", outcome="success")
     assert describe(odd) == "Ana changed workspace Prod"
     assert change_summary(SimpleNamespace(before={"a": None}, after={"a": True})) == "a none → on"
+
+
+def test_plans_read_as_their_names_in_sentences(org):
+    created = AuditEvent.objects.filter(organization=org, action="organization.created").get()
+    sentence = describe(created, audit_names(org))
+    assert "on the Enterprise (usage-based) plan" in sentence and "enterprise_usage" not in sentence

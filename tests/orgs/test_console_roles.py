@@ -140,3 +140,8 @@ def test_list_query_count_is_pinned(console, owner, org, django_assert_num_queri
         assert client.get(ROLES).status_code == 200
     with django_assert_num_queries(5):
         assert client.get(NEW).status_code == 200
+
+
+def test_every_column_of_the_role_tables_has_a_header(console, owner, org, people):
+    html = console(owner.user).get(ROLES).content.decode()
+    assert "<th></th>" not in html and '<span class="visually-hidden">Actions</span>' in html
