@@ -298,7 +298,12 @@ API_KEY_CREATED = register(
 API_KEY_REVOKED = register(
     "api_key.revoked", "API key revoked",
     lambda e, n: f"{e.actor_label} revoked API key {e.target_label}",
-    records=("active", "reason"),
+    records=("active", "status", "reason"),  # `active` in records written before keys had a status
+)
+API_KEY_UPDATED = register(
+    "api_key.updated", "API key updated",
+    lambda e, n: _with_changes(f"{e.actor_label} changed API key {e.target_label}", e, n),
+    records=("name", "status"),
 )
 
 
@@ -319,15 +324,15 @@ def _workspace_denied(e, n):
 
 
 WORKSPACE_CREATED = register("workspace.created", "Workspace created", _workspace_created,
-                             records=("name", "data_residency"), residency=True)
+                             records=("name", "data_residency", "display_color", "tags"), residency=True)
 WORKSPACE_UPDATED = register(
     "workspace.updated", "Workspace updated",
     lambda e, n: _with_changes(f"{e.actor_label} changed workspace {e.target_label}", e, n),
-    records=("name", "data_residency"), residency=True,
+    records=("name", "data_residency", "display_color", "tags"), residency=True,
 )
 WORKSPACE_RESIDENCY_CHANGE_DENIED = register(
     "workspace.residency_change_denied", "Workspace residency change denied", _workspace_denied,
-    records=("name", "data_residency"), residency=True,
+    records=("name", "data_residency", "display_color", "tags"), residency=True,
 )
 WORKSPACE_ARCHIVED = register(
     "workspace.archived", "Workspace archived",

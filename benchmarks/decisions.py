@@ -12,7 +12,9 @@ core, production settings, DEBUG off) and measures, in the same run:
 - a 10,000-request `POST /v1/residency/decisions/batch`, wall time seen by the client;
 
 with `wrk` (Debian package), alternating floor, one-query floor and decision rounds so all three
-see the same machine load, plus the in-process `residency.policy.decide()` cost per call.
+see the same machine load, plus the in-process `residency.policy.decide()` cost per call. The
+workspace's organization has a data residency policy in force (`["us"]` / `"us"`, SPEC §5; the
+workspace allows global and us, so every decision intersects the two), unless `--without-policy`.
 Targets: decision throughput >= 90% of the one-query floor's (issue 10) and not below the 71%
 (SQLite) / 57% (PostgreSQL) of the plain floor measured before it; p99 <= 2x the floor's,
 decide() < 20 us, batch < 1 s.
@@ -32,6 +34,7 @@ import sys
 import tempfile
 import time
 import timeit
+import urllib.error
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
@@ -146,6 +149,15 @@ def wrk(url, *, seconds, connections, script=None):
             "p99_ms": float(p99.group(1)) * UNIT[p99.group(2)]}
 
 
+def http_error(method, url, body, key):
+    """The error body of a request expected to fail."""
+    try:
+        http(method, url, body, key)
+    except urllib.error.HTTPError as exc:
+        return json.loads(exc.read())
+    raise SystemExit(f"{url} did not refuse {body}")
+
+
 def decide_microbenchmark():
     sys.path.insert(0, str(ROOT))
     from decimal import Decimal
@@ -165,7 +177,10 @@ def decide_microbenchmark():
     return best / (2 * n) * 1e6
 
 
-def bench_database(name, database_url, *, seconds, rounds, workers, connections):
+US_POLICY = {"allowed_inference_geos": ["us"], "default_inference_geo": "us"}
+
+
+def bench_database(name, database_url, *, seconds, rounds, workers, connections, policy=True):
     env = server_env(database_url)
     manage(env, "migrate", "-v0")
     boot = json.loads(manage(env, "bootstrap_org", "--name", "Bench", "--plan", "enterprise_usage",
@@ -175,8 +190,15 @@ def bench_database(name, database_url, *, seconds, rounds, workers, connections)
         ws = http("POST", f"{base}/v1/organizations/workspaces", {
             "name": "Bench", "data_residency": {"allowed_inference_geos": ["global", "us"],
                                                 "default_inference_geo": "us"}}, key)
+        if policy:
+            # the organization policy in force (SPEC §5): decisions intersect it in the same statement
+            answer = http("POST", f"{base}/v1/organizations/data_residency_policy", US_POLICY, key)
+            assert answer["allowed_inference_geos"] == ["us"] and answer["nonconforming_workspace_ids"] == [ws["id"]]
         body = {"workspace_id": ws["id"], "model": "claude-opus-4-6", "inference_geo": "us"}
         assert http("POST", f"{base}/v1/residency/decisions", body, key)["price_multiplier"] == "1.1"
+        if policy:
+            outside = http_error("POST", f"{base}/v1/residency/decisions", {**body, "inference_geo": "global"}, key)
+            assert outside["error"]["details"]["error_code"] == "workspace_policy_violation", outside
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
             lua.write('wrk.method = "POST"\n'
                       f"wrk.body = {json.dumps(json.dumps(body))}\n"
@@ -194,7 +216,7 @@ def bench_database(name, database_url, *, seconds, rounds, workers, connections)
         os.unlink(lua.name)
         batch = {"requests": [
             {"custom_id": f"r{i}", "params": {"workspace_id": ws["id"], "model": "claude-opus-4-6",
-                                              **({"inference_geo": "global"} if i % 2 else {})}}
+                                              **({"inference_geo": "us"} if i % 2 else {})}}
             for i in range(10_000)]}
         times = []
         for _ in range(5):
@@ -227,7 +249,9 @@ def report(results, micro, args, workers):
         f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {platform.node() or 'host'}: "
         f"{os.cpu_count()} cores, Python {platform.python_version()}, gunicorn {workers} sync workers, "
         f"wrk 1 thread / {args.connections} connections, {args.rounds} alternating rounds of {args.seconds} s "
-        "per endpoint (medians).",
+        "per endpoint (medians); "
+        + ("the organization's data residency policy in force (`[\"us\"]` / `\"us\"`)."
+           if args.policy else "no organization policy (`--without-policy`)."),
         "",
         f"In-process `decide()`: **{micro:.2f} µs** per call (target < 20 µs: {ok(micro < 20)}).",
         "",
@@ -262,6 +286,8 @@ def main():
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--write", action="store_true", help="Update the figures in benchmarks/RESULTS.md")
+    parser.add_argument("--without-policy", dest="policy", action="store_false",
+                        help="Leave the organization's data residency policy at its default (the run before it)")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed (Debian package `wrk`).")
@@ -274,7 +300,7 @@ def main():
         with database as url:
             print(f"== {name}", flush=True)
             results.append(bench_database(name, url, seconds=args.seconds, rounds=args.rounds, workers=workers,
-                                          connections=args.connections))
+                                          connections=args.connections, policy=args.policy))
             print(json.dumps({k: v for k, v in results[-1].items() if k != "rounds"}, indent=1), flush=True)
     text = report(results, micro, args, workers)
     print("\n" + text)

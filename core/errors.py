@@ -115,7 +115,7 @@ def exception_handler(exc, context):
         elif isinstance(exc, exceptions.ParseError):
             message = str(exc.detail)  # core.hygiene.JSONParser says what is wrong and where
         elif isinstance(exc, exceptions.NotAuthenticated):
-            message = "Missing credentials: send your API key in the `x-api-key` header."
+            message = "Missing credentials: send your API key in the `x-api-key` header or as `Authorization: Bearer <key>`."
         else:
             message = str(exc.detail)
         if getattr(exc, "auth_header", None):

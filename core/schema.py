@@ -7,19 +7,27 @@ Everything here is an extension point of drf-spectacular, not a rewrite of its o
   never borrows a base class's docstring as an operation's description;
 - `errors(...)` gives an operation its error responses in the contract's shape, always
   including those every operation can answer (400, 401, 429, 500);
+- `OneOf(...)` documents a response whose body takes one of several shapes (a page of audit
+  events, or with `format=json` the export array), so a generated client parses either;
 - extensions: a `StrictSerializer` is an object with `additionalProperties: false`, a
-  `ConstantField` a one-value enum.
+  `ConstantField` a one-value enum, a `StrictChoiceField`'s `enum_names` its `x-enum-varnames`.
 """
 
 from drf_spectacular.extensions import OpenApiSerializerExtension, OpenApiSerializerFieldExtension
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
-from drf_spectacular.plumbing import get_doc
+from drf_spectacular.plumbing import (
+    ResolvedComponent,
+    build_array_type,
+    build_examples_list,
+    force_instance,
+    get_doc,
+)
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema_serializer
 from rest_framework import serializers
 
 from .errors import ERROR_TYPES
-from .serializers import ConstantField, StrictSerializer
+from .serializers import ConstantField, StrictChoiceField, StrictSerializer
 
 REQUEST_ID_HEADER = OpenApiParameter(
     "request-id", OpenApiTypes.STR, OpenApiParameter.HEADER, response=True, required=True,
@@ -29,6 +37,25 @@ RETRY_AFTER_HEADER = OpenApiParameter(
     "retry-after", OpenApiTypes.INT, OpenApiParameter.HEADER, response=[429, 503], required=True,
     description="Seconds to wait before retrying.",
 )
+
+
+class ArrayOf:
+    """A JSON array of `serializer`'s objects, as a body in itself (not a page of them)."""
+
+    def __init__(self, serializer):
+        self.serializer = serializer
+
+
+class OneOf:
+    """A response body that is one of `alternatives`: the first as `responses=` takes it (on a list
+    view, a `many=True` serializer is the paginated list), the others a serializer or an
+    `ArrayOf(...)`. The alternatives must be told apart by their JSON type or their fields, so
+    that exactly one matches any body; `examples` are those of the other alternatives."""
+
+    def __init__(self, *alternatives, description="", examples=()):
+        self.alternatives = alternatives
+        self.description = description
+        self.examples = list(examples)
 
 
 class AutoSchema(SpectacularAutoSchema):
@@ -71,6 +98,36 @@ class AutoSchema(SpectacularAutoSchema):
             body["required"] = True
         return body
 
+    def _is_list_view(self, serializer=None):
+        # a OneOf is a list view (paging parameters, a paginated alternative) when its first alternative is
+        if serializer is None:
+            serializer = self.get_response_serializers()
+        if isinstance(serializer, dict) and serializer:
+            serializer = {str(code): s for code, s in serializer.items()}
+            serializer = serializer[min(serializer)]
+        if isinstance(serializer, OneOf):
+            serializer = serializer.alternatives[0]
+        return super()._is_list_view(serializer)
+
+    def _get_response_for_code(self, serializer, status_code, media_types=None, direction="response"):
+        if not isinstance(serializer, OneOf):
+            return super()._get_response_for_code(serializer, status_code, media_types, direction)
+        first, *others = serializer.alternatives
+        response = super()._get_response_for_code(first, status_code, media_types, direction)
+        schemas = [self._alternative_schema(other, direction) for other in others]
+        for media in response["content"].values():
+            media["schema"] = {"oneOf": [media["schema"], *schemas]}
+            examples = {**media.get("examples", {}), **build_examples_list(serializer.examples)}  # bodies as given
+            if examples:
+                media["examples"] = examples
+        response["description"] = serializer.description
+        return response
+
+    def _alternative_schema(self, alternative, direction):
+        if isinstance(alternative, ArrayOf):
+            return build_array_type(self.resolve_serializer(force_instance(alternative.serializer), direction).ref)
+        return self.resolve_serializer(force_instance(alternative), direction).ref
+
     def _get_examples(self, serializer, direction, media_type, status_code=None, extras=None):
         # drf-spectacular wraps an item's example into the list body; make the list's
         # first_id / last_id those of its items rather than placeholders.
@@ -89,8 +146,9 @@ class AutoSchema(SpectacularAutoSchema):
 ERROR_TEXT = {
     400: ("Invalid request: the message names the parameter or field to fix.",
           "name: Give the workspace a name."),
-    401: ("Missing or invalid API key (or a revoked one).",
-          "Invalid API key: check the `x-api-key` header; the key may have been revoked."),
+    401: ("Missing or invalid API key (or a revoked or paused one).",
+          "Invalid API key: check the `x-api-key` header (or `Authorization: Bearer <key>`); the key may have been "
+          "revoked or paused."),
     403: ("Your role (or the key's) does not allow this, or the setting is locked.",
           "This needs Privacy: manage in Acme; your role (Privacy viewer) has view."),
     404: ("Not found, or not visible to you: another organization's objects, unknown ids and areas "
@@ -164,6 +222,14 @@ def examples(*items):
     return decorate
 
 
+def component(auto_schema, name, schema):
+    """A `$ref` to the schema component `name` (registered once), for extensions whose field
+    holds a shape worth one name in generated clients (e.g. an enum inside a `oneOf`)."""
+    resolved = ResolvedComponent(name=name, type=ResolvedComponent.SCHEMA, object=name, schema=schema)
+    auto_schema.registry.register_on_missing(resolved)
+    return resolved.ref
+
+
 # --- extensions ---------------------------------------------------------------------------
 
 
@@ -182,3 +248,14 @@ class ConstantFieldExtension(OpenApiSerializerFieldExtension):
 
     def map_serializer_field(self, auto_schema, direction):
         return {"type": "string", "enum": [self.target.value], "readOnly": True}
+
+
+class StrictChoiceFieldExtension(OpenApiSerializerFieldExtension):
+    target_class = StrictChoiceField
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema, direction):
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        if self.target.enum_names:
+            schema["x-enum-varnames"] = [self.target.enum_names[value] for value in schema["enum"]]
+        return schema

@@ -93,7 +93,14 @@ class StrictEmailField(StrictTextMixin, serializers.EmailField):
 
 
 class StrictChoiceField(serializers.ChoiceField):
-    """Only JSON strings among the choices (DRF would compare `str(value)`: 1 could match "1")."""
+    """Only JSON strings among the choices (DRF would compare `str(value)`: 1 could match "1").
+
+    `enum_names` ({value: NAME}) names choices that are no identifiers ("1h") for generated
+    clients (`x-enum-varnames` in OpenAPI, else they become VALUE_0, VALUE_1)."""
+
+    def __init__(self, *args, enum_names=None, **kwargs):
+        self.enum_names = enum_names
+        super().__init__(*args, **kwargs)
 
     def to_internal_value(self, data):
         if not isinstance(data, str):

@@ -90,11 +90,13 @@ class MembershipAdmin(ServiceAdminMixin, admin.ModelAdmin):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ["name", "id", "membership", "key_hint", "created_at", "last_used_at", "revoked_at"]
+    list_display = ["name", "id", "membership", "key_hint", "created_at", "last_used_at", "status", "revoked_at"]
     list_select_related = ["membership__user", "membership__organization"]
-    list_filter = ["revoked_at"]
+    list_filter = ["status", "revoked_at"]
     search_fields = ["name", "id", "membership__user__email"]
-    readonly_fields = ["id", "membership", "name", "key_hint", "created_by", "created_at", "last_used_at", "revoked_at"]
+    # nothing is edited here: status changes go through the services (audited), the action below
+    readonly_fields = ["id", "membership", "name", "key_hint", "created_by", "created_at", "last_used_at", "status",
+                       "revoked_at"]
     actions = ["revoke"]
 
     def has_add_permission(self, request):

@@ -1,4 +1,5 @@
-"""How REST callers prove who they are: an API key (`x-api-key`), or the console's session."""
+"""How REST callers prove who they are: an API key (`x-api-key: <key>` or `Authorization: Bearer
+<key>`, as the official SDK sends it), or the console's session."""
 
 from django.conf import settings
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -8,14 +9,32 @@ from . import two_factor
 from .selectors import api_key_for_secret
 from .services import api_key_touch
 
-INVALID_KEY = "Invalid API key: check the `x-api-key` header; the key may have been revoked."
+INVALID_KEY = ("Invalid API key: check the `x-api-key` header (or `Authorization: Bearer <key>`); the key may "
+               "have been revoked or paused.")
+
+
+def raw_api_key(meta):
+    """The API key a request carries (`request.META`): the `x-api-key` header, else the token of
+    `Authorization: Bearer <token>`; None when it carries neither (another Authorization scheme
+    is not a key). The one reading of the key, for DRF and for the decision's lean path."""
+    raw = meta.get("HTTP_X_API_KEY")
+    if raw is not None:
+        return raw
+    authorization = meta.get("HTTP_AUTHORIZATION")
+    if authorization is None:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip(" ")
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
-    """`x-api-key: <key>`: the key acts as the member it belongs to (SPEC §3)."""
+    """`x-api-key: <key>` or `Authorization: Bearer <key>`: the key acts as the member it belongs
+    to (SPEC §3, §9)."""
 
     def authenticate(self, request):
-        raw = request.META.get("HTTP_X_API_KEY")
+        raw = raw_api_key(request.META)
         if raw is None:
             return None
         key = api_key_for_secret(raw)
@@ -44,11 +63,18 @@ class ConsoleSessionAuthentication(authentication.SessionAuthentication):
 
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):
+    """Either header works: two alternative security schemes."""
+
     target_class = ApiKeyAuthentication
-    name = "ApiKeyAuth"
+    name = ["ApiKeyAuth", "BearerAuth"]
+
+    def get_security_requirement(self, auto_schema):
+        return [{"ApiKeyAuth": []}, {"BearerAuth": []}]
 
     def get_security_definition(self, auto_schema):
-        return {"type": "apiKey", "in": "header", "name": "x-api-key"}
+        return [{"type": "apiKey", "in": "header", "name": "x-api-key"},
+                {"type": "http", "scheme": "bearer", "description": "The API key as a bearer token, as the "
+                 "official `anthropic` SDK sends it."}]
 
 
 class ConsoleSessionScheme(OpenApiAuthenticationExtension):

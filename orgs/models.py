@@ -5,6 +5,7 @@ Tables only: invariants the database can hold are constraints here; the rest liv
 """
 
 import hashlib
+import secrets
 
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
@@ -68,6 +69,13 @@ class BuiltinRole(models.TextChoices):
 
 
 MAX_ACTIVE_WORKSPACES = 100
+# the colours a workspace is given when its creator names none (Admin API `display_color`)
+WORKSPACE_COLORS = ("#d97757", "#6a9bcc", "#788c5d", "#c4a35a", "#b06f9f", "#5f9ea0", "#cc785c", "#8e7cc3",
+                    "#4f8a8b", "#d4a27f", "#7d9ec0", "#a3a86b")
+
+
+def random_workspace_color():
+    return secrets.choice(WORKSPACE_COLORS)
 
 
 def normalize_email(email):
@@ -273,6 +281,15 @@ class Workspace(models.Model):
     default_inference_geo = models.CharField(max_length=20, default="global")
     created_at = models.DateTimeField(auto_now_add=True)
     archived_at = models.DateTimeField(null=True, blank=True)
+    # `#rrggbb`, shown beside the workspace in the console
+    display_color = models.CharField(max_length=7, default=random_workspace_color)
+    # string -> string, at most 50 (rules in residency.policy.clean_tags)
+    tags = models.JSONField(default=dict, blank=True)
+    # a stable opaque id, never changed (the Admin API's encryption compartment)
+    compartment_id = models.CharField(max_length=40, unique=True, default=IdFactory("cmpt"), editable=False)
+    # no customer-managed encryption keys or user profiles here: the Admin API's fields are null
+    external_key_id = None
+    user_profile_id = None
 
     class Meta:
         ordering = ["created_at"]
@@ -307,11 +324,20 @@ def hash_api_key(raw):
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
+class ApiKeyStatus(models.TextChoices):
+    """A key's state: `active` works; `inactive` is paused (it can be resumed); `archived` is
+    revoked for good. (The Admin API's `expired` never applies: keys here do not expire.)"""
+
+    ACTIVE = "active", "Active"
+    INACTIVE = "inactive", "Paused"
+    ARCHIVED = "archived", "Archived"
+
+
 class ApiKeyQuerySet(models.QuerySet):
     def usable(self):
-        """Keys that authenticate: not revoked, of an active user (the one rule; the decision
-        statement compiles this queryset into its SQL)."""
-        return self.filter(revoked_at__isnull=True, membership__user__is_active=True)
+        """Keys that authenticate: active (not paused, not archived), of an active user (the one
+        rule; the decision statement compiles this queryset into its SQL)."""
+        return self.filter(status=ApiKeyStatus.ACTIVE, membership__user__is_active=True)
 
 
 class ApiKey(models.Model):
@@ -327,16 +353,30 @@ class ApiKey(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=ApiKeyStatus.choices, default=ApiKeyStatus.ACTIVE)
+    revoked_at = models.DateTimeField(null=True, blank=True, help_text="When it was archived (revoked for good).")
 
     objects = ApiKeyQuerySet.as_manager()
+    expires_at = None  # keys here never expire (the Admin API's `expires_at` is always null)
 
     class Meta:
         ordering = ["created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status=ApiKeyStatus.ARCHIVED, revoked_at__isnull=False)
+                | Q(status__in=[ApiKeyStatus.ACTIVE, ApiKeyStatus.INACTIVE], revoked_at__isnull=True),
+                name="apikey_archived_when_revoked",
+                violation_error_message="An archived key has the time it was revoked, and only an archived key.",
+            ),
+        ]
 
     @property
     def is_active(self):
-        return self.revoked_at is None
+        return self.status == ApiKeyStatus.ACTIVE
+
+    @property
+    def is_archived(self):
+        return self.status == ApiKeyStatus.ARCHIVED
 
     def __str__(self):
         return self.name

@@ -338,6 +338,16 @@ def require_may_create_key_for(access, membership):
         )
 
 
+def may_create_key_for(access, membership):
+    """Whether this actor may create a key for `membership` (and so resume one of its paused
+    keys): the rule of `require_may_create_key_for`, as a yes or no."""
+    try:
+        require_may_create_key_for(access, membership)
+    except PermissionDenied:
+        return False
+    return True
+
+
 def can_manage_member(access, membership):
     """Whether this member may change or remove `membership`: User management: manage, never the
     primary owner, never someone whose role has more access than theirs. A pure check on loaded

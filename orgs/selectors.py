@@ -2,7 +2,7 @@
 
 from django.db.models import Count, Q
 
-from .models import MAX_API_KEY_LENGTH, ApiKey, BuiltinRole, Membership, Role, hash_api_key
+from .models import MAX_API_KEY_LENGTH, ApiKey, ApiKeyStatus, BuiltinRole, Membership, Role, hash_api_key
 from .permissions import sees_all_api_keys
 
 
@@ -47,13 +47,15 @@ def current_membership(request):
     return membership
 
 
-def members_of(organization):
-    """The organization's memberships with user and role, oldest first (one query per page)."""
-    return (
-        Membership.objects.filter(organization_id=organization.pk)
-        .select_related("user", "role")
-        .order_by("created_at", "pk")
-    )
+def members_of(organization, *, email=None, roles=None):
+    """The organization's memberships with user and role, oldest first (one query per page);
+    optionally only the member with `email` (any case) or those with one of `roles` (role ids)."""
+    qs = Membership.objects.filter(organization_id=organization.pk)
+    if email is not None:
+        qs = qs.filter(user__email=email.strip().lower())
+    if roles:
+        qs = qs.filter(role_id__in=roles)
+    return qs.select_related("user", "role").order_by("created_at", "pk")
 
 
 def roles_for(organization):
@@ -78,19 +80,25 @@ def assignable_roles(access):
     return [role for role in roles if access.role_fits_within(role)]
 
 
-def api_keys_visible_to(access):
-    """Everyone's keys for Identity & access: view, otherwise the member's own."""
+def api_keys_visible_to(access, *, status=None, created_by_user_id=None):
+    """Everyone's keys for Identity & access: view, otherwise the member's own; optionally only
+    those in `status` (`expired` matches none: keys here do not expire) or created by
+    `created_by_user_id`."""
     qs = ApiKey.objects.filter(membership__organization_id=access.organization.pk).select_related(
         "membership__user"
     )
     if not sees_all_api_keys(access):
         qs = qs.filter(membership_id=access.membership.pk if access.membership else None)
+    if status is not None:
+        qs = qs.filter(status=status) if status in ApiKeyStatus.values else qs.none()
+    if created_by_user_id is not None:
+        qs = qs.filter(created_by_id=created_by_user_id)
     return qs
 
 
 def active_key_count(membership):
     """How many of the member's keys still work (shown before removing them)."""
-    return ApiKey.objects.filter(membership=membership, revoked_at__isnull=True).count()
+    return ApiKey.objects.filter(membership=membership, status=ApiKeyStatus.ACTIVE).count()
 
 
 def member_of(organization, *, user_id=None, membership_id=None):

@@ -22,6 +22,7 @@ from .models import (
     AREAS,
     LEVEL_RANK,
     ApiKey,
+    ApiKeyStatus,
     BuiltinRole,
     EmailKind,
     Level,
@@ -36,6 +37,7 @@ from .models import (
 from .permissions import (
     access_organization,
     is_trusted_operator,
+    may_create_key_for,
     require_may_create_key_for,
     revoke_member_permissions,
     role_label,
@@ -240,12 +242,13 @@ def member_remove(*, actor, membership):
         _require_can_manage_member(access, membership)
         revoke_member_permissions(membership)
         now = timezone.now()
-        for key in ApiKey.objects.filter(membership=membership, revoked_at__isnull=True):
-            # the keys go with the membership; record that each one stopped working
-            key.revoked_at = now
-            key.save(update_fields=["revoked_at"])
+        for key in ApiKey.objects.filter(membership=membership).exclude(status=ApiKeyStatus.ARCHIVED):
+            # the keys go with the membership (paused ones too); record that each one is archived
+            before = key.status
+            key.status, key.revoked_at = ApiKeyStatus.ARCHIVED, now
+            key.save(update_fields=["status", "revoked_at"])
             audit_record(actor=actor, organization=organization, event=events.API_KEY_REVOKED, target=key,
-                         before={"active": True}, after={"active": False, "reason": "member removed"},
+                         before={"status": before}, after={"status": key.status, "reason": "member removed"},
                          role=access.role_name)
         before = {"email": membership.user.email, "role": membership.role_id}
         user = membership.user
@@ -404,21 +407,81 @@ def api_key_create(*, actor, organization, name, membership=None):
     return key, secret
 
 
-def api_key_revoke(*, actor, api_key):
-    """Revoke a key (its owner, or Identity & access: manage). It stops working at once."""
-    organization = api_key.membership.organization
-    access = access_organization(actor=actor, id=organization.pk)
+def _require_may_change_key(access, api_key):
+    """A member changes and revokes their own keys; Identity & access: manage anyone's."""
     if access.membership is None or api_key.membership_id != access.membership.pk:
         access.require("identity_access", Level.MANAGE)
+
+
+def _archive(actor, organization, access, key):
+    """Archive `key` (locked by the caller's transaction) and record it; no-op if archived."""
+    if key.status == ApiKeyStatus.ARCHIVED:
+        return
+    before = key.status
+    key.status, key.revoked_at = ApiKeyStatus.ARCHIVED, timezone.now()
+    key.save(update_fields=["status", "revoked_at"])
+    audit_record(actor=actor, organization=organization, event=events.API_KEY_REVOKED, target=key,
+                 before={"status": before}, after={"status": key.status}, role=access.role_name)
+
+
+def api_key_revoke(*, actor, api_key):
+    """Revoke a key for good: it becomes `archived` (its owner, or Identity & access: manage).
+    It stops working at once; revoking an archived key changes nothing."""
+    organization = api_key.membership.organization
+    access = access_organization(actor=actor, id=organization.pk)
+    _require_may_change_key(access, api_key)
     with transaction.atomic():
         key = ApiKey.objects.select_for_update().get(pk=api_key.pk)
-        if key.revoked_at is not None:
+        _archive(actor, organization, access, key)
+    api_key.status, api_key.revoked_at = key.status, key.revoked_at
+    return key
+
+
+def api_key_update(*, actor, api_key, name=None, status=None):
+    """Rename a key and/or change its status (SPEC §9), under the rules of revoking: its owner, or
+    Identity & access: manage. `inactive` pauses an active key, `archived` revokes it for good,
+    `active` resumes a paused one, which only someone who may create keys for its member may do
+    (`orgs.permissions.may_create_key_for`). An archived key cannot be changed; asking for what
+    already holds changes nothing. None leaves a field as it is."""
+    organization = api_key.membership.organization
+    access = access_organization(actor=actor, id=organization.pk)
+    if name is not None:
+        name = name.strip()
+        if not name:
+            raise ValidationError({"name": ["Give the key a name, e.g. the tool that will use it."]})
+        if len(name) > 100:
+            raise ValidationError({"name": ["Use at most 100 characters."]})
+    if status is not None and status not in ApiKeyStatus.values:
+        raise ValidationError({"status": [f"Use one of {', '.join(ApiKeyStatus.values)}."]})
+    _require_may_change_key(access, api_key)
+    with transaction.atomic():
+        key = ApiKey.objects.select_for_update().select_related("membership__role", "membership__user").get(
+            pk=api_key.pk)
+        renamed = name is not None and name != key.name
+        if key.status == ApiKeyStatus.ARCHIVED:
+            field = "status" if status not in (None, ApiKeyStatus.ARCHIVED) else "name" if renamed else None
+            if field is not None:
+                raise ValidationError({field: ["This key is archived (revoked for good): it cannot be changed or "
+                                               "resumed. Create a new key instead."]})
             return key
-        key.revoked_at = timezone.now()
-        key.save(update_fields=["revoked_at"])
-        audit_record(actor=actor, organization=organization, event=events.API_KEY_REVOKED, target=key,
-                     before={"active": True}, after={"active": False}, role=access.role_name)
-    api_key.revoked_at = key.revoked_at
+        if status == ApiKeyStatus.ACTIVE and key.status == ApiKeyStatus.INACTIVE and \
+                not may_create_key_for(access, key.membership):
+            raise PermissionDenied(
+                f"You cannot resume this key: only someone who may create keys for {key.membership.user.email} "
+                f"({key.membership.role.name}) may resume one; your role is {access.role_name}.")
+        before, after = {}, {}
+        if renamed:
+            before["name"], after["name"] = key.name, name
+            key.name = name
+        if status in (ApiKeyStatus.ACTIVE, ApiKeyStatus.INACTIVE) and status != key.status:
+            before["status"], after["status"] = key.status, status
+            key.status = status
+        if after:
+            key.save(update_fields=list(after))
+            audit_record(actor=actor, organization=organization, event=events.API_KEY_UPDATED, target=key,
+                         before=before, after=after, role=access.role_name)
+        if status == ApiKeyStatus.ARCHIVED:
+            _archive(actor, organization, access, key)
     return key
 
 

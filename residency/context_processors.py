@@ -3,7 +3,12 @@
 
 from audit.permissions import can_read_audit_log
 from orgs.permissions import can_see_roles
-from residency.permissions import can_see_inference_residency, can_see_usage, can_see_workspaces
+from residency.permissions import (
+    can_see_inference_residency,
+    can_see_residency_policy,
+    can_see_usage,
+    can_see_workspaces,
+)
 
 
 def console(request):
@@ -13,6 +18,7 @@ def console(request):
         return {"access": None, "current_org": None, "levels": {}, "nav": {}}
     nav = {
         "residency": can_see_inference_residency(access),
+        "residency_policy": can_see_residency_policy(access),
         "workspaces": can_see_workspaces(access),
         "members": access.can("user_management"),
         "roles": can_see_roles(access),

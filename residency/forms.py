@@ -10,6 +10,7 @@ from django.utils.safestring import mark_safe
 from core.forms import DayField, days_before, id_cursor
 from orgs.selectors import member_of
 
+from .models import Surface
 from .policy import UNRESTRICTED, default_geo_allowed
 
 RESTRICTED = "restricted"
@@ -46,33 +47,13 @@ class WorkspaceListForm(forms.Form):
         return data.get("show") or "active", data.get("after_id"), data.get("before_id")
 
 
-class WorkspaceCreateForm(forms.Form):
-    name = forms.CharField(max_length=200, error_messages=NAME_ERRORS)
-    workspace_geo = forms.ChoiceField(
-        label="Workspace geo", initial="us",
-        help_text=mark_safe(
-            "<strong>This is permanent.</strong> The workspace geo is where the workspace's data is stored "
-            "at rest and where endpoint processing (image transcoding, code execution) happens. It is chosen "
-            "now and can never be changed. Where inference runs is set separately, and can be changed at any "
-            "time."),
-    )
+class InferenceGeosForm(forms.Form):
+    """Where inference may run: unrestricted or a set of geos, and the default geo, which must be one
+    of them (`policy.default_geo_allowed`). Shared by the new-workspace, workspace and organization
+    policy forms: the cleaned pair is `cleaned_data["inference_geos"]`, {"allowed_inference_geos",
+    "default_inference_geo"}, as services take it. `current` is that pair before the change (the
+    policy's, for a new workspace)."""
 
-    def __init__(self, *args, workspace_geos, **kwargs):
-        super().__init__(*args, **kwargs)
-        codes = ", ".join(g.code for g in workspace_geos)
-        field = self.fields["workspace_geo"]
-        field.choices = [(g.code, f"{g.name} ({g.code})") for g in workspace_geos]
-        field.error_messages.update({
-            "required": "Choose where the workspace's data is stored.",
-            "invalid_choice": f"%(value)r is not an available workspace geo; choose one of: {codes}.",
-        })
-
-
-class WorkspaceResidencyForm(forms.Form):
-    """A workspace's name and where its inference may run: unrestricted or a set of geos, and
-    the default geo, which must be one of them (`policy.default_geo_allowed`)."""
-
-    name = forms.CharField(max_length=200, error_messages=NAME_ERRORS)
     allowed_mode = forms.ChoiceField(
         label="Allowed inference geos",
         choices=[(UNRESTRICTED, "Unrestricted (any geo, including ones added later)"),
@@ -92,20 +73,21 @@ class WorkspaceResidencyForm(forms.Form):
             "Running in <code>us</code> costs 1.1× on Claude Opus 4.6, Sonnet 4.6 and later models."),
     )
 
-    def __init__(self, data=None, *, workspace, inference_geos, **kwargs):
-        allowed = workspace.allowed_inference_geos
+    def __init__(self, data=None, *, inference_geos, current, initial=None, **kwargs):
+        allowed = current["allowed_inference_geos"]
         initial = {
-            "name": workspace.name,
-            "allowed_mode": UNRESTRICTED if allowed is None else RESTRICTED,
-            "allowed_geos": list(allowed or []),
-            "default_inference_geo": workspace.default_inference_geo,
+            "allowed_mode": UNRESTRICTED if allowed == UNRESTRICTED else RESTRICTED,
+            "allowed_geos": [] if allowed == UNRESTRICTED else list(allowed),
+            "default_inference_geo": current["default_inference_geo"],
+            **(initial or {}),
         }
         if data is not None and not data.get("default_inference_geo"):
             # The select posts nothing when no geo is ticked (the page's script empties it): keep
-            # the workspace's default rather than report a second, confusing error.
+            # the current default rather than report a second, confusing error.
             data = data.copy()
-            data["default_inference_geo"] = workspace.default_inference_geo
+            data["default_inference_geo"] = current["default_inference_geo"]
         super().__init__(data, initial=initial, **kwargs)
+        self.current = {"allowed_inference_geos": allowed, "default_inference_geo": current["default_inference_geo"]}
         self.codes = [g.code for g in inference_geos]
         self.fields["allowed_geos"].choices = [(g.code, f"{g.name} ({g.code})") for g in inference_geos]
         # the same words as the allowed-geo checkboxes: "United States (us)"
@@ -133,8 +115,85 @@ class WorkspaceResidencyForm(forms.Form):
                            f"{default} is not one of the allowed geos; choose the default from: "
                            f"{', '.join(allowed)}.")
             return data
-        data["data_residency"] = {"allowed_inference_geos": allowed, "default_inference_geo": default}
+        data["inference_geos"] = {"allowed_inference_geos": allowed, "default_inference_geo": default}
         return data
+
+    @property
+    def changes_inference_geos(self):
+        """Whether the cleaned geos differ from `current` (a change worth confirming)."""
+        return self.cleaned_data.get("inference_geos", self.current) != self.current
+
+
+class WorkspaceCreateForm(InferenceGeosForm):
+    """A new workspace with its whole data residency in one step, starting from the organization
+    policy's values (SPEC §5): it is never unrestricted for a moment."""
+
+    name = forms.CharField(max_length=200, error_messages=NAME_ERRORS)
+    workspace_geo = forms.ChoiceField(
+        label="Workspace geo", initial="us",
+        help_text=mark_safe(
+            "<strong>This is permanent.</strong> The workspace geo is where the workspace's data is stored "
+            "at rest and where endpoint processing (image transcoding, code execution) happens. It is chosen "
+            "now and can never be changed. Where inference runs (below) can be changed at any time."),
+    )
+
+    field_order = ["name", "workspace_geo"]
+
+    def __init__(self, data=None, *, workspace_geos, current, **kwargs):
+        if data is not None and "allowed_mode" not in data and "allowed_geos" not in data:
+            # no inference geos sent at all: the policy's, as a REST create without data_residency
+            allowed = current["allowed_inference_geos"]
+            data = data.copy()
+            data["allowed_mode"] = UNRESTRICTED if allowed == UNRESTRICTED else RESTRICTED
+            if allowed != UNRESTRICTED:
+                data.setlist("allowed_geos", list(allowed))
+        super().__init__(data, current=current, **kwargs)
+        codes = ", ".join(g.code for g in workspace_geos)
+        field = self.fields["workspace_geo"]
+        field.choices = [(g.code, f"{g.name} ({g.code})") for g in workspace_geos]
+        field.error_messages.update({
+            "required": "Choose where the workspace's data is stored.",
+            "invalid_choice": f"%(value)r is not an available workspace geo; choose one of: {codes}.",
+        })
+
+    def clean(self):
+        data = super().clean()
+        if "inference_geos" in data and data.get("workspace_geo"):
+            data["data_residency"] = {"workspace_geo": data["workspace_geo"], **data["inference_geos"]}
+        return data
+
+
+class WorkspaceResidencyForm(InferenceGeosForm):
+    """A workspace's name and where its inference may run. A change of where inference runs is
+    confirmed first (`confirmed`), with what it would have cost."""
+
+    name = forms.CharField(max_length=200, error_messages=NAME_ERRORS)
+    confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    field_order = ["name"]
+
+    def __init__(self, data=None, *, workspace, inference_geos, **kwargs):
+        super().__init__(data, inference_geos=inference_geos, current={
+            "allowed_inference_geos": workspace.allowed_geos_value,
+            "default_inference_geo": workspace.default_inference_geo}, initial={"name": workspace.name}, **kwargs)
+
+    def clean(self):
+        data = super().clean()
+        if "inference_geos" in data:
+            data["data_residency"] = data["inference_geos"]
+        return data
+
+
+class DataResidencyPolicyForm(InferenceGeosForm):
+    """The organization policy (SPEC §5): the geos every workspace may use, the default for requests
+    whose workspace default falls outside, and whether to bring workspaces outside it inside now."""
+
+    apply_to_workspaces = forms.BooleanField(
+        required=False, label="Bring workspaces outside the policy inside it now",
+        help_text="Each one's allowed geos become those it shares with the policy, and its default the policy's "
+                  "default if its own is no longer allowed. Left unticked, they are listed here and their requests "
+                  "are still kept inside the policy when they are routed.")
+    confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
 
 class WorkspaceArchiveForm(forms.Form):
@@ -174,8 +233,8 @@ class WorkspaceAdminForm(forms.Form):
 
 
 class UsageFilterForm(forms.Form):
-    """The usage page's period (UTC days, `to` inclusive; by default the last 30 days), workspace
-    and model; `format=csv` downloads the same figures."""
+    """The usage page's period (UTC days, `to` inclusive; by default the last 30 days), workspace,
+    model and surface (API or Claude apps); `format=csv` downloads the same figures."""
 
     DEFAULT_DAYS = 30
     MAX_DAYS = 366
@@ -186,6 +245,9 @@ class UsageFilterForm(forms.Form):
     workspace = forms.ChoiceField(required=False,
                                   error_messages={"invalid_choice": "No such workspace in this organization."})
     model = forms.ChoiceField(required=False, error_messages={"invalid_choice": "No such model."})
+    surface = forms.ChoiceField(
+        required=False, choices=[("", "API and Claude apps")] + [(v, label) for v, label in Surface.choices],
+        error_messages={"invalid_choice": "Choose API, Claude apps, or both."})
     format = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, data=None, *, workspaces, models, today=None, first_usage_day=None, **kwargs):

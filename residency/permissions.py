@@ -5,8 +5,11 @@ usage and cost data (SPEC §2 Roles). Built on `orgs.permissions.Access`.
   none does not see it (404), Privacy: view reads it, Privacy: manage changes it, unless locked.
 - Workspaces: Privacy: view sees all of them, Privacy: manage changes them; a member made admin
   of one workspace (guardian object permission) sees and manages that workspace's residency.
+- The organization's data residency policy (every plan): Privacy: none does not see it (404),
+  Privacy: view reads it, Privacy: manage changes it, unless staff locked it by contract.
 - Usage and cost: `billing: view` or `analytics: view` read token usage; cost needs
   `billing: view`; ingesting usage rows needs `billing: manage`. Members who see neither get 404.
+- The cost of a residency change: `billing: view` and `privacy: view`.
 
 Another organization's objects answer 404, never 403.
 """
@@ -55,6 +58,24 @@ def can_see_inference_residency(access):
 
 def can_change_inference_residency(access):
     return access.can("privacy", Level.MANAGE) and not access.organization.locked
+
+
+# --- the organization's data residency policy (SPEC §5) -----------------------------------------
+
+
+def can_see_residency_policy(access):
+    return access.can("privacy")
+
+
+def require_residency_policy(access):
+    """Privacy: none does not see the policy at all (404). Writes go through
+    `services.data_residency_policy_set`, which audits denials."""
+    access.require("privacy", Level.VIEW, hide=True)
+
+
+def can_change_residency_policy(access, policy_row):
+    """Privacy: manage, and the policy is not locked by contract (`policy_row` None is the default)."""
+    return access.can("privacy", Level.MANAGE) and not (policy_row is not None and policy_row.locked)
 
 
 # --- workspaces --------------------------------------------------------------------------------
@@ -156,8 +177,13 @@ def require_usage_ingest(access):
         )
 
 
+def can_see_impact(access):
+    """The cost of a residency change, shown in the console's confirmations and by REST."""
+    return can_see_cost(access) and access.can("privacy", Level.VIEW)
+
+
 def require_impact_view(access):
     """The cost of a residency change: Billing: view and Privacy: view; a member missing either
     does not see it (404)."""
-    if not (can_see_cost(access) and access.can("privacy", Level.VIEW)):
+    if not can_see_impact(access):
         raise Http404("Not found.")

@@ -355,6 +355,20 @@ def bring_inside_policy(allowed, default, policy):
         policy.default_inference_geo if policy.default_inference_geo in inside else inside[0])
 
 
+def reachable_geos(allowed, default, policy, inference_geos):
+    """Every geo a workspace's requests can run in under `policy`, as `decide` routes them: the
+    known geos both allow (`allowed` None is unrestricted), and the geo an omitted one takes
+    (the workspace default if the policy allows it, else the policy default)."""
+    requested = {g for g in inference_geos if (allowed is None or g in allowed) and policy.allows(g)}
+    return requested | {default if policy.allows(default) else policy.default_inference_geo}
+
+
+def routes_outside(allowed, default, policy, inference_geos, geo="us"):
+    """Whether some request of the workspace can still run somewhere other than `geo` (SPEC §5:
+    what US-only inference does not cover for the API)."""
+    return bool(reachable_geos(allowed, default, policy, inference_geos) - {geo})
+
+
 # --- where usage would have run under a change (for the cost impact, SPEC §5) ---------------------
 # Each returns project(surface, workspace_id, supports_inference_geo, geo) -> the geo a group of
 # tokens would have run in had the change been in force, or None where it did run.
@@ -396,3 +410,45 @@ def project_workspace(workspace_id, allowed, default, policy):
         return target
 
     return project
+
+
+# --- a workspace's display colour and tags (SPEC §9, the Admin API's workspace fields) ------------
+
+MAX_TAGS = 50
+MAX_TAG_KEY = 64
+MAX_TAG_VALUE = 256
+RESERVED_TAG_PREFIX = "anthropic"
+
+
+def clean_display_color(value):
+    """`#rrggbb` (hex digits, either case), stored in lowercase."""
+    if not isinstance(value, str) or len(value) != 7 or value[0] != "#" or \
+            any(c not in "0123456789abcdefABCDEF" for c in value[1:]):
+        raise ValidationError({"display_color": [f"{value!r} is not a colour; use #rrggbb, e.g. #6a9bcc."]})
+    return value.lower()
+
+
+def clean_tags(tags, *, current=None):
+    """A workspace's tags: string keys of 1 to 64 characters not starting with "anthropic" (in any
+    case), string values of at most 256 characters, at most 50 tags. With `current` (an update)
+    `tags` merges into it and a None value deletes that tag. Returns the new tags; raises
+    ValidationError naming each bad tag as `tags.<key>`."""
+    merged = dict(current or {})
+    errors = {}
+    for key, value in tags.items():
+        where = f"tags.{key}" if key else "tags"
+        if not isinstance(key, str) or not 1 <= len(key) <= MAX_TAG_KEY:
+            errors[where] = [f"A tag's key has 1 to {MAX_TAG_KEY} characters."]
+        elif key.lower().startswith(RESERVED_TAG_PREFIX):
+            errors[where] = [f"Tag keys cannot start with {RESERVED_TAG_PREFIX!r}: that prefix is reserved."]
+        elif value is None and current is not None:
+            merged.pop(key, None)
+        elif not isinstance(value, str) or len(value) > MAX_TAG_VALUE:
+            errors[where] = [f"A tag's value is a string of at most {MAX_TAG_VALUE} characters."]
+        else:
+            merged[key] = value
+    if not errors and len(merged) > MAX_TAGS:
+        errors["tags"] = [f"A workspace has at most {MAX_TAGS} tags; this would make {len(merged)}."]
+    if errors:
+        raise ValidationError(errors)
+    return merged

@@ -1,6 +1,8 @@
-"""Reads about residency, scoped to one organization: workspaces a member may see, the US-only
-setting's history, the catalog and geos. (The decision API's reads are in `residency.decisions`.)"""
+"""Reads about residency, scoped to one organization: workspaces a member may see, the
+organization policy and what lies outside it, the residency history, the catalog and geos.
+(The decision API's reads are in `residency.decisions`.)"""
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.db.models import Min, Q
@@ -8,19 +10,31 @@ from guardian.shortcuts import get_objects_for_user
 
 from audit import events
 from audit.models import AuditEvent
-from orgs.models import Level, Membership, Workspace, WorkspaceUserObjectPermission
+from orgs.models import Level, LockReason, Membership, Plan, Workspace, WorkspaceUserObjectPermission
 
 from .models import CatalogModel, DataResidencyPolicy, Geo, UsageRollup
 from .permissions import WORKSPACE_ADMIN_PERM
-from .policy import OPEN_POLICY, UNRESTRICTED, ModelInfo, PolicyInfo, Prices, workspace_outside_policy
+from .policy import (
+    OPEN_POLICY,
+    UNRESTRICTED,
+    ModelInfo,
+    PolicyInfo,
+    Prices,
+    bring_inside_policy,
+    routes_outside,
+    workspace_outside_policy,
+)
 
 
-def workspaces_visible_to(access, *, include_archived=False):
+def workspaces_visible_to(access, *, include_archived=False, ids=None):
     """Workspaces this member may see: all of them with Privacy: view, else the ones they
-    administer (guardian object permission), filtered in SQL, never row by row."""
+    administer (guardian object permission), filtered in SQL, never row by row; only those of
+    `ids` if given."""
     qs = Workspace.objects.filter(organization_id=access.organization.pk)
     if not include_archived:
         qs = qs.filter(archived_at__isnull=True)
+    if ids:
+        qs = qs.filter(pk__in=ids)
     if access.can("privacy"):
         return qs
     qs = get_objects_for_user(
@@ -62,6 +76,86 @@ def nonconforming_workspaces(organization, policy):
     return [ws for ws in Workspace.objects.filter(organization_id=organization.pk, archived_at__isnull=True)
             .order_by("created_at", "pk")
             if workspace_outside_policy(ws.allowed_inference_geos, ws.default_inference_geo, policy)]
+
+
+@dataclass(frozen=True)
+class PolicyState:
+    """The organization policy as the REST resource and the console show it (SPEC §5)."""
+
+    row: DataResidencyPolicy | None  # None: the default, unrestricted / global
+    nonconforming: list  # live workspaces outside it, oldest first
+
+    @property
+    def info(self):
+        return policy_info(self.row)
+
+    @property
+    def allowed_inference_geos(self):
+        return policy_values(self.row)["allowed_inference_geos"]
+
+    @property
+    def default_inference_geo(self):
+        return policy_values(self.row)["default_inference_geo"]
+
+    @property
+    def locked(self):
+        return self.row is not None and self.row.locked
+
+    @property
+    def lock_reason(self):
+        return self.row.lock_reason if self.row is not None else None
+
+    @property
+    def nonconforming_workspace_ids(self):
+        return [ws.pk for ws in self.nonconforming]
+
+
+def policy_state(organization):
+    """The policy and the live workspaces outside it (two queries, one when unrestricted)."""
+    row = policy_of(organization)
+    return PolicyState(row, nonconforming_workspaces(organization, policy_info(row)))
+
+
+def policy_preview(organization, policy):
+    """What a new `policy` (PolicyInfo) would leave outside: [(workspace, allowed, default)] for
+    each live workspace outside it, with where `apply_to_workspaces` would bring it (allowed
+    None is unrestricted). One query."""
+    return [(ws, *bring_inside_policy(ws.allowed_inference_geos, ws.default_inference_geo, policy))
+            for ws in nonconforming_workspaces(organization, policy)]
+
+
+def workspaces_routing_outside(organization, policy, geo="us"):
+    """(live workspaces whose API requests can still run outside `geo` under `policy`, how many
+    live workspaces there are): `policy.routes_outside`. Two queries."""
+    inference_geos = list(Geo.objects.filter(inference=True).values_list("code", flat=True))
+    live = list(Workspace.objects.filter(organization_id=organization.pk, archived_at__isnull=True)
+                .order_by("created_at", "pk"))
+    return [ws for ws in live if routes_outside(ws.allowed_inference_geos, ws.default_inference_geo, policy,
+                                                inference_geos, geo)], len(live)
+
+
+def legacy_migration_pending(organization, policy_row):
+    """A flagged legacy opt-out (SPEC §2 Migration) that `migrate_legacy_optouts` has not brought to
+    the new controls yet: data flagged before flagging applied the migrated state at once."""
+    return organization.legacy_opt_out and (policy_row is None or policy_row.legacy_migrated_at is None)
+
+
+POLICY_HISTORY_ACTIONS = (
+    events.DATA_RESIDENCY_POLICY_UPDATED.name,
+    events.DATA_RESIDENCY_POLICY_CHANGE_DENIED.name,
+    events.DATA_RESIDENCY_POLICY_LOCK_CHANGED.name,
+)
+
+
+def residency_history(organization, *, actions=events.RESIDENCY_ACTIONS, limit=10):
+    """The latest residency changes and denied attempts (`actions`), newest first, each with its
+    sentence (`audit.events.describe`) as `event.sentence`. One query."""
+    names = events.Names(values={"plan": dict(Plan.choices), "lock_reason": dict(LockReason.choices)})
+    rows = list(AuditEvent.objects.filter(organization_id=organization.pk, action__in=actions)
+                .order_by("-seq")[:limit])
+    for event in rows:
+        event.sentence = events.describe(event, names)
+    return rows
 
 
 def workspace_admins(workspace):

@@ -42,7 +42,9 @@ from .policy import (
     PolicyInfo,
     bring_inside_policy,
     clean_data_residency,
+    clean_display_color,
     clean_inference_geos,
+    clean_tags,
     policy_violation,
     project_policy,
     project_us_only,
@@ -297,8 +299,9 @@ def _audit_workspace_denial(actor, organization, access, target, before, name, d
                      outcome=Outcome.DENIED, role=access.role_name)
 
 
-def workspace_create(*, actor, organization, name, data_residency=None):
-    """Create a workspace (Privacy: manage). workspace_geo is fixed from here on.
+def workspace_create(*, actor, organization, name, data_residency=None, display_color=None, tags=None):
+    """Create a workspace (Privacy: manage). workspace_geo is fixed from here on; a colour is
+    chosen when none is given; tags default to none.
 
     At most 100 active workspaces per organization (checked under the organization lock).
     The input is validated first (400, nothing recorded); anyone without Privacy: manage then
@@ -307,6 +310,7 @@ def workspace_create(*, actor, organization, name, data_residency=None):
     access = access_organization(actor=actor, id=organization.pk)
     name = _clean_workspace_name(name)
     residency = data_residency_clean(data_residency, organization=organization)
+    extra = _clean_workspace_extras(display_color, tags)
     if not access.can("privacy", Level.MANAGE):
         _audit_workspace_denial(actor, organization, access, ("workspace", "", name[:300]), None, name,
                                 _asked(residency, data_residency))
@@ -319,19 +323,48 @@ def workspace_create(*, actor, organization, name, data_residency=None):
                 f"This organization already has {MAX_ACTIVE_WORKSPACES} active workspaces, the most allowed; "
                 "archive one before creating another."
             )
-        workspace = Workspace(organization=organization, name=name)
+        workspace = Workspace(organization=organization, name=name, **extra)
         _apply_residency(workspace, residency)
         workspace.save()
         audit_record(actor=actor, organization=organization, event=events.WORKSPACE_CREATED, target=workspace,
-                     after={"name": name, "data_residency": workspace.data_residency}, role=access.role_name)
+                     after={"name": name, "data_residency": workspace.data_residency,
+                            "display_color": workspace.display_color, "tags": workspace.tags},
+                     role=access.role_name)
     return workspace
 
 
-def workspace_update(*, actor, workspace, name=None, data_residency=None):
-    """Rename and/or change data residency (Privacy: manage or workspace admin).
+def _clean_workspace_extras(display_color, tags, current=None):
+    """{display_color?, tags?} to set, validated (None: leave it); `current` (a workspace) for an
+    update, where tags merge into its own. Raises one ValidationError naming every bad field."""
+    out, errors = {}, {}
+    if display_color is not None:
+        try:
+            out["display_color"] = clean_display_color(display_color)
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+    if tags is not None:
+        try:
+            out["tags"] = clean_tags(tags, current=None if current is None else current.tags)
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+    if errors:
+        raise ValidationError(errors)
+    return out
+
+
+def _snapshot_workspace(ws):
+    return {"name": ws.name, "data_residency": ws.data_residency, "display_color": ws.display_color,
+            "tags": dict(ws.tags)}
+
+
+def workspace_update(*, actor, workspace, name=None, data_residency=None, display_color=None, tags=None):
+    """Rename, recolour, retag and/or change data residency (Privacy: manage; a workspace admin
+    may change its data residency only).
 
     `data_residency` is a partial update: fields left out keep their values; the merged
-    result must be valid. A member who may only view it gets a 403 and an audit record.
+    result must be valid. `tags` merge into the workspace's own, a None value deleting that
+    tag. None leaves a field as it is. A member who may only view it gets a 403 and an audit
+    record.
     """
     denial = None
     try:
@@ -344,6 +377,7 @@ def workspace_update(*, actor, workspace, name=None, data_residency=None):
     new_name = _clean_workspace_name(name) if name is not None else None
     residency = data_residency_clean(data_residency, organization=organization, current=workspace.data_residency) \
         if data_residency is not None else None
+    extra = _clean_workspace_extras(display_color, tags, current=workspace)
     if denial is not None:
         _audit_workspace_denial(actor, organization, access, workspace,
                                 {"data_residency": workspace.data_residency}, new_name,
@@ -351,23 +385,30 @@ def workspace_update(*, actor, workspace, name=None, data_residency=None):
         raise denial
     if workspace.is_archived:
         raise ValidationError("This workspace is archived; archived workspaces cannot be changed.")
-    if new_name is not None and new_name != workspace.name and not access.can("privacy", Level.MANAGE):
+    others = {"name": new_name, **extra}
+    changed = [f for f, value in others.items() if value is not None and value != getattr(workspace, f)]
+    if changed and not access.can("privacy", Level.MANAGE):
         # delegation covers the workspace's data residency only (SPEC §2)
-        _audit_workspace_denial(actor, organization, access, workspace, {"name": workspace.name}, new_name,
-                                _asked(residency, data_residency))
+        _audit_workspace_denial(actor, organization, access, workspace, {f: getattr(workspace, f) for f in changed},
+                                new_name, _asked(residency, data_residency))
         raise PermissionDenied(
-            f"Renaming workspace {workspace.name} needs Privacy: manage; as its workspace admin you may "
-            "change its data residency only."
+            f"Changing the {' and '.join(f.replace('_', ' ') for f in changed)} of workspace {workspace.name} needs "
+            "Privacy: manage; as its workspace admin you may change its data residency only."
         )
     with transaction.atomic():
         lock_organization(organization)
         ws = Workspace.objects.select_for_update().get(pk=workspace.pk)
-        before = {"name": ws.name, "data_residency": ws.data_residency}
+        before = _snapshot_workspace(ws)
         if new_name is not None:
             ws.name = new_name
         if residency is not None:
             _apply_residency(ws, residency)
-        after = {"name": ws.name, "data_residency": ws.data_residency}
+        if tags is not None:
+            # merged again under the lock, over the tags as they are now
+            extra["tags"] = clean_tags(tags, current=ws.tags)
+        for field, value in extra.items():
+            setattr(ws, field, value)
+        after = _snapshot_workspace(ws)
         if after == before:
             return ws
         ws.save()
@@ -378,14 +419,15 @@ def workspace_update(*, actor, workspace, name=None, data_residency=None):
 
 
 def _diff(before, after):
+    """The keys whose values differ, nested dicts key by key (a key gone from `after` reads None)."""
     b, a = {}, {}
-    for key in after:
-        if isinstance(after[key], dict):
+    for key in dict.fromkeys([*after, *before]):
+        if isinstance(after.get(key), dict) and isinstance(before.get(key), dict):
             sub_b, sub_a = _diff(before[key], after[key])
-            if sub_a:
+            if sub_a or sub_b:
                 b[key], a[key] = sub_b, sub_a
-        elif before.get(key) != after[key]:
-            b[key], a[key] = before.get(key), after[key]
+        elif before.get(key) != after.get(key):
+            b[key], a[key] = before.get(key), after.get(key)
     return b, a
 
 
@@ -561,6 +603,22 @@ def _audit_denial(actor, organization, access, event, target, before, after):
 POLICY_FIELDS = ("allowed_inference_geos", "default_inference_geo")
 
 
+def _policy_target(organization):
+    return ("data_residency_policy", organization.pk, organization.name)
+
+
+def data_residency_policy_refuse_hidden(*, actor, organization):
+    """Step 1 of SPEC §2 for a change of the organization policy: Privacy: none does not see it,
+    so the attempt is a 404, audited (nothing the client sent is recorded). Returns the member's
+    Access. Views call it before they refuse malformed input, so a hidden setting is a 404 first."""
+    access = access_organization(actor=actor, id=organization.pk)
+    if not access.can("privacy"):
+        _audit_denial(actor, organization, access, events.DATA_RESIDENCY_POLICY_CHANGE_DENIED,
+                      _policy_target(organization), None, {"denied": "permission"})
+        raise Http404("Not found.")
+    return access
+
+
 def data_residency_policy_set(*, actor, organization, values, apply_to_workspaces=False):
     """Change the organization's data residency policy (Privacy: manage; SPEC §5).
 
@@ -571,12 +629,8 @@ def data_residency_policy_set(*, actor, organization, values, apply_to_workspace
     locked by contract is refused to everyone (platform staff lock and unlock it). Privacy:
     none gets a 404, Privacy: view a 403; both refusals are audited, like a locked policy's.
     """
-    access = access_organization(actor=actor, id=organization.pk)
-    target = ("data_residency_policy", organization.pk, organization.name)
-    if not access.can("privacy"):
-        _audit_denial(actor, organization, access, events.DATA_RESIDENCY_POLICY_CHANGE_DENIED, target, None,
-                      {"denied": "permission"})
-        raise Http404("Not found.")
+    access = data_residency_policy_refuse_hidden(actor=actor, organization=organization)
+    target = _policy_target(organization)
     if not isinstance(values, dict) or set(values) - set(POLICY_FIELDS):
         raise ValidationError({name: ["Unknown field."] for name in sorted(set(values) - set(POLICY_FIELDS))}
                               if isinstance(values, dict) else "Send the policy's fields as an object.")

@@ -2,11 +2,12 @@
 
 from django.urls import path
 
-from .views import home, residency, usage, workspaces
+from .views import home, policy, residency, usage, workspaces
 
 urlpatterns = [
     path("", home.home, name="home"),
     path("settings/privacy/data-residency/", residency.residency, name="residency"),
+    path("settings/privacy/data-residency-policy/", policy.residency_policy, name="residency_policy"),
     path("workspaces/", workspaces.workspace_list, name="workspaces"),
     path("workspaces/new/", workspaces.workspace_create, name="workspace_create"),
     path("workspaces/<str:workspace_id>/", workspaces.workspace_detail, name="workspace_detail"),

@@ -17,6 +17,9 @@ echo "==> lint-imports (the layers in docs/ARCHITECTURE.md)"
 echo "==> manage.py check / makemigrations --check"
 $PY manage.py check
 $PY manage.py makemigrations --check --dry-run >/dev/null || { echo "Missing migrations: run makemigrations"; exit 1; }
+echo "==> OpenAPI document (docs/openapi.json is what the code generates, and valid)"
+$PY manage.py openapi_document --check
+.venv/bin/openapi-spec-validator docs/openapi.json
 
 echo "==> pytest on SQLite (with the console sweep)"
 unset DATABASE_URL

@@ -114,6 +114,14 @@ class AuditEventSerializer(serializers.Serializer):
         return [{"field": f, "before": b, "after": a} for f, b, a in changes(event, self.context["names"])]
 
 
+@examples(("Exported event", {**EVENT_EXAMPLE, "organization_id": "org_01JwQvzr7rXLA5AGx3HKfoVf"}))
+class AuditExportEventSerializer(AuditEventSerializer):
+    """One event of the `format=json` export: its REST shape and its organization, which is every
+    field its hash covers (`audit.export.export_json` writes it; a test keeps the two equal)."""
+
+    organization_id = serializers.CharField(help_text="The organization whose chain holds the event.")
+
+
 FORMATS = ("json", "csv")
 
 

@@ -5,15 +5,17 @@ from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework.renderers import JSONRenderer
 
 from core.pagination import PaginatedListMixin
-from core.schema import errors
+from core.schema import ArrayOf, OneOf, errors
 from orgs.api.base import OrgApi
 
 from ..export import CSV_COLUMNS, streaming_export
 from ..permissions import audit_scope
 from ..selectors import AuditFilters, audit_events, audit_names
-from .serializers import AuditEventQuerySerializer, AuditEventSerializer
+from .serializers import EVENT_EXAMPLE, AuditEventQuerySerializer, AuditEventSerializer, AuditExportEventSerializer
 
 CSV_EXAMPLE = ",".join(CSV_COLUMNS) + "\n1042,17,2026-03-01T09:30:00.123456Z,workspace.updated,...\n"
+EXPORT_EXAMPLE = OpenApiExample("Export", response_only=True, value=[
+    {**EVENT_EXAMPLE, "organization_id": "org_01JwQvzr7rXLA5AGx3HKfoVf"}])
 
 
 class AuditEventListApi(PaginatedListMixin, OrgApi):
@@ -38,7 +40,11 @@ class AuditEventListApi(PaginatedListMixin, OrgApi):
         "offline against the signed checkpoints.",
         parameters=[AuditEventQuerySerializer],
         responses={
-            (200, "application/json"): AuditEventSerializer(many=True),
+            # a page (an object), or with format=json the export (an array): a client tells them apart by type
+            (200, "application/json"): OneOf(
+                AuditEventSerializer(many=True), ArrayOf(AuditExportEventSerializer), examples=[EXPORT_EXAMPLE],
+                description="A page of events; with `format=json`, every matching event as one array in "
+                "ascending seq (the export)."),
             (200, "text/csv"): OpenApiResponse(
                 OpenApiTypes.STR, description="With `format=csv`: a header row, then one row per event.",
                 examples=[OpenApiExample("CSV", value=CSV_EXAMPLE, media_type="text/csv", response_only=True)]),

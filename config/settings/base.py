@@ -238,8 +238,9 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Residency Console API",
     "DESCRIPTION": "Control plane for inference residency: organizations, workspaces, "
     "routing decisions, usage and cost, audit events. Authenticate with your API key in the "
-    "`x-api-key` header. Lists take `limit` (1 to 1000, default 20), `after_id` and `before_id`. "
-    "Every error has the body `{\"type\": \"error\", \"error\": {\"type\", \"message\"}, \"request_id\"}`; "
+    "`x-api-key` header or as `Authorization: Bearer <key>` (as the official `anthropic` SDK sends it). "
+    "Lists take `limit` (1 to 1000, default 20), `after_id` and `before_id`. Every error has the body "
+    "`{\"type\": \"error\", \"error\": {\"type\", \"message\", \"details\"}, \"request_id\"}`; "
     "every response carries a `request-id` header.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -253,6 +254,10 @@ SPECTACULAR_SETTINGS = {
          "Enterprise plans)."},
         {"name": "Workspaces", "description": "Workspaces and their data residency: where data rests and where "
          "inference may run."},
+        {"name": "Data residency policy", "description": "The organization's bound over every workspace's inference "
+         "geos (every plan)."},
+        {"name": "Residency impact", "description": "What a residency change would have cost over recent usage, "
+         "before it is made."},
         {"name": "Decisions", "description": "The router's question: where may this request run, at what price "
          "multiplier?"},
         {"name": "Users", "description": "Members of the organization and their roles."},
@@ -264,6 +269,8 @@ SPECTACULAR_SETTINGS = {
         {"name": "Usage report", "description": "Token usage per hour or day, grouped by workspace, model, geo or "
          "service tier."},
         {"name": "Cost report", "description": "Daily cost in USD cents, grouped by workspace, geo or model."},
+        {"name": "Analytics", "description": "Usage and cost by workspace, service tier, geo, model and product, "
+         "ranked and paged, as the official `anthropic` SDK's analytics readers take them."},
     ],
     # no call to the public validator (offline, and the Content-Security-Policy allows 'self' only)
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
@@ -277,7 +284,14 @@ SPECTACULAR_SETTINGS = {
         "ApiSurfaceEnum": ["api"],
         "AppsSurfaceEnum": ["apps"],
         "ApiKeyTypeEnum": ["api_key"],
-        "ApiKeyStatusEnum": ["active", "revoked"],
+        "AuditEventTypeEnum": ["audit_event"],
+        "ApiKeyStatusEnum": ["active", "inactive", "archived", "expired"],
+        "ApiKeyStatusChangeEnum": ["active", "inactive", "archived"],
+        "OrganizationTypeEnum": ["organization"],
+        "UserTypeEnum": ["user"],
+        "UserActorTypeEnum": ["user_actor"],
+        "LockReasonEnum": ["legacy_opt_out", "contract"],
+        "PolicyLockReasonEnum": ["contract"],
     },
 }
 

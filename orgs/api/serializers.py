@@ -2,13 +2,19 @@
 endpoint accepts and answers. Views answer with these serializers only, so the OpenAPI document
 and the responses cannot drift apart."""
 
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.schema import examples
-from core.serializers import ConstantField, StrictCharField, StrictChoiceField, StrictEmailField, StrictSerializer
+from core.serializers import (
+    ConstantField,
+    QuerySerializer,
+    StrictCharField,
+    StrictChoiceField,
+    StrictEmailField,
+    StrictSerializer,
+)
 
-from ..models import AREA_LEVELS, AREAS, Plan
+from ..models import AREA_LEVELS, AREAS, ApiKeyStatus, Plan
 
 MAX_ROLE_NAME = 100
 MAX_KEY_NAME = 100
@@ -122,10 +128,35 @@ class RoleCreateSerializer(StrictSerializer):
 
 KEY_EXAMPLE = {"id": "apikey_2Kx8pQ4mZt7Lc1VbN9sRw3Hf", "type": "api_key", "name": "provisioning",
                "user_id": "user_4Fz9QmR2nB7xKc1VtL8wHs3d", "created_at": "2026-03-01T09:30:00.000000Z",
-               "last_used_at": None, "status": "active", "partial_key_hint": "rc-api-...x7Qa"}
+               "last_used_at": None, "status": "active", "partial_key_hint": "rc-api-...x7Qa",
+               "scope": {"type": "organization"},
+               "principal": {"type": "user_actor", "user_id": "user_4Fz9QmR2nB7xKc1VtL8wHs3d"},
+               "created_by": {"id": "user_4Fz9QmR2nB7xKc1VtL8wHs3d", "type": "user"}, "expires_at": None}
+
+# what the Admin API calls them: `inactive` is paused, `archived` revoked for good; keys here never
+# expire, so `expired` is listed for the official client and never answered
+KEY_STATUSES = (*ApiKeyStatus.values, "expired")
+KEY_STATUS_CHANGES = tuple(ApiKeyStatus.values)
 
 
-KEY_STATUSES = ("active", "revoked")
+class ApiKeyScopeSerializer(serializers.Serializer):
+    """Where the key belongs: the organization (keys here are not tied to a workspace)."""
+
+    type = ConstantField("organization")
+
+
+class ApiKeyPrincipalSerializer(serializers.Serializer):
+    """Who the key acts as: a member."""
+
+    type = ConstantField("user_actor")
+    user_id = serializers.CharField(source="*", help_text="The member the key acts as.")
+
+
+class ApiKeyCreatorSerializer(serializers.Serializer):
+    """Who created the key."""
+
+    id = serializers.CharField(source="*", help_text="The creator's user id.")
+    type = ConstantField("user")
 
 
 class ApiKeyFieldsSerializer(serializers.Serializer):
@@ -135,12 +166,15 @@ class ApiKeyFieldsSerializer(serializers.Serializer):
     user_id = serializers.CharField(source="membership.user_id", help_text="The member the key acts as.")
     created_at = serializers.DateTimeField()
     last_used_at = serializers.DateTimeField(allow_null=True, help_text="Recorded at most once a minute.")
-    status = serializers.SerializerMethodField()
+    status = serializers.ChoiceField(choices=KEY_STATUSES, help_text="active; inactive (paused: it does not work "
+                                     "until resumed); archived (revoked for good). Keys here never expire.")
     partial_key_hint = serializers.SerializerMethodField(help_text="The key's prefix and last four characters.")
-
-    @extend_schema_field(serializers.ChoiceField(choices=KEY_STATUSES))
-    def get_status(self, key):
-        return "active" if key.is_active else "revoked"
+    scope = ApiKeyScopeSerializer(source="*")
+    principal = ApiKeyPrincipalSerializer(source="membership.user_id")
+    created_by = ApiKeyCreatorSerializer(source="created_by_id", allow_null=True,
+                                         help_text="Null when the creator is not recorded (e.g. the key "
+                                                   "`bootstrap_org` made).")
+    expires_at = serializers.DateTimeField(allow_null=True, help_text="Always null: keys here never expire.")
 
     def get_partial_key_hint(self, key) -> str:
         return f"rc-api-...{key.key_hint}"
@@ -155,8 +189,8 @@ class ApiKeySerializer(ApiKeyFieldsSerializer):
 class ApiKeyCreatedSerializer(ApiKeyFieldsSerializer):
     """A new API key, with its secret shown this once."""
 
-    key = serializers.CharField(source="secret", help_text="The secret for the `x-api-key` header. Store it now: "
-                                "it is not shown again.")
+    key = serializers.CharField(source="secret", help_text="The secret for the `x-api-key` header (or "
+                                "`Authorization: Bearer`). Store it now: it is not shown again.")
 
 
 @examples(("Create a key", {"name": "provisioning"}))
@@ -168,3 +202,36 @@ class ApiKeyCreateSerializer(StrictSerializer):
     user_id = StrictCharField(required=False, max_length=40, help_text="Create the key for this member (needs "
                               "Identity & access: manage, and a member strictly below you); default: yourself.")
 
+
+
+@examples(("Pause", {"status": "inactive"}), ("Rename", {"name": "provisioning (old)"}))
+class ApiKeyUpdateSerializer(StrictSerializer):
+    """A new name and/or status; a field left out or null stays as it is."""
+
+    name = StrictCharField(required=False, allow_null=True, max_length=MAX_KEY_NAME,
+                           error_messages={"blank": "Give the key a name, e.g. the tool that will use it."})
+    status = StrictChoiceField(
+        choices=KEY_STATUS_CHANGES, required=False, allow_null=True,
+        help_text="inactive pauses the key; active resumes a paused key (only someone who may create keys for its "
+        "member may); archived revokes it for good.",
+        error_messages={"invalid_choice": f"{{input!r}} is not a status a key can be given; use "
+                                          f"{', '.join(KEY_STATUS_CHANGES)}."})
+
+
+class ApiKeyListQuerySerializer(QuerySerializer):
+    status = StrictChoiceField(choices=KEY_STATUSES, required=False, help_text="Only keys in this status "
+                               "(`expired` matches none: keys here never expire).",
+                               error_messages={"invalid_choice": f"{{input!r}} is not a key status; use "
+                                                                 f"{', '.join(KEY_STATUSES)}."})
+    created_by_user_id = serializers.CharField(required=False, allow_blank=True, max_length=40,
+                                               help_text="Only keys this user created.")
+    workspace_id = serializers.CharField(required=False, allow_blank=True, max_length=40,
+                                         help_text="Keys of this workspace: none, since every key here belongs to "
+                                                   "the organization (`scope` is organization).")
+
+
+class UserListQuerySerializer(QuerySerializer):
+    email = serializers.CharField(required=False, allow_blank=True, max_length=254,
+                                  help_text="Only the member with this email (compared case-insensitively).")
+    roles = serializers.ListField(child=serializers.CharField(max_length=40), required=False, max_length=100,
+                                  help_text="Only members with one of these roles (built-in or custom role ids).")

@@ -21,11 +21,14 @@ from .base import OrgApi
 from .serializers import (
     ApiKeyCreatedSerializer,
     ApiKeyCreateSerializer,
+    ApiKeyListQuerySerializer,
     ApiKeySerializer,
+    ApiKeyUpdateSerializer,
     OrganizationSerializer,
     RoleCreateSerializer,
     RoleSerializer,
     UserCreateSerializer,
+    UserListQuerySerializer,
     UserSerializer,
     UserUpdateSerializer,
 )
@@ -54,12 +57,23 @@ class UserListCreateApi(PaginatedListMixin, OrgApi):
 
     @extend_schema(
         operation_id="users_list", summary="List members",
-        description="Members of your organization, oldest first. Needs User management: view.",
+        description="Members of your organization, oldest first; `email` and `roles[]` narrow the list (an unknown "
+        "role id is a 400). Needs User management: view.",
+        parameters=[UserListQuerySerializer],
         responses={200: UserSerializer(many=True), **errors(403, 404)},
     )
     def get(self, request):
         self.access.require("user_management")
-        return self.list_response(members_of(self.organization), UserSerializer)
+        query = UserListQuerySerializer.from_query(request.query_params)
+        roles = query.get("roles")
+        if roles:
+            known = set(roles_for(self.organization).filter(pk__in=roles).values_list("pk", flat=True))
+            unknown = [role for role in roles if role not in known]
+            if unknown:
+                raise ValidationError({"roles[]": [f"no role {', '.join(unknown)} in this organization; use "
+                                                   "primary_owner, owner, admin, user or a custom role id."]})
+        return self.list_response(members_of(self.organization, email=query.get("email") or None, roles=roles),
+                                  UserSerializer)
 
     @extend_schema(
         operation_id="users_create", summary="Add a member",
@@ -135,11 +149,19 @@ class ApiKeyListCreateApi(PaginatedListMixin, OrgApi):
 
     @extend_schema(
         operation_id="api_keys_list", summary="List API keys",
-        description="Everyone's keys with Identity & access: view, else your own. Never the secrets.",
+        description="Everyone's keys with Identity & access: view, else your own, oldest first. Never the secrets. "
+        "`status` and `created_by_user_id` narrow the list; `workspace_id` matches no key (keys here belong to "
+        "the organization).",
+        parameters=[ApiKeyListQuerySerializer],
         responses={200: ApiKeySerializer(many=True), **errors(404)},
     )
     def get(self, request):
-        return self.list_response(api_keys_visible_to(self.access), ApiKeySerializer)
+        query = ApiKeyListQuerySerializer.from_query(request.query_params)
+        keys = api_keys_visible_to(self.access, status=query.get("status"),
+                                   created_by_user_id=query.get("created_by_user_id") or None)
+        if query.get("workspace_id"):
+            keys = keys.none()
+        return self.list_response(keys, ApiKeySerializer)
 
     @extend_schema(
         operation_id="api_keys_create", summary="Create an API key",
@@ -162,13 +184,40 @@ class ApiKeyListCreateApi(PaginatedListMixin, OrgApi):
         return Response(ApiKeyCreatedSerializer(key).data)
 
 
+class ApiKeyDetailApi(OrgApi):
+    openapi_tag = "API keys"
+
+    @extend_schema(
+        operation_id="api_keys_retrieve", summary="Get an API key",
+        description="Your own key, or anyone's with Identity & access: view; any other key is a 404. Never the "
+        "secret.",
+        responses={200: ApiKeySerializer, **errors(404)},
+    )
+    def get(self, request, key_id):
+        return Response(ApiKeySerializer(access_api_key(access=self.access, id=key_id)).data)
+
+    @extend_schema(
+        operation_id="api_keys_update", summary="Update an API key",
+        description="Rename it and/or change its status: your own key, or anyone's with Identity & access: manage. "
+        "`inactive` pauses the key (it stops working at once), `active` resumes a paused key (only someone who may "
+        "create keys for its member may: 403 otherwise), `archived` revokes it for good. An archived key cannot be "
+        "changed (400).",
+        request=ApiKeyUpdateSerializer, responses={200: ApiKeySerializer, **errors(403, 404, *BODY)},
+    )
+    def post(self, request, key_id):
+        key = access_api_key(access=self.access, id=key_id)
+        data = ApiKeyUpdateSerializer.from_request(request)
+        key = services.api_key_update(actor=self.actor, api_key=key, name=data.get("name"), status=data.get("status"))
+        return Response(ApiKeySerializer(key).data)
+
+
 class ApiKeyRevokeApi(OrgApi):
     openapi_tag = "API keys"
 
     @extend_schema(
         operation_id="api_keys_revoke", summary="Revoke an API key",
-        description="Your own key, or anyone's with Identity & access: manage. The key stops working at once; "
-        "revoking a revoked key changes nothing.",
+        description="Your own key, or anyone's with Identity & access: manage. The key is archived and stops "
+        "working at once, for good; revoking an archived key changes nothing.",
         request=None, responses={200: ApiKeySerializer, **errors(403, 404)},
     )
     def post(self, request, key_id):

@@ -60,7 +60,7 @@ def api_keys(request):
         PageForm.number(request.GET))
     me = access.membership
     can_revoke_all = access.can("identity_access", Level.MANAGE)
-    rows = [(k, k.is_active and (can_revoke_all or (me is not None and k.membership_id == me.pk)))
+    rows = [(k, not k.is_archived and (can_revoke_all or (me is not None and k.membership_id == me.pk)))
             for k in page.object_list]
     return render(request, "console/api_keys/list.html", {
         "form": form, "page": page, "rows": rows, "sees_all": sees_all_api_keys(access),
@@ -72,7 +72,7 @@ def api_key_revoke(request, key_id):
     access = request.access
     key = access_api_key(access=access, id=key_id, need=Level.MANAGE)
     if request.method == "POST":
-        if key.is_active:
+        if not key.is_archived:
             services.api_key_revoke(actor=request.actor, api_key=key)
             messages.success(request, f"API key {key.name} is revoked; it stopped working at once.")
         else:

@@ -17,7 +17,7 @@ from core import hygiene, ratelimit
 from core.errors import error_body
 from core.ratelimit import DecisionRateThrottle
 from core.schema import errors
-from orgs.auth import INVALID_KEY
+from orgs.auth import INVALID_KEY, raw_api_key
 from orgs.models import MAX_API_KEY_LENGTH, hash_api_key
 from orgs.selectors import api_key_for_secret
 from orgs.services import api_key_touch
@@ -83,11 +83,12 @@ def _over_the_limit(request, key_id):
 
 
 def lean_decision(request):
-    """The router's hot path: a JSON POST with an API key, answered without DRF's per-request
-    machinery, byte for byte as the DRF path would answer it (a bad key is a 401 whatever the
-    body). Returns None for anything else (console sessions, other methods or content types,
+    """The router's hot path: a JSON POST with an API key (`x-api-key` or `Authorization: Bearer`,
+    read by `orgs.auth.raw_api_key` as DRF's authentication reads it), answered without DRF's
+    per-request machinery, byte for byte as the DRF path would answer it (a bad key is a 401
+    whatever the body). Returns None for anything else (console sessions, other methods or content types,
     oversized or otherwise malformed requests), which the DRF path answers."""
-    raw_key = request.META.get("HTTP_X_API_KEY")
+    raw_key = raw_api_key(request.META)
     if (raw_key is None or request.method != "POST" or request.content_type != "application/json"
             or request.content_params.get("charset", "utf-8").lower() not in _UTF8
             or getattr(request, "malformed", None)):
@@ -138,7 +139,7 @@ class DecisionApi(APIView):
         "archived workspace, then 400 for `inference_geo` problems (not on openai_compat, not a known geo, a "
         "model before Claude Opus 4.6, not allowed in the workspace).",
         request=DecisionRequestSerializer, examples=DECISION_EXAMPLES,
-        responses={200: DecisionSerializer, **errors(400, 401, 403, 404, 413)},
+        responses={200: DecisionSerializer, **errors(400, 401, 403, 404, 413, 415)},
     )
     def post(self, request):
         try:
@@ -162,7 +163,7 @@ class DecisionBatchApi(APIView):
         "does not allow). A batch the schema refuses (not a list, a missing or repeated custom_id, params of the "
         f"wrong shape) is a 400 naming the item; more than {MAX_BATCH:,} requests is a 413.",
         request=DecisionBatchRequestSerializer, examples=BATCH_EXAMPLES,
-        responses={200: DecisionBatchSerializer, **errors(400, 401, 413)},
+        responses={200: DecisionBatchSerializer, **errors(400, 401, 403, 413, 415)},
     )
     def post(self, request):
         try:

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from drf_spectacular.utils import OpenApiExample, PolymorphicProxySerializer
 from rest_framework import serializers
 
-from core.serializers import StrictSerializer
-from residency.policy import ENDPOINTS
+from core.schema import ErrorDetailsSerializer
+from core.serializers import ConstantField, StrictSerializer
+from residency.policy import ENDPOINTS, DecisionError
 
 MAX_BATCH = 10_000
 MAX_CUSTOM_ID = 64
@@ -96,29 +97,40 @@ class DecisionSerializer(serializers.Serializer):
 class DecisionErrorDetailSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=["invalid_request_error", "permission_error", "not_found_error"])
     message = serializers.CharField()
+    details = ErrorDetailsSerializer(allow_null=True, help_text="Null, or a machine-readable reason, as in an error "
+                                     "response (e.g. workspace_policy_violation).")
 
 
-class BatchResultSerializer(serializers.Serializer):
-    type = serializers.ChoiceField(choices=["succeeded", "errored"])
-    inference_geo = serializers.CharField(required=False)
-    routing_geo = serializers.CharField(required=False)
-    price_multiplier = serializers.CharField(required=False)
-    priority_burndown_multiplier = serializers.CharField(required=False)
-    error = DecisionErrorDetailSerializer(required=False)
+class BatchSucceededSerializer(DecisionSerializer):
+    """A request of the batch that was decided: its decision."""
 
-    def to_representation(self, outcome):
-        if hasattr(outcome, "status"):  # a DecisionError
-            return {"type": "errored", "error": outcome.as_json()}
-        return {"type": "succeeded", **outcome.as_json()}
+    type = ConstantField("succeeded")
+
+    def to_representation(self, decision):
+        return {"type": "succeeded", **decision.as_json()}
+
+
+class BatchErroredSerializer(serializers.Serializer):
+    """A request of the batch that was refused: the error it would have had on its own."""
+
+    type = ConstantField("errored")
+    error = DecisionErrorDetailSerializer()
+
+    def to_representation(self, error):
+        return {"type": "errored", "error": error.as_json()}
 
 
 class BatchResultItemSerializer(serializers.Serializer):
     custom_id = serializers.CharField()
-    result = BatchResultSerializer()
+    result = PolymorphicProxySerializer(
+        component_name="BatchResult", resource_type_field_name="type",
+        serializers={"succeeded": BatchSucceededSerializer, "errored": BatchErroredSerializer},
+    )
 
     def to_representation(self, item):
         custom_id, outcome = item
-        return {"custom_id": custom_id, "result": BatchResultSerializer().to_representation(outcome)}
+        serializer = BatchErroredSerializer if isinstance(outcome, DecisionError) else BatchSucceededSerializer
+        return {"custom_id": custom_id, "result": serializer().to_representation(outcome)}
 
 
 class DecisionBatchSerializer(serializers.Serializer):
@@ -146,7 +158,8 @@ BATCH_EXAMPLES = [
                                       "price_multiplier": "1", "priority_burndown_multiplier": "1"}},
         {"custom_id": "b", "result": {"type": "errored", "error": {
             "type": "invalid_request_error",
-            "message": 'inference_geo \'eu\' is not a known geo; valid values are "global", "us".'}}}]}),
+            "message": 'inference_geo \'eu\' is not a known geo; valid values are "global", "us".',
+            "details": None}}}]}),
 ]
 
 

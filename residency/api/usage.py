@@ -219,6 +219,9 @@ class CostReportSerializer(serializers.Serializer):
     next_page = serializers.DateTimeField(allow_null=True, help_text=NEXT_PAGE)
 
 
+BUCKET_WIDTH_NAMES = {"1h": "ONE_HOUR", "1d": "ONE_DAY"}  # names in generated clients
+
+
 def _strings(help_text):
     return serializers.ListField(child=serializers.CharField(allow_blank=True), required=False, help_text=help_text)
 
@@ -243,6 +246,7 @@ class ReportQuerySerializer(QuerySerializer):
             "ending_at": RFC3339Field(required=False, help_text="RFC 3339, exclusive; default now."),
             "bucket_width": StrictChoiceField(
                 choices=widths, required=False, default="1d", help_text="The bucket size (default 1d).",
+                enum_names=BUCKET_WIDTH_NAMES,
                 error_messages={"invalid_choice": f"{{input!r}} is not supported here; use {' or '.join(widths)}."}),
             "group_by": ChoiceListField(choices=groups, verb="group by", help_text="Dimensions to group by."),
             "workspace_ids": _strings("Only these workspaces."),

@@ -11,7 +11,14 @@ from orgs.views.base import console_page
 from .. import services
 from ..forms import InferenceResidencyForm
 from ..permissions import can_change_inference_residency, require_inference_residency
-from ..selectors import inference_residency_history, models_by_rate
+from ..selectors import (
+    inference_residency_history,
+    models_by_rate,
+    policy_info,
+    policy_of,
+    workspaces_routing_outside,
+)
+from .impact import change_impact
 
 LOCK_EXPLANATIONS = {
     "contract": "US-only inference is part of your organization's contract, so it is always on and can't be changed here.",
@@ -30,6 +37,8 @@ def _page(request, *, status=200, error=None):
     access = request.access
     org = access.organization
     uplift, standard = models_by_rate()
+    # US-only inference governs the Claude apps; the API is governed by the policy and per workspace
+    outside_us, live = workspaces_routing_outside(org, policy_info(policy_of(org)))
     return render(request, "console/residency.html", {
         "org": org,
         "can_change": can_change_inference_residency(access),
@@ -39,6 +48,8 @@ def _page(request, *, status=200, error=None):
         "uplift_models": uplift,
         "standard_models": standard,
         "error": error,
+        "outside_us": outside_us,
+        "live_workspaces": live,
     }, status=status)
 
 
@@ -60,6 +71,7 @@ def residency(request):
     if wants_confirmation and us_only != org.us_only_inference:
         return render(request, "console/residency_confirm.html", {
             "org": org, "us_only": us_only, "uplift_models": models_by_rate()[0],
+            "impact": change_impact(request, {"us_only": us_only}),
         })
     was = org.us_only_inference
     try:

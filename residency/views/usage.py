@@ -13,9 +13,10 @@ from orgs.views.base import console_page
 from .. import selectors
 from ..charts import NARROW, compact, stacked_bars
 from ..forms import UsageFilterForm
+from ..models import Surface
 from ..permissions import can_see_cost, require_usage_view
 from ..policy import decimal_str
-from ..reports import daily_usage_by_geo
+from ..reports import PriceBook, daily_usage_by_geo, usage_by_surface
 
 GEO_LABELS = {"global": "global", "us": "us", "not_available": "not available (older models)"}
 CENT = Decimal("0.01")
@@ -46,12 +47,14 @@ def usage(request):
         # only the errors: no figures for a period or filter that does not make sense
         return render(request, "console/usage.html", {"form": form, "data": None, "with_cost": with_cost})
     start, end = form.cleaned_data["from"], form.cleaned_data["to"]
-    workspace, model = form.cleaned_data["workspace"], form.cleaned_data["model"]
-    data = daily_usage_by_geo(organization, start_day=start, end_day=end,
-                              workspace_ids=(workspace,) if workspace else (),
-                              models=(model,) if model else (), with_cost=with_cost)
+    workspace, model, surface = form.cleaned_data["workspace"], form.cleaned_data["model"], form.cleaned_data["surface"]
+    filters = {"workspace_ids": (workspace,) if workspace else (), "models": (model,) if model else (),
+               "surfaces": (surface,) if surface else ()}
+    book = PriceBook.load(organization) if with_cost else None
+    data = daily_usage_by_geo(organization, start_day=start, end_day=end, with_cost=with_cost, book=book, **filters)
     if form.cleaned_data["format"] == "csv":
         return _csv(organization, data, start, end)
+    by_surface = usage_by_surface(organization, start_day=start, end_day=end, book=book, **filters)
     us_multiplier = selectors.geo_multiplier("us")
     table, charts, shares = [], {}, []
     if not data.empty:
@@ -100,14 +103,36 @@ def usage(request):
                 "cost_share": round(100 * total.cost / all_cost, 1) if all_cost else 0,
                 "uplift": usd(total.uplift) if total.uplift else None,
             })
+    surfaces = _surface_rows(by_surface)
     return render(request, "console/usage.html", {
         "data": data, "charts": charts, "table": table, "shares": shares, "with_cost": with_cost,
+        "surfaces": surfaces,
         "geo_labels": [GEO_LABELS.get(g, g) for g in data.geos],
-        "form": form, "filtered": bool(workspace or model),
+        "form": form, "filtered": bool(workspace or model or surface),
         "query": urlencode({k: v for k, v in [("from", start.isoformat()), ("to", end.isoformat()),
-                                                ("workspace", workspace), ("model", model)] if v}),
+                                                ("workspace", workspace), ("model", model), ("surface", surface)]
+                            if v}),
         "us_multiplier": decimal_str(us_multiplier) if us_multiplier is not None else "1.1",
     })
+
+
+def _surface_rows(by_surface):
+    """API and Claude apps side by side, each with its share of tokens and cost."""
+    all_tokens = sum(sum(g.tokens) for g in by_surface.values())
+    all_cost = sum((g.cost for g in by_surface.values()), Decimal(0))
+    rows = []
+    for value, label in Surface.choices:
+        group = by_surface.get(value)
+        if group is None:
+            continue
+        tokens = sum(group.tokens)
+        rows.append({
+            "surface": value, "label": label, "tokens": tokens,
+            "token_share": round(100 * tokens / all_tokens, 1) if all_tokens else 0,
+            "cost": usd(group.cost), "cost_share": round(100 * group.cost / all_cost, 1) if all_cost else 0,
+            "uplift": usd(group.uplift) if group.uplift else None,
+        })
+    return rows
 
 
 def _csv(organization, data, start, end):

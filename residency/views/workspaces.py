@@ -3,7 +3,9 @@
 Every change goes through `residency.services`; these views read, render, and check input with
 the forms in `residency.forms` (invalid input is a 400 with the errors next to the fields, and
 reaches no service, so nothing is recorded). A service's ValidationError reaches the page through
-`core.forms.add_service_errors`. Pages work without JavaScript; a little JS
+`core.forms.add_service_errors`. A new workspace gets its whole data residency in one step, starting
+from the organization policy's values; a change of where a workspace's inference runs is confirmed
+first, with what it would have cost (SPEC §5). Pages work without JavaScript; a little JS
 (static/console/workspaces.js) keeps the default-geo select within the allowed geos.
 """
 
@@ -29,7 +31,8 @@ from ..forms import (
     WorkspaceResidencyForm,
 )
 from ..permissions import access_workspace, can_create_workspaces, can_see_workspaces, workspace_level
-from ..selectors import workspaces_visible_to
+from ..selectors import policy_of, policy_values, workspaces_visible_to
+from .impact import change_impact
 
 PAGE_SIZE = 25
 
@@ -77,19 +80,22 @@ def workspace_list(request):
 
 @console_page
 def workspace_create(request):
-    """Privacy: manage creates; Privacy: view sees the form disabled (403); Privacy: none does not
-    see the page (404). A POST goes to the service once the input is valid, so a refused attempt
-    is audited (SPEC §2 order of checks), a hidden one too."""
+    """Privacy: manage creates, with its data residency in one step (prefilled from the organization
+    policy); Privacy: view sees the form disabled (403); Privacy: none does not see the page (404).
+    A POST goes to the service once the input is valid, so a refused attempt is audited (SPEC §2
+    order of checks), a hidden one too."""
     access = request.access
     can_create = can_create_workspaces(access)
-    _, workspace_geos = selectors.geos()
-    form = WorkspaceCreateForm(posted(request), workspace_geos=workspace_geos)
+    inference_geos, workspace_geos = selectors.geos()
+    policy = policy_values(policy_of(access.organization))
+    form = WorkspaceCreateForm(posted(request), workspace_geos=workspace_geos, inference_geos=inference_geos,
+                               current=policy)
     if not access.can("privacy"):
         if request.method == "POST" and form.is_valid():
             try:  # records the refused attempt, then answers as if the page did not exist
                 services.workspace_create(actor=request.actor, organization=access.organization,
                                           name=form.cleaned_data["name"],
-                                          data_residency={"workspace_geo": form.cleaned_data["workspace_geo"]})
+                                          data_residency=form.cleaned_data["data_residency"])
             except PermissionDenied:
                 pass
         raise Http404("Not found.")
@@ -100,18 +106,18 @@ def workspace_create(request):
             try:
                 workspace = services.workspace_create(
                     actor=request.actor, organization=access.organization, name=form.cleaned_data["name"],
-                    data_residency={"workspace_geo": form.cleaned_data["workspace_geo"]},
+                    data_residency=form.cleaned_data["data_residency"],
                 )
             except ValidationError as exc:
-                add_service_errors(form, exc)
+                add_service_errors(form, exc, field_map=RESIDENCY_FIELDS)
             except PermissionDenied as exc:
                 form.add_error(None, str(exc))
                 status = 403
             else:
                 messages.success(request, f"Workspace {workspace.name} created.")
                 return redirect("console:workspace_detail", workspace_id=workspace.pk)
-    return render(request, "console/workspaces/create.html", {"form": form, "can_create": can_create},
-                  status=status)
+    return render(request, "console/workspaces/create.html", {"form": form, "can_create": can_create,
+                                                              "policy": policy}, status=status)
 
 
 def _detail_page(request, workspace, access, *, form=None, admin_form=None, status=200):
@@ -136,6 +142,8 @@ def _detail_page(request, workspace, access, *, form=None, admin_form=None, stat
 
 @console_page
 def workspace_detail(request, workspace_id):
+    """GET shows the workspace. A POST that changes where its inference runs shows the change and
+    its cost and asks to confirm (`confirmed`); a rename alone, or a confirmed POST, saves."""
     workspace, access = access_workspace(actor=request.actor, id=workspace_id,
                                          organization_id=request.access.organization.pk)
     if request.method != "POST":
@@ -144,10 +152,21 @@ def workspace_detail(request, workspace_id):
     form = WorkspaceResidencyForm(request.POST, workspace=workspace, inference_geos=inference_geos)
     status = 400
     if form.is_valid():
+        residency = form.cleaned_data["data_residency"]
         try:
+            if (workspace_level(access, workspace) == Level.MANAGE and not workspace.is_archived
+                    and form.changes_inference_geos and not form.cleaned_data["confirmed"]):
+                # checked as the service will check it (the organization policy too) before confirming
+                services.data_residency_clean(residency, organization=workspace.organization,
+                                              current=workspace.data_residency)
+                return render(request, "console/workspaces/residency_confirm.html", {
+                    "workspace": workspace, "form": form, "residency": residency,
+                    "impact": change_impact(request, {"workspace": {"id": workspace.pk,
+                                                                    "data_residency": residency}}),
+                })
             # Members who may only view it still reach the service, so the attempt is audited.
             services.workspace_update(actor=request.actor, workspace=workspace, name=form.cleaned_data["name"],
-                                      data_residency=form.cleaned_data["data_residency"])
+                                      data_residency=residency)
         except ValidationError as exc:
             add_service_errors(form, exc, field_map=RESIDENCY_FIELDS)
         except PermissionDenied as exc:

@@ -25,6 +25,9 @@ def test_owner_restricts_a_workspace_to_us_and_the_default_only_offers_us(login,
     expect(default).to_have_value("us")
 
     page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("heading", name="Change where Production's inference runs?")).to_be_visible()
+    expect(page.locator("#impact")).to_contain_text("Over the last 30 days this would have cost the same")
+    page.get_by_role("button", name="Save data residency").click()
     expect(page.get_by_role("status")).to_contain_text("Saved data residency for Production")
     ws.refresh_from_db()
     assert ws.allowed_inference_geos == ["us"] and ws.default_inference_geo == "us"
@@ -79,6 +82,7 @@ def test_no_geo_ticked_is_one_error_next_to_the_geos_and_the_default_keeps_its_v
     page.get_by_label("United States (us)").check()
     expect(page.get_by_label("Default inference geo").locator("option")).to_have_text(["United States (us)"])
     page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Save data residency").click()
     expect(page.get_by_role("status")).to_contain_text("Saved data residency for Production EU")
     ws.refresh_from_db()
     assert (ws.name, ws.allowed_inference_geos, ws.default_inference_geo) == ("Production EU", ["us"], "us")

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from django.contrib.admin.utils import quote
 from django.urls import reverse
 
 from audit.models import AuditEvent
@@ -118,7 +119,7 @@ def test_admin_cannot_delete_catalog_models(staff):
 
 def test_admin_workspace_requires_allowed_geos_and_puts_errors_by_the_field(staff, org, owner):
     ws = residency_services.workspace_create(actor=actor_for(owner.user), organization=org, name="Prod")
-    url = reverse("admin:orgs_workspace_change", args=[ws.pk])
+    url = reverse("admin:orgs_workspace_change", args=[quote(ws.pk)])
     blank = staff.post(url, {"name": "Prod", "allowed_inference_geos": "", "default_inference_geo": "global"})
     assert blank.status_code == 200 and "This field is required" in blank.content.decode()
     clash = staff.post(url, {"name": "Prod", "allowed_inference_geos": "us", "default_inference_geo": "global"})

@@ -85,6 +85,9 @@ class Endpoint:
 LIST = {"limit": "int", "after_id": "id", "before_id": "id"}
 REPORT = {"starting_at": "date", "ending_at": "date", "page": "date", "bucket_width": "enum", "limit": "int",
           "group_by[]": "enum", "workspace_ids[]": "text", "models[]": "text", "inference_geos[]": "text"}
+ANALYTICS = {"starting_at": "date", "ending_at": "date", "time_bucket_width": "enum", "group_by[]": "enum",
+             "workspace_ids[]": "text", "models[]": "text", "inference_geos[]": "text", "service_tiers[]": "enum",
+             "products[]": "enum", "order_by": "enum", "order": "enum", "limit": "int", "page": "id"}
 DAY = {"starting_at": "2026-03-01T00:00:00Z", "ending_at": "2026-03-02T00:00:00Z"}
 DECISION = {"workspace_id": "{workspace_id}", "model": "claude-opus-4-6", "inference_geo": "us", "endpoint": "messages"}
 
@@ -93,7 +96,7 @@ ENDPOINTS = {
     "inference_residency_retrieve": Endpoint("GET", "/v1/organizations/inference_residency"),
     "inference_residency_update": Endpoint("POST", "/v1/organizations/inference_residency", body={"us_only": True},
                                            booleans=(("us_only",),)),
-    "users_list": Endpoint("GET", "/v1/organizations/users", query=LIST),
+    "users_list": Endpoint("GET", "/v1/organizations/users", query={**LIST, "email": "text", "roles[]": "text"}),
     "users_create": Endpoint("POST", "/v1/organizations/users", body={"email": "new@acme.test", "role": "user"},
                              strings=(("email",), ("role",))),
     "users_retrieve": Endpoint("GET", "/v1/organizations/users/{user_id}", path_id=True),
@@ -102,25 +105,48 @@ ENDPOINTS = {
     "roles_list": Endpoint("GET", "/v1/organizations/roles", query=LIST),
     "roles_create": Endpoint("POST", "/v1/organizations/roles", body={"name": "Ops", "permissions": {"billing": "view"}},
                              strings=(("name",), ("permissions", "billing")), objects=(("permissions",),)),
-    "api_keys_list": Endpoint("GET", "/v1/organizations/api_keys", query=LIST),
+    "api_keys_list": Endpoint("GET", "/v1/organizations/api_keys", query={
+        **LIST, "status": "enum", "created_by_user_id": "text", "workspace_id": "text"}),
+    "api_keys_retrieve": Endpoint("GET", "/v1/organizations/api_keys/{key_id}", path_id=True),
+    "api_keys_update": Endpoint("POST", "/v1/organizations/api_keys/{key_id}", path_id=True,
+                                body={"name": "k2", "status": "inactive"}, strings=(("name",), ("status",))),
     "api_keys_create": Endpoint("POST", "/v1/organizations/api_keys", body={"name": "k", "user_id": "{user_id}"},
                                 strings=(("name",), ("user_id",))),
     "api_keys_revoke": Endpoint("POST", "/v1/organizations/api_keys/{key_id}/revoke", path_id=True),
-    "workspaces_list": Endpoint("GET", "/v1/organizations/workspaces", query={**LIST, "include_archived": "bool"}),
+    "workspaces_list": Endpoint("GET", "/v1/organizations/workspaces", query={
+        **LIST, "include_archived": "bool", "include_default": "bool", "ids[]": "text"}),
     "workspaces_create": Endpoint(
         "POST", "/v1/organizations/workspaces",
         body={"name": "W", "data_residency": {"workspace_geo": "us", "allowed_inference_geos": ["us"],
-                                              "default_inference_geo": "us"}},
+                                              "default_inference_geo": "us"},
+              "display_color": "#112233", "tags": {"env": "prod"}},
         strings=(("name",), ("data_residency", "workspace_geo"), ("data_residency", "default_inference_geo"),
-                 ("data_residency", "allowed_inference_geos", 0)),
-        objects=(("data_residency",), ("data_residency", "allowed_inference_geos"))),
+                 ("data_residency", "allowed_inference_geos", 0), ("display_color",), ("tags", "env")),
+        objects=(("data_residency",), ("data_residency", "allowed_inference_geos"), ("tags",))),
     "workspaces_retrieve": Endpoint("GET", "/v1/organizations/workspaces/{workspace_id}", path_id=True),
     "workspaces_update": Endpoint(
         "POST", "/v1/organizations/workspaces/{workspace_id}", path_id=True,
-        body={"name": "W2", "data_residency": {"allowed_inference_geos": ["us"], "default_inference_geo": "us"}},
-        strings=(("name",), ("data_residency", "default_inference_geo"), ("data_residency", "allowed_inference_geos", 0)),
-        objects=(("data_residency",), ("data_residency", "allowed_inference_geos"))),
+        body={"name": "W2", "data_residency": {"allowed_inference_geos": ["us"], "default_inference_geo": "us"},
+              "display_color": "#112233", "tags": {"env": "prod"}},
+        strings=(("name",), ("data_residency", "default_inference_geo"), ("data_residency", "allowed_inference_geos", 0),
+                 ("display_color",), ("tags", "env")),
+        objects=(("data_residency",), ("data_residency", "allowed_inference_geos"), ("tags",))),
     "workspaces_archive": Endpoint("POST", "/v1/organizations/workspaces/{workspace_id}/archive", path_id=True),
+    "data_residency_policy_retrieve": Endpoint("GET", "/v1/organizations/data_residency_policy"),
+    "data_residency_policy_update": Endpoint(
+        "POST", "/v1/organizations/data_residency_policy",
+        body={"allowed_inference_geos": ["us"], "default_inference_geo": "us", "apply_to_workspaces": False},
+        strings=(("default_inference_geo",), ("allowed_inference_geos", 0)),
+        booleans=(("apply_to_workspaces",),), objects=(("allowed_inference_geos",),)),
+    "residency_impact_create": Endpoint(
+        "POST", "/v1/organizations/residency_impact",
+        body={"change": {"workspace": {"id": "{workspace_id}", "data_residency": {
+            "allowed_inference_geos": ["us"], "default_inference_geo": "us"}}}, "days": 30},
+        strings=(("change", "workspace", "id"), ("change", "workspace", "data_residency", "default_inference_geo"),
+                 ("change", "workspace", "data_residency", "allowed_inference_geos", 0)),
+        numbers=(("days",),),
+        objects=(("change",), ("change", "workspace"), ("change", "workspace", "data_residency"),
+                 ("change", "workspace", "data_residency", "allowed_inference_geos"))),
     "audit_events_list": Endpoint("GET", "/v1/organizations/audit_events", query={
         **LIST, "action": "enum", "actor_id": "text", "target_id": "text", "starting_at": "date", "ending_at": "date",
         "format": "enum"}),
@@ -134,6 +160,8 @@ ENDPOINTS = {
     "usage_report_messages_retrieve": Endpoint("GET", "/v1/organizations/usage_report/messages", query=REPORT,
                                                base_query=DAY),
     "cost_report_retrieve": Endpoint("GET", "/v1/organizations/cost_report", query=REPORT, base_query=DAY),
+    "analytics_usage_list": Endpoint("GET", "/v1/organizations/analytics/usage", query=ANALYTICS, base_query=DAY),
+    "analytics_cost_list": Endpoint("GET", "/v1/organizations/analytics/cost", query=ANALYTICS, base_query=DAY),
     # the decision endpoints are the decision work's; they are held to the same rule
     "decisions": Endpoint("POST", "/v1/residency/decisions", body=DECISION,
                           strings=tuple((name,) for name in DECISION)),
@@ -246,7 +274,7 @@ def requests_for(endpoint, world):
 
 def state():
     return (AuditEvent.objects.count(), Workspace.objects.filter(archived_at__isnull=True).count(),
-            Membership.objects.count(), Role.objects.count(), ApiKey.objects.filter(revoked_at__isnull=True).count(),
+            Membership.objects.count(), Role.objects.count(), list(ApiKey.objects.values_list("name", "status")),
             UsageRecord.objects.count())
 
 

@@ -88,6 +88,8 @@ def test_every_operation_answers_as_documented(org, owner, as_, problems):
     # users
     url = f"{ORGS}/users"
     owner_api.call("GET", url, query={"limit": 2}, expect=200)
+    owner_api.call("GET", url, query={"email": "NEW@acme.test", "roles[]": ["user", "owner"]}, expect=200)
+    owner_api.call("GET", url, query={"roles[]": "developer"}, expect=400)
     owner_api.call("GET", url, query={"limit": 0}, expect=400)
     user_api.call("GET", url, expect=403)
     added = owner_api.call("POST", url, body={"email": "new@acme.test", "role": "user"}, expect=200).json()
@@ -115,6 +117,17 @@ def test_every_operation_answers_as_documented(org, owner, as_, problems):
     owner_api.call("POST", url, body={"name": 0}, expect=400)
     owner_api.call("POST", url, body={"name": "for the boss", "user_id": primary_owner(org).user_id}, expect=200)
     user_api.call("POST", url, body={"name": "x", "user_id": owner.user_id}, expect=403)
+    owner_api.call("GET", url, query={"status": "inactive", "created_by_user_id": owner.user_id}, expect=200)
+    owner_api.call("GET", url, query={"status": "revoked"}, expect=400)
+    detail = f"{url}/{{key_id}}"
+    owner_api.call("GET", detail, f"{url}/{key['id']}", expect=200)
+    user_api.call("GET", detail, f"{url}/{key['id']}", expect=404)
+    owner_api.call("POST", detail, f"{url}/{key['id']}", body={"name": "tool 2", "status": "inactive"}, expect=200)
+    owner_api.call("POST", detail, f"{url}/{key['id']}", body={"status": "expired"}, expect=400)
+    spare = owner_api.call("POST", url, body={"name": "spare"}, expect=200).json()
+    manager_api = as_(add_member(org, "identity_manage"))
+    manager_api.call("POST", detail, f"{url}/{spare['id']}", body={"status": "inactive"}, expect=200)
+    manager_api.call("POST", detail, f"{url}/{spare['id']}", body={"status": "active"}, expect=403)
     revoke = f"{url}/{{key_id}}/revoke"
     owner_api.call("POST", revoke, f"{url}/{key['id']}/revoke", expect=200)
     user_api.call("POST", revoke, f"{url}/{key['id']}/revoke", expect=404)
@@ -122,12 +135,16 @@ def test_every_operation_answers_as_documented(org, owner, as_, problems):
     # workspaces
     url = f"{ORGS}/workspaces"
     ws = owner_api.call("POST", url, body={"name": "Prod", "data_residency": {"allowed_inference_geos": ["us"],
-                                                                             "default_inference_geo": "us"}},
-                        expect=200).json()
+                                                                             "default_inference_geo": "us"},
+                                           "display_color": "#112233", "tags": {"team": "a"}}, expect=200).json()
+    owner_api.call("POST", url, body={"name": "Nulls", "data_residency": None, "tags": None}, expect=200)
+    owner_api.call("POST", url, body={"name": "Bad", "tags": {"anthropic": "x"}}, expect=400)
     owner_api.call("POST", url, body={"name": "Lab"}, expect=200)
     owner_api.call("POST", url, body={"name": ""}, expect=400)
     viewer_api.call("POST", url, body={"name": "Mine"}, expect=403)
     owner_api.call("GET", url, query={"limit": 1}, expect=200)
+    owner_api.call("GET", url, query={"ids[]": [ws["id"]], "include_default": "true"}, expect=200)
+    owner_api.call("GET", url, query={"ids[]": [f"wrkspc_{i}" for i in range(101)]}, expect=400)
     owner_api.call("GET", url, query={"include_archived": "maybe"}, expect=400)
     user_api.call("GET", url, expect=200)
     detail = f"{url}/{{workspace_id}}"
@@ -135,12 +152,28 @@ def test_every_operation_answers_as_documented(org, owner, as_, problems):
     user_api.call("GET", detail, f"{url}/{ws['id']}", expect=404)
     owner_api.call("POST", detail, f"{url}/{ws['id']}", body={"data_residency": {"allowed_inference_geos":
                                                                                  "unrestricted"}}, expect=200)
+    owner_api.call("POST", detail, f"{url}/{ws['id']}", body={"tags": {"team": None, "env": "prod"}}, expect=200)
     owner_api.call("POST", detail, f"{url}/{ws['id']}", body={"data_residency": {"workspace_geo": "us"}}, expect=400)
     viewer_api.call("POST", detail, f"{url}/{ws['id']}", body={"name": "Renamed"}, expect=403)
     archive = f"{url}/{{workspace_id}}/archive"
     viewer_api.call("POST", archive, f"{url}/{ws['id']}/archive", expect=403)
     owner_api.call("POST", archive, f"{url}/{ws['id']}/archive", expect=200)
     owner_api.call("POST", archive, f"{url}/wrkspc_nope/archive", expect=404)
+
+    # the organization's data residency policy
+    url = f"{ORGS}/data_residency_policy"
+    owner_api.call("GET", url, expect=200)
+    viewer_api.call("GET", url, expect=200)
+    user_api.call("GET", url, expect=404)
+    owner_api.call("POST", url, body={"allowed_inference_geos": ["us"], "default_inference_geo": "us"}, expect=200)
+    owner_api.call("POST", url, body={"allowed_inference_geos": ["global"]}, expect=400)
+    owner_api.call("POST", url, raw="apply_to_workspaces=true", content_type="application/x-www-form-urlencoded",
+                   expect=415)
+    viewer_api.call("POST", url, body={"apply_to_workspaces": True}, expect=403)
+    user_api.call("POST", url, body={"apply_to_workspaces": True}, expect=404)
+    team_api.call("POST", url, body={"apply_to_workspaces": True}, expect=200)
+    owner_api.call("POST", url, body={"allowed_inference_geos": "unrestricted", "default_inference_geo": "global"},
+                   expect=200)
 
     # usage
     prod = workspace(org, "Usage")
@@ -162,6 +195,33 @@ def test_every_operation_answers_as_documented(org, owner, as_, problems):
     analytics_api.call("GET", url, query=day, expect=403)
     user_api.call("GET", url, query=day, expect=404)
     owner_api.call("GET", url, query={**day, "bucket_width": "1h"}, expect=400)
+    for kind in ("usage", "cost"):
+        url = f"{ORGS}/analytics/{kind}"
+        page = owner_api.call("GET", url, query={**day, "group_by[]": ["inference_geo", "product"], "limit": 1},
+                              expect=200).json()
+        owner_api.call("GET", url, query={**day, "group_by[]": ["inference_geo", "product"], "limit": 1,
+                                          "page": page["next_page"]}, expect=200)
+        owner_api.call("GET", url, query={**day, "time_bucket_width": "1h", "order_by": "time"}, expect=200)
+        owner_api.call("GET", url, query={**day, "actor_ids[]": "user_x"}, expect=400)
+        user_api.call("GET", url, query=day, expect=404)
+    analytics_api.call("GET", f"{ORGS}/analytics/usage", query=day, expect=200)
+    analytics_api.call("GET", f"{ORGS}/analytics/cost", query=day, expect=403)
+
+    # the cost of a change
+    url = f"{ORGS}/residency_impact"
+    owner_api.call("POST", url, body={"change": {"us_only": True}}, expect=200)
+    owner_api.call("POST", url, body={"change": {"workspace": {"id": prod.pk, "data_residency": {
+        "allowed_inference_geos": ["us"], "default_inference_geo": "us"}}}, "days": 90}, expect=200)
+    owner_api.call("POST", url, body={"change": {}}, expect=400)
+    owner_api.call("POST", f"{ORGS}/data_residency_policy", body={"allowed_inference_geos": ["us"],
+                                                                  "default_inference_geo": "us"}, expect=200)
+    outside = owner_api.call("POST", url, body={"change": {"workspace": {"id": prod.pk, "data_residency": {
+        "allowed_inference_geos": ["global", "us"]}}}}, expect=400)
+    assert outside.json()["error"]["details"] == {"error_code": "workspace_policy_violation",
+                                                  "field": "allowed_inference_geos"}
+    owner_api.call("POST", url, raw="days=3", content_type="application/x-www-form-urlencoded", expect=415)
+    viewer_api.call("POST", url, body={"change": {"us_only": True}}, expect=404)
+    team_api.call("POST", url, body={"change": {"us_only": True}}, expect=404)
 
     # audit events
     url = f"{ORGS}/audit_events"
@@ -174,4 +234,4 @@ def test_every_operation_answers_as_documented(org, owner, as_, problems):
 
     assert not problems, "\n".join(problems)
     answered = {(method, template) for method, template, _ in owner_api.seen | user_api.seen}
-    assert len(answered) == 21  # every REST operation but the decisions'
+    assert len(answered) == 28  # every REST operation but the decisions'

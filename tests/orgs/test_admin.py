@@ -1,6 +1,7 @@
 """The Django admin writes through the services: audited, permission-checked, validated."""
 
 import pytest
+from django.contrib.admin.utils import quote
 from django.urls import reverse
 
 from audit.models import AuditEvent
@@ -35,7 +36,7 @@ def test_admin_creates_an_organization_through_the_service(staff):
 
 
 def test_admin_turning_us_only_on_is_audited_as_admin(staff, org):
-    url = reverse("admin:orgs_organization_change", args=[org.pk])
+    url = reverse("admin:orgs_organization_change", args=[quote(org.pk)])
     response = staff.post(url, {**ORG_FIELDS, "us_only_inference": "on"})
     assert response.status_code == 302
     org.refresh_from_db()
@@ -48,7 +49,7 @@ def test_admin_removes_a_lock_only_with_a_reason_and_us_only_stays_read_only_whi
     """SPEC §2: staff remove a lock in the admin, giving a reason, audited (superseding the earlier
     "a lock can never be lifted"); while locked, US-only cannot be switched."""
     org = make_org(lock_reason="contract")
-    url = reverse("admin:orgs_organization_change", args=[org.pk])
+    url = reverse("admin:orgs_organization_change", args=[quote(org.pk)])
     page = staff.get(url).content.decode()
     assert 'name="us_only_inference"' not in page  # read-only while locked
     staff.post(url, {**ORG_FIELDS, "us_only_inference": "", "lock_reason": "contract"})
@@ -70,13 +71,13 @@ def test_admin_removes_a_lock_only_with_a_reason_and_us_only_stays_read_only_whi
 
 def test_admin_refuses_a_lock_on_a_team_plan_and_a_plan_change_while_locked(staff):
     team = make_org(plan="team")
-    url = reverse("admin:orgs_organization_change", args=[team.pk])
+    url = reverse("admin:orgs_organization_change", args=[quote(team.pk)])
     response = staff.post(url, {**ORG_FIELDS, "plan": "team", "lock_reason": "contract", "reason": "deal"})
     assert response.status_code == 200 and "usage-based Enterprise plan" in response.content.decode()
     team.refresh_from_db()
     assert team.lock_reason is None
     locked = make_org(lock_reason="contract")
-    url = reverse("admin:orgs_organization_change", args=[locked.pk])
+    url = reverse("admin:orgs_organization_change", args=[quote(locked.pk)])
     response = staff.post(url, {**ORG_FIELDS, "plan": "team", "lock_reason": "contract"})
     assert response.status_code == 200 and "remove the lock" in response.content.decode()
     locked.refresh_from_db()
@@ -84,7 +85,7 @@ def test_admin_refuses_a_lock_on_a_team_plan_and_a_plan_change_while_locked(staf
 
 
 def test_admin_locks_the_policy_with_a_reason(staff, org):
-    url = reverse("admin:orgs_organization_change", args=[org.pk])
+    url = reverse("admin:orgs_organization_change", args=[quote(org.pk)])
     response = staff.post(url, {**ORG_FIELDS, "policy_locked": "on", "reason": "US-only by contract"})
     assert response.status_code == 302
     event = AuditEvent.objects.filter(organization=org).order_by("-seq").first()
@@ -93,7 +94,7 @@ def test_admin_locks_the_policy_with_a_reason(staff, org):
 
 
 def test_admin_plan_error_shows_on_the_form_and_changes_nothing(staff, org):
-    url = reverse("admin:orgs_organization_change", args=[org.pk])
+    url = reverse("admin:orgs_organization_change", args=[quote(org.pk)])
     n = AuditEvent.objects.count()
     response = staff.post(url, {**ORG_FIELDS, "name": "  "})
     assert response.status_code == 200
@@ -103,7 +104,7 @@ def test_admin_plan_error_shows_on_the_form_and_changes_nothing(staff, org):
 
 def test_admin_workspace_geo_is_read_only_after_creation_and_edits_are_audited(staff, org, owner):
     ws = residency_services.workspace_create(actor=actor_for(owner.user), organization=org, name="Prod")
-    url = reverse("admin:orgs_workspace_change", args=[ws.pk])
+    url = reverse("admin:orgs_workspace_change", args=[quote(ws.pk)])
     page = staff.get(url).content.decode()
     assert 'name="workspace_geo"' not in page
     response = staff.post(url, {"name": "Prod", "allowed_inference_geos": "us", "default_inference_geo": "us",
@@ -117,7 +118,7 @@ def test_admin_workspace_geo_is_read_only_after_creation_and_edits_are_audited(s
 
 def test_admin_workspace_validation_error_is_shown_next_to_the_form(staff, org, owner):
     ws = residency_services.workspace_create(actor=actor_for(owner.user), organization=org, name="Prod")
-    url = reverse("admin:orgs_workspace_change", args=[ws.pk])
+    url = reverse("admin:orgs_workspace_change", args=[quote(ws.pk)])
     response = staff.post(url, {"name": "Prod", "allowed_inference_geos": "us", "default_inference_geo": "global"})
     assert response.status_code == 200
     assert "not in allowed_inference_geos" in response.content.decode()
@@ -127,11 +128,11 @@ def test_admin_workspace_validation_error_is_shown_next_to_the_form(staff, org, 
 
 def test_admin_membership_role_change_goes_through_the_service(staff, org, owner):
     m = services.member_add(actor=actor_for(owner.user), organization=org, email="u@acme.test", role_id="user")
-    response = staff.post(reverse("admin:orgs_membership_change", args=[m.pk]), {"role": "primary_owner"})
+    response = staff.post(reverse("admin:orgs_membership_change", args=[quote(m.pk)]), {"role": "primary_owner"})
     assert response.status_code == 200  # only the primary owner may transfer: shown as an error
     assert "Only the primary owner" in response.content.decode()
     assert Membership.objects.get(pk=m.pk).role_id == "user"
-    response = staff.post(reverse("admin:orgs_membership_change", args=[m.pk]), {"role": "admin"})
+    response = staff.post(reverse("admin:orgs_membership_change", args=[quote(m.pk)]), {"role": "admin"})
     assert response.status_code == 302
     assert AuditEvent.objects.filter(organization=org, action="member.role_changed", source="admin").exists()
 
@@ -160,3 +161,23 @@ def test_catalog_admin_is_editable(staff):
     })
     assert response.status_code == 302
     assert Workspace.objects.count() == 0
+
+
+def test_admin_cannot_edit_a_keys_status_only_revoke_it_through_the_service(staff, org, owner):
+    from orgs.models import ApiKey
+    from tests.factories import api_key_for
+
+    api_key_for(owner, name="tool")
+    key = ApiKey.objects.get(name="tool")
+    url = reverse("admin:orgs_apikey_change", args=[quote(key.pk)])
+    page = staff.get(url).content.decode()
+    assert 'name="status"' not in page and "Active" in page
+    staff.post(url, {"status": "archived"})
+    key.refresh_from_db()
+    assert key.status == "active"  # a POST of the form changes nothing
+    response = staff.post(reverse("admin:orgs_apikey_changelist"), {"action": "revoke", "_selected_action": [key.pk]})
+    assert response.status_code == 302
+    key.refresh_from_db()
+    assert key.status == "archived"
+    event = AuditEvent.objects.filter(organization=org, action="api_key.revoked").latest("seq")
+    assert (event.source, event.after) == ("admin", {"status": "archived"})

@@ -132,9 +132,13 @@ def test_create_returns_the_secret_once(api, owner, org, key_for):
     body = response.json()
     key = ApiKey.objects.get(pk=body["id"])
     assert set(body) == {"id", "type", "name", "user_id", "created_at", "key", "last_used_at", "status",
-                         "partial_key_hint"}
+                         "partial_key_hint", "scope", "principal", "created_by", "expires_at"}
     assert (body["type"], body["name"], body["user_id"], body["status"]) == ("api_key", "provisioning",
                                                                               owner.user_id, "active")
+    # the Admin API's fields (SPEC §9): an organization-scoped key acting as its member, made by its maker
+    assert (body["scope"], body["principal"], body["created_by"], body["expires_at"]) == (
+        {"type": "organization"}, {"type": "user_actor", "user_id": owner.user_id},
+        {"id": owner.user_id, "type": "user"}, None)
     assert key.key_hash == hash_api_key(body["key"]) and body["key"] not in str(key.__dict__)
     listed = {k["id"]: k for k in client.get(KEYS).json()["data"]}[key.pk]
     assert "key" not in listed and listed["partial_key_hint"].endswith(body["key"][-4:])
@@ -161,17 +165,18 @@ def test_create_key_needs_a_name(api, owner, key_for):
     assert response.json()["error"]["message"] == "name: Give the key a name, e.g. the tool that will use it."
 
 
-def test_revoked_key_stops_at_once_and_is_listed_as_revoked(api, owner, org, key_for):
+def test_revoked_key_stops_at_once_and_is_listed_as_archived(api, owner, org, key_for):
     client = api(key_for(owner))
     secret = api_key_for(owner, name="old")
     key = ApiKey.objects.get(name="old")
     response = client.post(f"{KEYS}/{key.pk}/revoke")
-    assert response.status_code == 200 and response.json()["status"] == "revoked"
+    # SPEC §9: a revoked key's status is `archived`, as the Admin API calls it (was "revoked")
+    assert response.status_code == 200 and response.json()["status"] == "archived"
     assert api(secret).get(KEYS).status_code == 401
     assert client.post(f"{KEYS}/{key.pk}/revoke").status_code == 200  # idempotent, audited once
     assert AuditEvent.objects.filter(organization=org, action="api_key.revoked").count() == 1
     event = AuditEvent.objects.get(organization=org, action="api_key.revoked")
-    assert (event.before, event.after, event.actor_type) == ({"active": True}, {"active": False}, "api_key")
+    assert (event.before, event.after, event.actor_type) == ({"status": "active"}, {"status": "archived"}, "api_key")
 
 
 def test_a_key_can_revoke_itself(api, owner, key_for):

@@ -4,7 +4,7 @@ import pytest
 
 from audit.models import AuditEvent
 from orgs.models import Membership
-from tests.factories import add_member, api_key_for
+from tests.factories import add_member, api_key_for, make_org
 from tests.orgs.matrix import api_client, build_people, expect
 
 USERS = "/v1/organizations/users"
@@ -197,3 +197,42 @@ def test_list_query_count_is_pinned(api, owner, org, django_assert_num_queries, 
         assert client.get(USERS, {"limit": 1000}).status_code == 200
     with django_assert_num_queries(4):
         assert client.get(f"{USERS}/{owner.user_id}").status_code == 200
+
+
+# --- the list's filters (SPEC §9) ----------------------------------------------------------------
+
+
+def test_list_filters_by_email_and_roles(api, owner, org):
+    client = api(api_key_for(owner))
+    dana = add_member(org, "admin", email="dana@acme.test")
+    lee = add_member(org, "user", email="lee@acme.test")
+    custom = add_member(org, "privacy_view", email="pat@acme.test")
+
+    def ids(**query):
+        response = client.get(USERS, query)
+        assert response.status_code == 200, response.content
+        return [u["id"] for u in response.json()["data"]]
+
+    assert ids(email="Dana@ACME.test") == [dana.user_id]  # emails compare case-insensitively
+    assert ids(email="dana@acme") == []  # the whole address, not a part of it
+    assert ids(email="") == ids()  # empty means not given
+    assert ids(**{"roles[]": ["user", "admin"]}) == [dana.user_id, lee.user_id]
+    assert ids(**{"roles[]": [custom.role_id]}) == [custom.user_id]
+    assert ids(**{"roles[]": ["user"], "email": "dana@acme.test"}) == []
+    assert ids(**{"roles[]": ["admin", "user"], "limit": 1, "after_id": dana.user_id}) == [lee.user_id]
+    refused = client.get(USERS, {"roles[]": ["user", "developer", "role_elsewhere"]})
+    assert refused.status_code == 400
+    assert refused.json()["error"]["message"] == ("roles[]: no role developer, role_elsewhere in this organization; use "
+                                                  "primary_owner, owner, admin, user or a custom role id.")
+    other_custom = add_member(make_org(plan="enterprise_usage", name="Other"), "privacy_view").role_id
+    assert client.get(USERS, {"roles[]": other_custom}).status_code == 400  # another organization's role
+
+
+@pytest.mark.parametrize("extra", [0, 30])
+def test_filtered_list_query_count_is_pinned(api, owner, org, django_assert_num_queries, extra):
+    for _ in range(extra):
+        add_member(org, "user")
+    client = api(api_key_for(owner))
+    client.get(USERS)
+    with django_assert_num_queries(5):  # key, member, permissions, the roles asked for, the page
+        assert client.get(USERS, {"roles[]": ["user", "owner"], "email": "x@y.test"}).status_code == 200

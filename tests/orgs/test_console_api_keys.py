@@ -129,7 +129,7 @@ def test_revoke_asks_then_the_key_stops_working_at_once(console, owner, org, api
     assert "Revoked" in page_text(response)
     assert api(secret).get("/v1/organizations/me").status_code == 401
     event = AuditEvent.objects.get(organization=org, action="api_key.revoked")
-    assert (event.before, event.after, event.actor_user_id) == ({"active": True}, {"active": False}, owner.user_id)
+    assert (event.before, event.after, event.actor_user_id) == ({"status": "active"}, {"status": "archived"}, owner.user_id)
 
 
 @pytest.mark.parametrize("extra", [0, 199])

@@ -70,7 +70,7 @@ def test_removing_a_member_records_that_their_keys_stopped(org, owner, key_for):
     key_for(member)
     services.member_remove(actor=actor_for(owner.user), membership=member)
     revoked = AuditEvent.objects.get(organization=org, action="api_key.revoked")
-    assert revoked.after == {"active": False, "reason": "member removed"}
+    assert (revoked.before, revoked.after) == ({"status": "active"}, {"status": "archived", "reason": "member removed"})
 
 
 def test_a_person_with_memberships_cannot_be_deleted(org, owner):

@@ -341,7 +341,7 @@ def test_revoked_key_stops_working_at_once(org, owner, api, key_for):
     services.api_key_revoke(actor=actor_for(owner.user), api_key=key)
     assert api(secret).get("/v1/organizations/me").status_code == 401
     e = last_event(org)
-    assert (e.action, e.before, e.after) == ("api_key.revoked", {"active": True}, {"active": False})
+    assert (e.action, e.before, e.after) == ("api_key.revoked", {"status": "active"}, {"status": "archived"})
 
 
 def test_only_owner_of_key_or_identity_manage_revokes(org, owner):

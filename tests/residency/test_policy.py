@@ -161,6 +161,8 @@ from residency.policy import (  # noqa: E402
     project_policy,
     project_us_only,
     project_workspace,
+    reachable_geos,
+    routes_outside,
     workspace_outside_policy,
 )
 
@@ -242,3 +244,38 @@ def test_where_usage_would_have_run():
     workspace = project_workspace("wrkspc_a", ("us",), "us", OPEN_POLICY)
     assert workspace("api", "wrkspc_a", True, "global") == "us"
     assert workspace("api", "wrkspc_b", True, "global") is None
+
+
+# --- where a workspace's API requests can still run (the US-only page's count) ----------------
+
+POLICIES = [OPEN_POLICY, POLICY_US, POLICY_BOTH_US, POLICY_GLOBAL]
+WORKSPACES = [OPEN, US_ONLY, GLOBAL_ONLY, BOTH_US_DEFAULT, ws(["global", "us"], "global")]
+
+
+@pytest.mark.parametrize("policy", POLICIES, ids=str)
+@pytest.mark.parametrize("workspace", WORKSPACES, ids=str)
+def test_reachable_geos_are_where_decide_routes(workspace, policy):
+    """Whatever the request names (or omits), decide() routes only to reachable geos, and every
+    reachable geo is routed to by some request."""
+    routed = set()
+    for geo in (None, *GEOS):
+        result = decide(workspace=workspace, model=NEW, inference_geo=geo, geo_multipliers=GEOS, policy=policy)
+        if isinstance(result, Decision):
+            routed.add(result.routing_geo)
+    assert reachable_geos(workspace.allowed_inference_geos, workspace.default_inference_geo, policy, GEOS) == routed
+
+
+@pytest.mark.parametrize(("workspace", "policy", "outside"), [
+    (OPEN, OPEN_POLICY, True),
+    (OPEN, POLICY_US, False),  # the policy bounds an unrestricted workspace
+    (US_ONLY, OPEN_POLICY, False),
+    (BOTH_US_DEFAULT, OPEN_POLICY, True),  # us by default, global when asked
+    (BOTH_US_DEFAULT, POLICY_US, False),
+    (GLOBAL_ONLY, POLICY_US, False),  # empty intersection: only the policy default
+    (US_ONLY, POLICY_GLOBAL, True),  # the policy default is global
+])
+def test_which_workspaces_can_route_outside_the_us(workspace, policy, outside):
+    assert routes_outside(workspace.allowed_inference_geos, workspace.default_inference_geo, policy, GEOS) is outside
+    assert routes_outside(workspace.allowed_inference_geos, workspace.default_inference_geo, policy,
+                          [*GEOS, "eu"]) is (outside or workspace.allowed_inference_geos is None
+                                              and policy.allowed_inference_geos is None)

@@ -109,8 +109,8 @@ def test_query_count_is_the_same_for_one_row_and_many(org, owner, console, djang
     ingest(org, [usage_row(ws, 0, occurred_at=at(1))])
     client = console(owner.user)
     client.get(PAGE)
-    # session, user, membership, permissions, workspaces, catalog, first usage day, rollup, prices, geos,
-    # us multiplier, switcher
+    # session, user, membership, permissions, workspaces, catalog, first usage day, prices, geos, rollup by
+    # geo, rollup by surface, us multiplier, switcher
     with django_assert_num_queries(12):
         client.get(PAGE)
     ingest(org, [usage_row(ws, i, occurred_at=at(i % 20), model=m, inference_geo=g)

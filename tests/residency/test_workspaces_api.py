@@ -48,7 +48,8 @@ def test_create_with_defaults_and_read_back(org, owner, owner_api):
     assert (event.actor_type, event.actor_user_id, event.source, event.target_id) == (
         "api_key", owner.user_id, "rest", body["id"])
     assert event.before is None
-    assert event.after == {"name": "Research", "data_residency": DEFAULTS}
+    assert event.after == {"name": "Research", "data_residency": DEFAULTS, "display_color": body["display_color"],
+                           "tags": {}}
 
 
 def test_create_with_residency(owner_api):
@@ -89,13 +90,14 @@ def test_partial_update_keeps_what_is_left_out(org, owner, owner_api, ws):
 
 # --- every validation error -----------------------------------------------------------------
 
+# (null, in data_residency or for one of its members, means the default since SPEC §9: those cases
+# are in test_workspaces_sdk_fields now)
 CREATE_ERRORS = [
     ({}, "name: Give the workspace a name"),
     ({"name": "   "}, "name: Give the workspace a name"),
     ({"name": 7}, "name: Must be a string"),
     ({"name": "x" * 201}, "name: Use at most 200 characters"),
     ({"name": "W", "colour": "red"}, "colour: Unknown field"),
-    ({"name": "W", "data_residency": None}, "data_residency: Must be an object"),
     ({"name": "W", "data_residency": ["us"]}, "data_residency: Must be an object"),
     ({"name": "W", "data_residency": {"region": "us"}}, "data_residency.region: Unknown field"),
     ({"name": "W", "data_residency": {"workspace_geo": "global"}}, "data_residency.workspace_geo: 'global' is not"),
@@ -104,11 +106,9 @@ CREATE_ERRORS = [
     ({"name": "W", "data_residency": {"allowed_inference_geos": "us"}}, 'Must be "unrestricted" or a non-empty list'),
     ({"name": "W", "data_residency": {"allowed_inference_geos": "all"}}, 'Must be "unrestricted"'),
     ({"name": "W", "data_residency": {"allowed_inference_geos": [1]}}, 'Must be "unrestricted"'),
-    ({"name": "W", "data_residency": {"allowed_inference_geos": None}}, 'Must be "unrestricted"'),
     ({"name": "W", "data_residency": {"allowed_inference_geos": ["us", "us"]}}, "List each geo at most once"),
     ({"name": "W", "data_residency": {"allowed_inference_geos": ["us", "eu"]}}, "Unknown geo eu; valid values are global, us"),
     ({"name": "W", "data_residency": {"default_inference_geo": "eu"}}, "'eu' is not a valid inference geo"),
-    ({"name": "W", "data_residency": {"default_inference_geo": None}}, "is not a valid inference geo"),
     ({"name": "W", "data_residency": {"allowed_inference_geos": ["us"]}},
      "'global' is not in allowed_inference_geos (us)"),
     ({"name": "W", "data_residency": {"allowed_inference_geos": ["global"], "default_inference_geo": "us"}},
@@ -132,7 +132,6 @@ UPDATE_ERRORS = [
      "'global' is not in allowed_inference_geos (us); choose one of those and send default_inference_geo too."),
     ({"data_residency": {"default_inference_geo": "mars"}}, "'mars' is not a valid inference geo"),
     ({"data_residency": {"allowed_inference_geos": []}}, "non-empty list"),
-    ({"data_residency": None}, "data_residency: Must be an object"),
     ({"id": "wrkspc_x"}, "id: Unknown field"),
 ]
 

@@ -149,8 +149,12 @@ def test_owner_restricts_to_us(org, owner, ws, console):
     client = console(owner.user)
     page = client.get(detail(ws)).content.decode()
     assert 'id="default-geo"' in page and "Chosen at creation; it cannot be changed." in page
-    response = client.post(detail(ws), residency_post(allowed_mode="restricted", allowed_geos=["us"],
-                                                      default_inference_geo="us"))
+    change = residency_post(allowed_mode="restricted", allowed_geos=["us"], default_inference_geo="us")
+    confirm = client.post(detail(ws), change)  # a change of where inference runs is confirmed first
+    assert confirm.status_code == 200
+    assert "Change where Production's inference runs?" in confirm.content.decode()
+    assert not AuditEvent.objects.filter(organization=org, action="workspace.updated").exists()
+    response = client.post(detail(ws), {**change, "confirmed": "on"})
     assert response.status_code == 302
     ws.refresh_from_db()
     assert ws.data_residency == {"workspace_geo": "us", "allowed_inference_geos": ["us"],
@@ -261,8 +265,10 @@ def test_owner_delegates_one_workspace_to_a_member(org, owner, ws, member_factor
     client.force_login(member.user)
     page = client.get(detail(ws)).content.decode()
     assert "<fieldset disabled" not in page
-    response = client.post(detail(ws), residency_post(allowed_mode="restricted", allowed_geos=["us"],
-                                                      default_inference_geo="us"))
+    change = residency_post(allowed_mode="restricted", allowed_geos=["us"], default_inference_geo="us")
+    confirm = client.post(detail(ws), change).content.decode()
+    assert "The cost figure needs billing access" in confirm  # a plain user has no Billing: view
+    response = client.post(detail(ws), {**change, "confirmed": "on"})
     assert response.status_code == 302
     ws.refresh_from_db()
     assert ws.default_inference_geo == "us"
@@ -299,5 +305,5 @@ def test_detail_and_its_invalid_post_keep_their_query_counts(org, owner, ws, mem
     # the same queries (the form's geos instead of the page's): nothing is written or recorded
     with django_assert_num_queries(11):
         assert client.post(detail(ws), residency_post(allowed_mode="restricted")).status_code == 400
-    with django_assert_num_queries(6):  # session, user, membership, geos, org switcher
+    with django_assert_num_queries(7):  # session, user, membership, geos, policy, org switcher
         assert client.get(CREATE).status_code == 200
