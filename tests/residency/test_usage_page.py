@@ -111,12 +111,12 @@ def test_query_count_is_the_same_for_one_row_and_many(org, owner, console, djang
     client.get(PAGE)
     # session, user, membership, permissions, workspaces, catalog, first usage day, prices, geos, rollup by
     # geo, rollup by surface, us multiplier, switcher
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(13):
         client.get(PAGE)
     ingest(org, [usage_row(ws, i, occurred_at=at(i % 20), model=m, inference_geo=g)
                  for i in range(1, 200)
                  for m, g in [("claude-opus-4-6", "us")]])
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(13):
         assert len(client.get(PAGE).context["table"]) == 20
 
 
