@@ -17,7 +17,7 @@ from orgs.api.base import OrgApi
 
 from .. import services
 from ..permissions import can_change_residency_policy, require_impact_view, require_residency_policy
-from ..reports import MAX_IMPACT_DAYS
+from ..reports import DEFAULT_IMPACT_DAYS, MAX_IMPACT_DAYS
 from ..selectors import policy_state
 from .workspaces import AllowedGeosField, DataResidencyUpdateSerializer, GeoField
 
@@ -83,7 +83,7 @@ class DataResidencyPolicyUpdateSerializer(StrictSerializer):
     allowed_inference_geos = AllowedGeosField(required=False)
     default_inference_geo = GeoField(required=False, help_text='"global" or "us"; one of the allowed geos.')
     apply_to_workspaces = StrictBooleanField(
-        required=False, default=False, help_text="Bring every live workspace outside the new policy inside it now "
+        required=False, help_text="Bring every live workspace outside the new policy inside it now "
         "(one audit event each). Default false: they are listed in nonconforming_workspace_ids instead.")
 
 
@@ -119,7 +119,7 @@ class DataResidencyPolicyApi(OrgApi):
             services.data_residency_policy_refuse_hidden(actor=self.actor, organization=self.organization)
             raise serializers.ValidationError(serializer.errors)
         data = dict(serializer.validated_data)
-        apply = data.pop("apply_to_workspaces")
+        apply = data.pop("apply_to_workspaces", False)  # the default is said in help_text, not sent by clients
         services.data_residency_policy_set(actor=self.actor, organization=self.organization, values=data,
                                            apply_to_workspaces=apply)
         return self.answer()
@@ -180,7 +180,7 @@ class ResidencyImpactCreateSerializer(StrictSerializer):
     """A residency change to price against recent usage."""
 
     change = ResidencyChangeSerializer()
-    days = StrictIntegerField(required=False, default=30, min_value=1, max_value=MAX_IMPACT_DAYS,
+    days = StrictIntegerField(required=False, min_value=1, max_value=MAX_IMPACT_DAYS,
                               help_text=f"How many whole UTC days, today included (1 to {MAX_IMPACT_DAYS}, "
                               "default 30).")
 
@@ -224,7 +224,7 @@ class ResidencyImpactApi(OrgApi):
         data = ResidencyImpactCreateSerializer.from_request(request)
         change = {kind: _plain(value) for kind, value in data["change"].items()}
         impact = services.residency_impact_estimate(actor=self.actor, organization=self.organization,
-                                                    change=change, days=data["days"])
+                                                    change=change, days=data.get("days", DEFAULT_IMPACT_DAYS))
         return Response(ResidencyImpactSerializer(impact.as_json()).data)
 
 
