@@ -29,6 +29,7 @@ from ..forms import (
     WorkspaceCreateForm,
     WorkspaceListForm,
     WorkspaceResidencyForm,
+    add_residency_errors,
 )
 from ..permissions import access_workspace, can_create_workspaces, can_see_workspaces, workspace_level
 from ..selectors import policy_of, policy_values, workspaces_visible_to
@@ -46,8 +47,6 @@ def _workspace_elsewhere(access, workspace_id):
     except Http404:
         return None
     return "a workspace"
-# service field names → form field names
-RESIDENCY_FIELDS = {"data_residency.allowed_inference_geos": "allowed_geos"}
 
 
 @console_page
@@ -109,7 +108,7 @@ def workspace_create(request):
                     data_residency=form.cleaned_data["data_residency"],
                 )
             except ValidationError as exc:
-                add_service_errors(form, exc, field_map=RESIDENCY_FIELDS)
+                add_residency_errors(form, exc, policy=policy, inference_geos=inference_geos)
             except PermissionDenied as exc:
                 form.add_error(None, str(exc))
                 status = 403
@@ -168,7 +167,8 @@ def workspace_detail(request, workspace_id):
             services.workspace_update(actor=request.actor, workspace=workspace, name=form.cleaned_data["name"],
                                       data_residency=residency)
         except ValidationError as exc:
-            add_service_errors(form, exc, field_map=RESIDENCY_FIELDS)
+            add_residency_errors(form, exc, policy=policy_values(policy_of(workspace.organization)),
+                                 inference_geos=inference_geos)
         except PermissionDenied as exc:
             form.add_error(None, str(exc))
             status = 403

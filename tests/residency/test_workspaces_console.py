@@ -1,5 +1,6 @@
 """Console pages for workspaces and their data residency."""
 
+import html
 import re
 
 import pytest
@@ -307,3 +308,42 @@ def test_detail_and_its_invalid_post_keep_their_query_counts(org, owner, ws, mem
         assert client.post(detail(ws), residency_post(allowed_mode="restricted")).status_code == 400
     with django_assert_num_queries(7):  # session, user, membership, geos, policy, org switcher
         assert client.get(CREATE).status_code == 200
+
+
+# --- the organization policy's refusals, in the console's words (issue 13) -----------------------
+
+
+@pytest.mark.parametrize(("data", "field", "words"), [
+    ({"allowed_mode": "restricted", "allowed_geos": ["global", "us"], "default_inference_geo": "us"},
+     "allowed_geos", "The organization's data residency policy allows only United States (us); "
+                     "tick only those geos."),
+    ({"allowed_mode": "unrestricted", "default_inference_geo": "us"},
+     "allowed_geos", "The organization's data residency policy allows only United States (us); "
+                     "tick only those geos."),
+])
+def test_a_change_outside_the_policy_is_refused_in_the_consoles_words(org, owner, ws, console, data, field, words):
+    actor = actor_for(owner.user)
+    residency_services.workspace_update(actor=actor, workspace=ws, data_residency={
+        "allowed_inference_geos": ["us"], "default_inference_geo": "us"})
+    residency_services.data_residency_policy_set(actor=actor, organization=org, values={
+        "allowed_inference_geos": ["us"], "default_inference_geo": "us"})
+    response = console(owner.user).post(detail(ws), residency_post(**data))
+    assert response.status_code == 400
+    page = html.unescape(response.content.decode())
+    assert words in page
+    assert "allowed_inference_geos" not in page.split('id="residency-form"', 1)[1].split("</form>", 1)[0]
+    assert f'id="id_{field}_error"' in page  # the message sits at the field it is about
+    ws.refresh_from_db()
+    assert ws.allowed_inference_geos == ["us"]
+
+
+def test_a_new_workspace_outside_the_policy_is_refused_in_the_consoles_words(org, owner, console):
+    residency_services.data_residency_policy_set(actor=actor_for(owner.user), organization=org, values={
+        "allowed_inference_geos": ["us"], "default_inference_geo": "us"})
+    response = console(owner.user).post(CREATE, {"name": "Lab", "workspace_geo": "us", "allowed_mode": "restricted",
+                                                 "allowed_geos": ["global"], "default_inference_geo": "global"})
+    assert response.status_code == 400
+    page = html.unescape(response.content.decode())
+    assert "The organization's data residency policy allows only United States (us); tick only those geos." in page
+    assert "allowed_inference_geos must" not in page
+    assert not Workspace.objects.filter(organization=org, name="Lab").exists()
