@@ -9,6 +9,7 @@ from django.urls import reverse
 from orgs import services
 from orgs.models import Role
 from residency import services as residency_services
+from tests.browser.test_sweep import NOT_PAGES, console_pages
 from tests.factories import actor_for, make_org, primary_owner
 from tests.orgs.matrix import build_people, console_client, expect
 
@@ -18,6 +19,7 @@ PRIVACY = {**OWNERS, "privacy_manage": 200, "privacy_view": 200}
 PAGES = [
     ("home", (), expect(200)),
     ("residency", (), expect(404, **PRIVACY)),
+    ("residency_policy", (), expect(404, **PRIVACY)),  # Privacy: Can view sees the form disabled
     ("workspaces", (), expect(404, **PRIVACY)),
     ("workspace_create", (), expect(404, **{**PRIVACY, "privacy_view": 403})),
     ("workspace_detail", ("workspace_id",), expect(404, **PRIVACY)),
@@ -65,6 +67,13 @@ def test_every_console_page_follows_the_rule(world, name, params, who, status):
         assert "You can’t do this" in html or 'role="alert"' in html or "disabled" in html
 
 
+def test_every_console_page_is_in_the_table():
+    """A page someone adds to the console is held to the rule: list it in PAGES (the URLconf's
+    console namespace, less what the sweep names as not a page, e.g. a POST from another page)."""
+    missing = {name for name, _ in console_pages()} - {name for name, _, _ in PAGES} - set(NOT_PAGES)
+    assert missing == set(), f"console pages the 403/404 rule does not check: {sorted(missing)}; add them to PAGES"
+
+
 def test_a_hidden_area_and_an_unknown_id_look_the_same(world):
     people, ids = world
     client = console_client(people, "privacy_none")
@@ -91,6 +100,10 @@ def test_a_403_says_what_it_needs_in_the_consoles_words(world):
                                                           {"us_only": "true", "confirmed": "on"})
     assert refused.status_code == 403
     assert "needs Privacy: Can manage; your role (privacy_view) has Privacy: Can view." in refused.content.decode()
+    policy = console_client(people, "privacy_view").post(reverse("console:residency_policy"), {
+        "allowed_mode": "restricted", "allowed_geos": ["us"], "default_inference_geo": "us", "confirmed": "on"})
+    assert policy.status_code == 403
+    assert "needs Privacy: Can manage; your role (privacy_view) has Privacy: Can view." in policy.content.decode()
 
 
 def test_the_team_plan_has_no_custom_roles_page_and_says_why(db, console):

@@ -274,4 +274,4 @@ def test_a_delegated_admin_with_billing_but_no_privacy_view_is_told_what_the_fig
     services.workspace_admin_set(actor=actor_for(owner.user), workspace=prod, membership=billing, admin=True)
     text = page_text(console(billing.user).post(f"/workspaces/{prod.pk}/", {
         "name": "Prod", "allowed_mode": "restricted", "allowed_geos": "us", "default_inference_geo": "us"}))
-    assert "needs billing access with Privacy: view" in text and "$1.55" not in text
+    assert "needs billing access with Privacy: Can view" in text and "$1.55" not in text
