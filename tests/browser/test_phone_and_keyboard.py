@@ -2,13 +2,15 @@
 
 Phone width is 390 px: the data pages fit, their actions are on screen, the usage chart's labels
 are readable. Keyboard: a skip link, focus moved into each confirmation and back, every step
-visibly focused; the US-only toggle, a workspace change and an API key revoke done with keys only.
+visibly focused; the US-only toggle, a workspace change, a policy change and an API key revoke done
+with keys only.
 """
 
 import pytest
 from playwright.sync_api import expect
 
 from orgs.models import ApiKey, Workspace
+from residency.selectors import policy_of
 from tests.browser.test_sweep import sign_in
 from tests.browser.world import build_world
 from tests.factories import PASSWORD, make_org, primary_owner
@@ -95,11 +97,11 @@ def assert_visibly_focused(page):
     return state
 
 
-def tab_until(page, matches, limit=30):
-    """Press Tab until the focused element matches; every stop must be visibly focused.
+def tab_until(page, matches, limit=30, key="Tab"):
+    """Press Tab (or `key`) until the focused element matches; every stop must be visibly focused.
     Returns how many presses it took."""
     for presses in range(1, limit + 1):
-        page.keyboard.press("Tab")
+        page.keyboard.press(key)
         state = assert_visibly_focused(page)
         if matches(state):
             return presses
@@ -166,11 +168,56 @@ def test_a_workspace_change_with_the_keyboard_alone(page, live_server, world):
     expect(page.get_by_label("Default inference geo")).to_have_value("us")
     tab_until(page, lambda s: s["text"] == "Save", limit=3)
     page.keyboard.press("Enter")
+    # the change moves inference, so it is confirmed first (with its cost); the focus is on the question
+    question = page.get_by_role("heading", name="Change where Production's inference runs?")
+    expect(question).to_be_focused()
+    # cancelling from the keyboard comes back to the Save button, with nothing changed
+    tab_until(page, lambda s: s["text"] == "Cancel", limit=3)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("button", name="Save", exact=True)).to_be_focused()
+    assert Workspace.objects.get(pk=ids["workspace_id"]).allowed_inference_geos is None
+    # again, and confirm: one Tab from the question to the button
+    tab_until(page, lambda s: s["label"] == "United States (us)", limit=4, key="Shift+Tab")
+    page.keyboard.press("Space")
+    tab_until(page, lambda s: s["text"] == "Save", limit=3)
+    page.keyboard.press("Enter")
+    expect(question).to_be_focused()
+    assert tab_until(page, lambda s: s["text"] == "Save data residency", limit=3) == 1
+    page.keyboard.press("Enter")
     status = page.get_by_role("status")
     expect(status).to_contain_text("Saved data residency for Production")
     expect(status).to_be_focused()  # the result is where the focus is
     workspace = Workspace.objects.get(pk=ids["workspace_id"])
     assert workspace.allowed_inference_geos == ["us"] and workspace.default_inference_geo == "us"
+
+
+def test_a_policy_change_with_the_keyboard_alone(page, live_server, world):
+    """Acme's policy keeps API inference in the US; the owner opens it to any geo, cancelling once."""
+    sign_in(page, live_server.url, world.membership("primary_owner").user.email)
+    page.goto(f"{live_server.url}/settings/privacy/data-residency-policy/")
+    page.wait_for_load_state()
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+
+    def choose_unrestricted_and_review(key):
+        tab_until(page, lambda s: s["label"] == "Only these geos:", key=key)
+        page.keyboard.press("ArrowUp")  # the radio group: Unrestricted is the one above
+        expect(page.get_by_label("Unrestricted (any geo, including ones added later)")).to_be_checked()
+        tab_until(page, lambda s: s["text"] == "Review the change", limit=8)
+        page.keyboard.press("Enter")
+        expect(page.get_by_role("heading", name="Change the data residency policy?")).to_be_focused()
+
+    choose_unrestricted_and_review("Tab")
+    tab_until(page, lambda s: s["text"] == "Cancel", limit=3)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("button", name="Review the change")).to_be_focused()
+    assert policy_of(world.acme).allowed_inference_geos == ["us"]
+    choose_unrestricted_and_review("Shift+Tab")
+    assert tab_until(page, lambda s: s["text"] == "Save the policy", limit=3) == 1
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_contain_text("Saved the data residency policy")
+    expect(page.get_by_role("status")).to_be_focused()
+    assert policy_of(world.acme).allowed_inference_geos is None
 
 
 def test_an_api_key_revoke_with_the_keyboard_alone(page, live_server, world):

@@ -103,7 +103,24 @@ class Sweep:
         page.set_viewport_size({"width": WIDTHS[0], "height": HEIGHT})
         self.console_errors.clear()
         response = page.goto(self.base_url + path, wait_until="load")
-        status = response.status if response else 0
+        self.check(name, path, response.status if response else 0)
+
+    def visit_after(self, name, path, action):
+        """A page reached by doing something on `path` (a confirmation, a form with its errors):
+        `action(page)` submits, and answers what the page should now say."""
+        page = self.page
+        page.set_viewport_size({"width": WIDTHS[0], "height": HEIGHT})
+        self.console_errors.clear()
+        page.goto(self.base_url + path, wait_until="load")
+        with page.expect_navigation(wait_until="load") as navigation:
+            expected = action(page)
+        response = navigation.value
+        if expected and expected not in page.inner_text("main"):
+            self.findings.append(f"{name} ({self.label}): the page does not say {expected!r}")
+        self.check(name, f"{path} ({name})", response.status if response else 0)
+
+    def check(self, name, path, status):
+        page = self.page
         if status >= 500:
             self.findings.append(f"{path}: HTTP {status}")
         self.visited.append((name, path, status))
@@ -164,6 +181,51 @@ def test_sweep_console_pages(page, live_server, persona):
     sign_in(page, live_server.url, world.membership(persona).user.email)
     for name, path in urls_for(world.ids_for(persona)):
         sweep.visit(name, path)
+    sweep.report()
+
+
+def _tick(label, button):
+    def action(page):
+        page.get_by_label(label, exact=True).check()
+        page.get_by_role("button", name=button, exact=True).click()
+    return action
+
+
+def _untick_all_and(button):
+    def action(page):
+        page.get_by_label("Only these geos:", exact=True).check()
+        for box in page.locator('#allowed-geos input[type="checkbox"]').all():
+            box.uncheck()
+        page.get_by_role("button", name=button, exact=True).click()
+    return action
+
+
+def _toggle(page):
+    page.get_by_role("switch", name="US-only inference").click()
+
+
+# pages a person reaches by doing something (they answer a POST): (name, where, action, what it says)
+AFTER_ACTIONS = (
+    ("residency_confirm", lambda ids: reverse("console:residency"), _toggle, "Turn off US-only inference?"),
+    ("residency_policy_confirm", lambda ids: reverse("console:residency_policy"),
+     _tick("Unrestricted (any geo, including ones added later)", "Review the change"), "Change the data residency policy?"),
+    ("workspace_residency_confirm", lambda ids: reverse("console:workspace_detail", kwargs={"workspace_id": ids["workspace_id"]}),
+     _tick("United States (us)", "Save"), "Change where Production's inference runs?"),
+    ("workspace_create_errors", lambda ids: reverse("console:workspace_create"),
+     _untick_all_and("Create workspace"), "Tick at least one geo, or choose Unrestricted."),
+)
+
+
+def test_sweep_confirmations_and_form_errors(page, live_server):
+    """Each confirmation of a residency change (with its cost) and a form showing its errors, as the
+    primary owner: the same checks as every page."""
+    world = build_world()
+    persona = "primary_owner"
+    sweep = Sweep(page, live_server.url, f"{persona}_actions")
+    sign_in(page, live_server.url, world.membership(persona).user.email)
+    ids = world.ids_for(persona)
+    for name, where, action, says in AFTER_ACTIONS:
+        sweep.visit_after(name, where(ids), lambda p, action=action, says=says: action(p) or says)
     sweep.report()
 
 

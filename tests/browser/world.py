@@ -1,7 +1,8 @@
 """A populated console for browser tests: three organizations and the seven kinds of person the
 console serves (issue 13), each with real data on every page: workspaces (one archived), members
 in every role, a custom role, API keys (one revoked), two weeks of usage in three geos, and audit
-events including a refused attempt. Built through the services, like real data."""
+events including a refused attempt, and a data residency policy that a workspace is outside of.
+Built through the services, like real data."""
 
 from dataclasses import dataclass, field
 
@@ -87,6 +88,11 @@ def build_world():
                                                    organization=acme, us_only=False)
     except PermissionDenied:
         pass
+    # Acme's data residency policy keeps API inference in the US, and leaves Production (unrestricted)
+    # outside it: the policy page and the Overview list it
+    residency_services.data_residency_policy_set(
+        actor=actor_for(acme_owner.user), organization=acme,
+        values={"allowed_inference_geos": ["us"], "default_inference_geo": "us"})
     # the owner acts in Acme (their newest organization would otherwise be Team Co)
     owner.user.last_organization_id = acme.pk
     owner.user.save(update_fields=["last_organization_id"])
