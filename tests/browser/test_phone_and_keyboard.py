@@ -45,6 +45,10 @@ def test_data_pages_fit_a_phone_and_their_actions_are_on_screen(page, live_serve
         ("/api-keys/", "link", "Revoke"),
         ("/roles/", "link", "Edit"),
         (f"/workspaces/{ids['workspace_id']}/", "button", "Remove"),
+        ("/settings/privacy/data-residency-policy/", "button", "Review the change"),
+        ("/settings/privacy/data-residency-policy/", "link", "Production"),  # outside the policy
+        ("/workspaces/new/", "button", "Create workspace"),
+        ("/", "link", "Bring them inside the policy"),
     ]
     for path, role, name in checks:
         page.goto(live_server.url + path)
