@@ -28,6 +28,7 @@ from urllib.parse import unquote_to_bytes
 from django.http import HttpResponseBadRequest
 from django.http.multipartparser import MultiPartParserError
 from django.template.loader import render_to_string
+from django.utils.dateparse import parse_datetime
 from rest_framework import exceptions, parsers, permissions
 
 MAX_DEPTH = 64
@@ -213,16 +214,41 @@ def _raw_bytes_problem(request):
     return problem
 
 
+def _admin_date_problem(key, value):
+    """The Django admin reads dates from its address (`created_at__year=`, `revoked_at__gte=`) and
+    overflows near the ends of the calendar: such a value is refused before the admin sees it."""
+    if key.endswith("__year"):
+        if value.isdigit() and not MIN_YEAR <= int(value) <= MAX_YEAR:
+            return f"Query parameter {key!r}: year {value} is out of range; use a year between {MIN_YEAR} and " \
+                   f"{MAX_YEAR}."
+        return None
+    try:
+        parsed = parse_datetime(value)
+    except ValueError:
+        return None  # not a date: the admin says so itself
+    if parsed is not None:
+        try:
+            check_datetime_range(parsed, f"Query parameter {key!r}")
+        except MalformedInput as exc:
+            return str(exc)
+    return None
+
+
 def request_problem(request):
     """The first malformed part of a request's path, query string or form body, or None."""
     problem = text_problem(request.path)
     if problem:
         return f"The URL path {problem}; remove it."
+    admin = request.path.startswith("/admin/")
     for key, values in request.GET.lists():
         for value in (key, *values):
             problem = text_problem(value)
             if problem:
                 return f"Query parameter {key!r}: {problem}; remove it."
+        for value in values if admin else ():
+            problem = _admin_date_problem(key, value)
+            if problem:
+                return problem
     if request.method == "POST" and request.content_type in ("application/x-www-form-urlencoded",
                                                              "multipart/form-data"):
         try:

@@ -188,6 +188,10 @@ class QuerySerializer(serializers.Serializer):
         for name, field in fields.items():
             if isinstance(field, serializers.ListField):
                 values = [*query_params.getlist(name), *query_params.getlist(name.removesuffix("[]"))]
+                if field.max_length is not None and len(values) > field.max_length:
+                    # OpenAPI's maxItems counts what was sent, blanks and repeats included
+                    raise serializers.ValidationError(
+                        {name: [field.error_messages["max_length"].format(max_length=field.max_length)]})
                 if isinstance(field.child, serializers.CharField):
                     values = [value for value in values if value != ""]
                 if values:

@@ -357,3 +357,58 @@ def can_manage_member(access, membership):
         and membership.role_id != BuiltinRole.PRIMARY_OWNER
         and access.role_fits_within(membership.role)
     )
+
+
+# --- the rules the services enforce, and the console asks before it shows a button ---------------
+
+
+def require_may_assign_role(access, role):
+    """Nobody grants a role with more access than their own."""
+    if not access.role_fits_within(role):
+        raise PermissionDenied(
+            f"You cannot grant the {role.name} role: it has more access than your own ({access.role_name})."
+        )
+
+
+def require_may_manage_member(access, membership):
+    """Nobody changes or removes a member whose role has more access than theirs (`can_manage_member`
+    is the whole rule as a yes or no, for lists)."""
+    if not access.role_fits_within(membership.role):
+        raise PermissionDenied(
+            f"{membership.user.email} is {membership.role.name}, with more access than your own "
+            f"({access.role_name}); ask an owner to change or remove them."
+        )
+
+
+def require_levels_within(access, levels, verb):
+    """Nobody creates or changes a custom role to more access than their own, area by area."""
+    if not access.levels_fit_within(levels):
+        over = [a for a in AREAS if LEVEL_RANK[levels.get(a, LEVEL_NONE)] > LEVEL_RANK[access.level(a)]]
+        raise PermissionDenied(
+            f"You cannot {verb} a role with more access than your own ({access.role_name}): "
+            + ", ".join(f"{a} {levels[a]} (you have {access.level(a)})" for a in over) + "."
+        )
+
+
+def require_may_change_key(access, api_key):
+    """A member changes and revokes their own keys; Identity & access: manage anyone's."""
+    if access.membership is None or api_key.membership_id != access.membership.pk:
+        access.require("identity_access", LEVEL_MANAGE)
+
+
+def may_change_key(access, api_key):
+    """Whether this actor may rename, pause or revoke `api_key`: the rule of `require_may_change_key`
+    as a yes or no, on the loaded row (no query)."""
+    return (access.membership is not None and api_key.membership_id == access.membership.pk) or access.can(
+        "identity_access", LEVEL_MANAGE)
+
+
+def may_transfer_primary_owner(access):
+    """Only the primary owner, in person or with a key they created themself (SPEC §3)."""
+    return access.is_primary_owner
+
+
+def may_edit_roles(access):
+    """Custom roles are an Enterprise feature, edited with Identity & access: manage."""
+    return access.organization.is_enterprise and access.can("identity_access", LEVEL_MANAGE)
+

@@ -20,7 +20,6 @@ from .models import (
     API_KEY_PREFIX,
     AREA_LEVELS,
     AREAS,
-    LEVEL_RANK,
     ApiKey,
     ApiKeyStatus,
     BuiltinRole,
@@ -38,7 +37,12 @@ from .permissions import (
     access_organization,
     is_trusted_operator,
     may_create_key_for,
+    may_transfer_primary_owner,
+    require_levels_within,
+    require_may_assign_role,
+    require_may_change_key,
     require_may_create_key_for,
+    require_may_manage_member,
     revoke_member_permissions,
     role_label,
     sync_member_permissions,
@@ -160,20 +164,6 @@ def _role_for(organization, role_id):
     return role
 
 
-def _require_can_assign(access, role):
-    if not access.role_fits_within(role):
-        raise PermissionDenied(
-            f"You cannot grant the {role.name} role: it has more access than your own ({access.role_name})."
-        )
-
-
-def _require_can_manage_member(access, membership):
-    if not access.role_fits_within(membership.role):
-        raise PermissionDenied(
-            f"{membership.user.email} is {membership.role.name}, with more access than your own "
-            f"({access.role_name}); ask an owner to change or remove them."
-        )
-
 
 def member_add(*, actor, organization, email, role_id):
     """Add a person (by email) to the organization with a role. User management: manage."""
@@ -184,7 +174,7 @@ def member_add(*, actor, organization, email, role_id):
     role = _role_for(organization, role_id)
     if role.pk == BuiltinRole.PRIMARY_OWNER:
         raise ValidationError({"role": ["There is exactly one primary owner; transfer the title instead."]})
-    _require_can_assign(access, role)
+    require_may_assign_role(access, role)
     with transaction.atomic():
         lock_organization(organization)
         user, _ = _account_for_email(email)
@@ -217,8 +207,8 @@ def member_change_role(*, actor, membership, role_id):
             raise ValidationError({"role": [
                 "The primary owner's role cannot be changed; the primary owner must transfer the title first."
             ]})
-        _require_can_manage_member(access, membership)
-        _require_can_assign(access, role)
+        require_may_manage_member(access, membership)
+        require_may_assign_role(access, role)
         if membership.role_id == role.pk:
             return membership
         before = {"role": membership.role_id}
@@ -239,7 +229,7 @@ def member_remove(*, actor, membership):
         membership = Membership.objects.select_related("role", "user").get(pk=membership.pk)
         if membership.role_id == BuiltinRole.PRIMARY_OWNER:
             raise ValidationError("The primary owner cannot be removed; transfer the title first.")
-        _require_can_manage_member(access, membership)
+        require_may_manage_member(access, membership)
         revoke_member_permissions(membership)
         now = timezone.now()
         for key in ApiKey.objects.filter(membership=membership).exclude(status=ApiKeyStatus.ARCHIVED):
@@ -263,7 +253,7 @@ def primary_owner_transfer(*, actor, organization, to_membership):
     Only the primary owner, in person or with a key they created themself: a key someone else
     minted for them acts at most as its maker, who is not the primary owner (SPEC §3)."""
     access = access_organization(actor=actor, id=organization.pk)
-    if not access.is_primary_owner:
+    if not may_transfer_primary_owner(access):
         raise PermissionDenied(
             "Only the primary owner can transfer primary ownership, in person or with an API key they created "
             "themself." if access.through_foreign_key else "Only the primary owner can transfer primary ownership.")
@@ -307,15 +297,6 @@ def _clean_permissions(permissions, *, partial_base=None):
     return base
 
 
-def _require_levels_within(access, levels, verb):
-    if not access.levels_fit_within(levels):
-        over = [a for a in AREAS if LEVEL_RANK[levels.get(a, Level.NONE)] > LEVEL_RANK[access.level(a)]]
-        raise PermissionDenied(
-            f"You cannot {verb} a role with more access than your own ({access.role_name}): "
-            + ", ".join(f"{a} {levels[a]} (you have {access.level(a)})" for a in over) + "."
-        )
-
-
 def role_create(*, actor, organization, name, permissions):
     """Create a custom role (Enterprise plans; Identity & access: manage). Missing areas: none."""
     access = access_organization(actor=actor, id=organization.pk, area="identity_access", need=Level.MANAGE)
@@ -325,7 +306,7 @@ def role_create(*, actor, organization, name, permissions):
     if not name:
         raise ValidationError({"name": ["Give the role a name."]})
     levels = _clean_permissions(permissions)
-    _require_levels_within(access, levels, "create")
+    require_levels_within(access, levels, "create")
     if name.lower() in {r.replace("_", " ") for r in BuiltinRole.values} | set(BuiltinRole.values):
         raise ValidationError({"name": [f"{name!r} is a built-in role name; choose another."]})
     with transaction.atomic():
@@ -355,9 +336,9 @@ def role_update(*, actor, role, name=None, permissions=None):
             if Role.objects.filter(organization=organization, name__iexact=name).exclude(pk=role.pk).exists():
                 raise ValidationError({"name": [f"A role named {name!r} already exists."]})
             role.name = name
-        _require_levels_within(access, role.permissions, "change")
+        require_levels_within(access, role.permissions, "change")
         if permissions is not None:
-            _require_levels_within(access, _clean_permissions(permissions, partial_base=role.permissions), "change")
+            require_levels_within(access, _clean_permissions(permissions, partial_base=role.permissions), "change")
             for area, level in _clean_permissions(permissions, partial_base=role.permissions).items():
                 setattr(role, area, level)
         after = {"name": role.name, "permissions": role.permissions}
@@ -407,12 +388,6 @@ def api_key_create(*, actor, organization, name, membership=None):
     return key, secret
 
 
-def _require_may_change_key(access, api_key):
-    """A member changes and revokes their own keys; Identity & access: manage anyone's."""
-    if access.membership is None or api_key.membership_id != access.membership.pk:
-        access.require("identity_access", Level.MANAGE)
-
-
 def _archive(actor, organization, access, key):
     """Archive `key` (locked by the caller's transaction) and record it; no-op if archived."""
     if key.status == ApiKeyStatus.ARCHIVED:
@@ -429,7 +404,7 @@ def api_key_revoke(*, actor, api_key):
     It stops working at once; revoking an archived key changes nothing."""
     organization = api_key.membership.organization
     access = access_organization(actor=actor, id=organization.pk)
-    _require_may_change_key(access, api_key)
+    require_may_change_key(access, api_key)
     with transaction.atomic():
         key = ApiKey.objects.select_for_update().get(pk=api_key.pk)
         _archive(actor, organization, access, key)
@@ -453,7 +428,7 @@ def api_key_update(*, actor, api_key, name=None, status=None):
             raise ValidationError({"name": ["Use at most 100 characters."]})
     if status is not None and status not in ApiKeyStatus.values:
         raise ValidationError({"status": [f"Use one of {', '.join(ApiKeyStatus.values)}."]})
-    _require_may_change_key(access, api_key)
+    require_may_change_key(access, api_key)
     with transaction.atomic():
         key = ApiKey.objects.select_for_update().select_related("membership__role", "membership__user").get(
             pk=api_key.pk)

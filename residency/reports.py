@@ -583,7 +583,6 @@ def usage_by_surface(organization, *, start_day, end_day, workspace_ids=(), mode
 # --- the cost of a residency change, before it is made (SPEC §5) -----------------------------
 
 MAX_IMPACT_DAYS = 90
-DEFAULT_IMPACT_DAYS = 30  # what residency_impact prices when no period is asked for
 
 
 @dataclass(frozen=True)

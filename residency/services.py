@@ -69,7 +69,7 @@ def _check_lock_and_plan(plan, lock_reason, errors):
     elif lock_reason is not None and plan != Plan.ENTERPRISE_USAGE:
         errors["lock_reason"] = [
             "US-only inference (and so a lock on it) exists only on the usage-based Enterprise plan; "
-            f"this organization would be on {Plan(plan).label if plan in Plan.values else plan!r}."]
+            f"this organization would be on {Plan(plan).label if plan in Plan.values else repr(plan)}."]
 
 
 def organization_provision(*, actor, name, plan, owner_email, owner_password=None, lock_reason=None,
@@ -124,6 +124,8 @@ def organization_terms_update(*, actor, organization, reason="", **changes):
         legacy = bool(changes.get("legacy_opt_out", org.legacy_opt_out))
         if legacy and not org.legacy_opt_out and plan == Plan.ENTERPRISE_USAGE and lock is None:
             lock = LockReason.LEGACY_OPT_OUT  # flagging a usage-plan legacy opt-out locks it (§2)
+        if lock == LockReason.LEGACY_OPT_OUT and org.lock_reason != lock:
+            legacy = True  # and the legacy_opt_out lock is a legacy opt-out: migrated at once below
         if plan != org.plan and org.lock_reason and lock:
             errors["plan"] = [f"US-only inference is locked ({org.get_lock_reason_display()}); remove the lock, "
                               "with a reason, before changing the plan."]
@@ -317,6 +319,8 @@ def workspace_create(*, actor, organization, name, data_residency=None, display_
         access.require("privacy", Level.MANAGE)
     with transaction.atomic():
         lock_organization(organization)
+        # again under the lock: a policy changed since the check above bounds this workspace too
+        residency = data_residency_clean(data_residency, organization=organization)
         active = Workspace.objects.filter(organization=organization, archived_at__isnull=True).count()
         if active >= MAX_ACTIVE_WORKSPACES:
             raise ValidationError(
@@ -402,6 +406,8 @@ def workspace_update(*, actor, workspace, name=None, data_residency=None, displa
         if new_name is not None:
             ws.name = new_name
         if residency is not None:
+            # again under the lock, over the row as it is now and the policy as it is now
+            residency = data_residency_clean(data_residency, organization=organization, current=ws.data_residency)
             _apply_residency(ws, residency)
         if tags is not None:
             # merged again under the lock, over the tags as they are now

@@ -43,7 +43,7 @@ def fresh_database(url, tmp):
     import psycopg
 
     parts = urllib.parse.urlsplit(url)
-    name = "residency_fuzz"
+    name = f"{parts.path.strip('/') or 'residency'}_fuzz"  # beside the given database, never shared
     admin = parts._replace(path="/postgres").geturl()
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {name}")
@@ -93,8 +93,11 @@ def prepare(env):
 
 def serve(env):
     port = free_port()
+    # `--limit-request-line 0`: the application's own answer to an over-long query (a 400 naming the
+    # bound, e.g. 100 `ids[]`) is what is fuzzed, not the front server's 414 for a request line over
+    # its limit (gunicorn's default 4094 bytes; see README, Deploying).
     proc = subprocess.Popen([PY, "-m", "gunicorn", "config.wsgi:application", "--workers", "2", "--bind",
-                             f"127.0.0.1:{port}", "--log-level", "warning"], cwd=ROOT,
+                             f"127.0.0.1:{port}", "--log-level", "warning", "--limit-request-line", "0"], cwd=ROOT,
                             env={**env, "DJANGO_SETTINGS_MODULE": "config.settings.base"})
     base = f"http://127.0.0.1:{port}"
     for _ in range(100):

@@ -10,7 +10,7 @@ from core.forms import PageForm, add_service_errors, posted
 from .. import services
 from ..forms import ApiKeyCreateForm
 from ..models import Level
-from ..permissions import access_api_key, sees_all_api_keys
+from ..permissions import access_api_key, may_change_key, may_create_key_for, sees_all_api_keys
 from ..selectors import api_keys_visible_to, members_of
 from .base import console_page
 
@@ -19,11 +19,10 @@ KEYS_PER_PAGE = 50
 
 def _create_form(access, data=None):
     # Identity & access: manage may create a key for a member strictly below them (the service
-    # decides; the picker offers only them); everyone else for themself.
+    # decides; the picker offers only those the same rule allows); everyone else for themself.
     members = None
     if access.can("identity_access", Level.MANAGE):
-        me = access.membership.pk if access.membership else None
-        members = [m for m in members_of(access.organization) if m.pk == me or access.outranks(m)]
+        members = [m for m in members_of(access.organization) if may_create_key_for(access, m)]
     initial = {"user_id": access.membership.user_id} if access.membership else {}
     return ApiKeyCreateForm(data, members=members, initial=initial)
 
@@ -58,10 +57,7 @@ def api_keys(request):
             return response
     page = Paginator(api_keys_visible_to(access).order_by("-created_at", "-pk"), KEYS_PER_PAGE).get_page(
         PageForm.number(request.GET))
-    me = access.membership
-    can_revoke_all = access.can("identity_access", Level.MANAGE)
-    rows = [(k, not k.is_archived and (can_revoke_all or (me is not None and k.membership_id == me.pk)))
-            for k in page.object_list]
+    rows = [(k, not k.is_archived and may_change_key(access, k)) for k in page.object_list]
     return render(request, "console/api_keys/list.html", {
         "form": form, "page": page, "rows": rows, "sees_all": sees_all_api_keys(access),
     }, status=status)

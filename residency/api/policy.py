@@ -17,7 +17,7 @@ from orgs.api.base import OrgApi
 
 from .. import services
 from ..permissions import can_change_residency_policy, require_impact_view, require_residency_policy
-from ..reports import DEFAULT_IMPACT_DAYS, MAX_IMPACT_DAYS
+from ..reports import MAX_IMPACT_DAYS
 from ..selectors import policy_state
 from .workspaces import AllowedGeosField, DataResidencyUpdateSerializer, GeoField
 
@@ -119,7 +119,7 @@ class DataResidencyPolicyApi(OrgApi):
             services.data_residency_policy_refuse_hidden(actor=self.actor, organization=self.organization)
             raise serializers.ValidationError(serializer.errors)
         data = dict(serializer.validated_data)
-        apply = data.pop("apply_to_workspaces", False)  # the default is said in help_text, not sent by clients
+        apply = data.pop("apply_to_workspaces", False)
         services.data_residency_policy_set(actor=self.actor, organization=self.organization, values=data,
                                            apply_to_workspaces=apply)
         return self.answer()
@@ -223,8 +223,9 @@ class ResidencyImpactApi(OrgApi):
         require_impact_view(self.access)  # 404 before the input is read (SPEC §2 order of checks)
         data = ResidencyImpactCreateSerializer.from_request(request)
         change = {kind: _plain(value) for kind, value in data["change"].items()}
+        days = {"days": data["days"]} if "days" in data else {}  # the service's default otherwise
         impact = services.residency_impact_estimate(actor=self.actor, organization=self.organization,
-                                                    change=change, days=data.get("days", DEFAULT_IMPACT_DAYS))
+                                                    change=change, **days)
         return Response(ResidencyImpactSerializer(impact.as_json()).data)
 
 

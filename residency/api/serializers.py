@@ -22,6 +22,8 @@ MAX_ID = 100  # workspace, organization and model ids are far shorter
 
 
 class ApiSurfaceDecisionRequestSerializer(StrictSerializer):
+    """A request made through the API: which workspace, which model, and where the caller asks it to run."""
+
     workspace_id = serializers.CharField(min_length=1, max_length=MAX_ID, help_text="The workspace the request comes from.")
     model = serializers.CharField(min_length=1, max_length=MAX_ID,
                                   help_text="A model id from the catalog, e.g. claude-opus-4-6.")
@@ -36,6 +38,8 @@ class ApiSurfaceDecisionRequestSerializer(StrictSerializer):
 
 
 class AppsSurfaceDecisionRequestSerializer(StrictSerializer):
+    """A request made in the Claude apps: routed by the organization's US-only setting."""
+
     organization_id = serializers.CharField(min_length=1, max_length=MAX_ID,
                                             help_text="The organization; the key must belong to it.")
     surface = serializers.ChoiceField(choices=["apps"], help_text='"apps": a Claude apps request.')
@@ -59,6 +63,8 @@ APPS_FIELDS, APPS_REQUIRED = _fields(AppsSurfaceDecisionRequestSerializer)
 
 
 class BatchItemParamsSerializer(StrictSerializer):
+    """One API-surface decision request inside a batch."""
+
     workspace_id = serializers.CharField(min_length=1, max_length=MAX_ID)
     model = serializers.CharField(min_length=1, max_length=MAX_ID)
     inference_geo = serializers.CharField(required=False, allow_null=True, max_length=MAX_ID)
@@ -67,6 +73,8 @@ class BatchItemParamsSerializer(StrictSerializer):
 
 
 class BatchItemSerializer(StrictSerializer):
+    """One request of a batch, with your id for it."""
+
     custom_id = serializers.CharField(min_length=1, max_length=MAX_CUSTOM_ID,
                                       help_text="Your id for this request; results carry it back.")
     params = BatchItemParamsSerializer()
@@ -77,6 +85,8 @@ BATCH_PARAM_FIELDS, _ = _fields(BatchItemParamsSerializer)
 
 
 class DecisionBatchRequestSerializer(StrictSerializer):
+    """Many decisions in one call, answered in the order asked."""
+
     requests = serializers.ListField(child=BatchItemSerializer(), min_length=1, max_length=MAX_BATCH,
                                      help_text=f"1 to {MAX_BATCH:,} requests; results come back in this order.")
 

@@ -396,6 +396,19 @@ def snake(tag):
     return re.sub(r"[^a-z0-9]+", "_", tag.lower()).strip("_")
 
 
+def test_no_schema_is_described_by_a_base_serializers_docstring(doc):
+    """A serializer without a docstring inherits its base's (StrictSerializer's talks of
+    `from_request`); generated clients show it as the model's documentation."""
+    import inspect
+
+    from core.serializers import QuerySerializer, StrictSerializer
+
+    bases = {inspect.cleandoc(cls.__doc__) for cls in (StrictSerializer, QuerySerializer) if cls.__doc__}
+    leaked = [name for name, schema in doc["components"]["schemas"].items()
+              if inspect.cleandoc(schema.get("description", "")) in bases]
+    assert not leaked, f"give these serializers their own docstring: {leaked}"
+
+
 def test_every_operation_is_named_tagged_and_described(doc):
     declared = {tag["name"]: tag.get("description") for tag in doc["tags"]}
     problems, summaries = [], {}

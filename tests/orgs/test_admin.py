@@ -181,3 +181,21 @@ def test_admin_cannot_edit_a_keys_status_only_revoke_it_through_the_service(staf
     assert key.status == "archived"
     event = AuditEvent.objects.filter(organization=org, action="api_key.revoked").latest("seq")
     assert (event.source, event.after) == ("admin", {"status": "archived"})
+
+
+@pytest.mark.parametrize("url", [
+    "/admin/audit/auditevent/?created_at__year=9999",
+    "/admin/audit/auditevent/?created_at__year=9999&created_at__month=12",
+    "/admin/audit/auditevent/?created_at__year=9999&created_at__month=12&created_at__day=31",
+    "/admin/audit/auditevent/?created_at__lt=0001-01-01T00:00:00%2B05:00",
+    "/admin/orgs/apikey/?revoked_at__gte=9999-12-31T23:59:59-05:00",
+    "/admin/orgs/apikey/?last_used_at__gte=0001-01-01T00:00:00%2B05:00",
+])
+def test_dates_at_the_ends_of_the_calendar_are_a_400_page_not_a_500(staff, client, url):
+    """The admin's date filters (date hierarchy, `__gte` lookups in the address) convert dates near
+    years 1 and 9999 into overflows; the staff member gets a page saying which date to change."""
+    client.raise_request_exception = False
+    response = client.get(url)
+    assert response.status_code == 400
+    assert "out of range" in response.content.decode()
+    assert client.get(url.split("?")[0]).status_code == 200  # the list itself still works

@@ -227,6 +227,19 @@ def test_flagging_a_legacy_opt_out_applies_the_migrated_state_at_once(org, owner
     assert (ws.allowed_inference_geos, ws.default_inference_geo) == (["us"], "us")
 
 
+def test_a_legacy_opt_out_lock_added_by_staff_is_a_legacy_opt_out(org, owner_actor):
+    """Staff choosing the legacy_opt_out lock (the admin's lock select offers it) get what flagging
+    the legacy opt-out gives: the flag, the policy and every workspace in the US, at once."""
+    ws = workspace(org, "Open")
+    services.organization_terms_update(actor=SYSTEM, organization=org, lock_reason="legacy_opt_out",
+                                       reason="Opted out in 2024")
+    org.refresh_from_db()
+    ws.refresh_from_db()
+    assert (org.lock_reason, org.legacy_opt_out, org.us_only_inference) == ("legacy_opt_out", True, True)
+    assert policy_of(org).allowed_inference_geos == ["us"]
+    assert (ws.allowed_inference_geos, ws.default_inference_geo) == (["us"], "us")
+
+
 def test_bootstrap_legacy_and_lock_imply_each_other_on_the_usage_plan():
     org, _ = services.organization_provision(actor=SYSTEM, name="L", plan="enterprise_usage",
                                              owner_email="l@l.test", lock_reason="legacy_opt_out")

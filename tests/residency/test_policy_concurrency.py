@@ -62,3 +62,52 @@ def test_two_owners_applying_policies_at_once_leave_every_workspace_inside_the_l
         assert later.before["allowed_inference_geos"] == earlier.after["allowed_inference_geos"]
     assert changes[-1].after["allowed_inference_geos"] == final.allowed_inference_geos
     assert verify_chain(org).ok
+
+
+# --- a workspace change validated just before a policy tightening lands --------------------------
+# Deterministic interleaving: the tightening (with apply_to_workspaces) commits at the moment the
+# workspace change has validated its input but not yet taken the organization lock.
+
+def _tighten_in_between(monkeypatch, actor, org):
+    from residency import services
+
+    real = services._clean_workspace_extras
+
+    def interleave(*args, **kwargs):
+        monkeypatch.setattr(services, "_clean_workspace_extras", real)
+        services.data_residency_policy_set(actor=actor, organization=org, values=POLICIES["us"],
+                                           apply_to_workspaces=True)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(services, "_clean_workspace_extras", interleave)
+
+
+def test_a_workspace_loosened_while_the_policy_tightens_is_refused(db, monkeypatch):
+    import pytest
+    from django.core.exceptions import ValidationError
+
+    from residency import services
+    from tests.factories import actor_for
+
+    org = make_org(plan="team")
+    actor = actor_for(primary_owner(org).user)
+    ws = workspace(org, "W", allowed_inference_geos=["us"], default_inference_geo="us")
+    _tighten_in_between(monkeypatch, actor, org)
+    with pytest.raises(ValidationError) as refused:
+        services.workspace_update(actor=actor, workspace=ws, data_residency={"allowed_inference_geos": ["global", "us"]})
+    assert "organization's data residency policy (us)" in str(refused.value)
+    ws.refresh_from_db()
+    assert ws.allowed_inference_geos == ["us"]
+    assert nonconforming_workspaces(org, policy_info(policy_of(org))) == []
+
+
+def test_a_workspace_created_while_the_policy_tightens_starts_inside_it(db, monkeypatch):
+    from residency import services
+    from tests.factories import actor_for
+
+    org = make_org(plan="team")
+    actor = actor_for(primary_owner(org).user)
+    _tighten_in_between(monkeypatch, actor, org)
+    ws = services.workspace_create(actor=actor, organization=org, name="New")
+    assert (ws.allowed_inference_geos, ws.default_inference_geo) == (["us"], "us")
+    assert nonconforming_workspaces(org, policy_info(policy_of(org))) == []

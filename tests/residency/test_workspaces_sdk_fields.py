@@ -188,6 +188,10 @@ def test_ids_filter_lists_only_those_the_caller_may_see(org, owner, owner_api, a
     assert ids(api(api_key_for(delegate)), made[0].pk, made[1].pk) == [made[1].pk]
     too_many = owner_api.get(URL, {"ids[]": [f"wrkspc_{i}" for i in range(101)]})
     assert "ids[]: at most 100 ids per request." in message(too_many)
+    # the bound counts what was sent (as OpenAPI's maxItems does), before blanks and repeats are dropped
+    for sent in ([""] * 101, [made[0].pk] * 101):
+        refused = owner_api.get(URL, {"ids[]": sent})
+        assert refused.status_code == 400 and "ids[]: at most 100 ids per request." in message(refused)
     assert owner_api.get(URL, {"include_default": "true"}).json()["data"] == owner_api.get(URL).json()["data"]
 
 
