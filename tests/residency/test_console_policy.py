@@ -50,6 +50,7 @@ def test_page_role_matrix(people, org, who, status):
         disabled = who == "privacy_view"
         assert ("<fieldset disabled" in response.content.decode()) is disabled
         assert ("You can see the policy but not change it" in html) is disabled
+        assert ("members whose custom role has Privacy: Can manage can change it" in " ".join(html.split())) is disabled
     if who == "other_org":
         assert "Other Co" in html and "Acme" not in html
     if status == 302:
