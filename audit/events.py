@@ -353,6 +353,82 @@ WORKSPACE_ADMIN_REVOKED = register(
 )
 
 
+# --- approval of loosening changes (SPEC §8) --------------------------------------------------------
+# A change request's events name the request as their target (its id, labelled with what it would
+# change) and carry its id in `change_request_id`; the change applied on approval is recorded by its
+# own event (e.g. inference_residency.updated) with both the approver (actor) and `requested_by`.
+
+CHANGE_KEYS = ("us_only", "allowed_inference_geos", "default_inference_geo", "apply_to_workspaces", "name",
+               "data_residency", "display_color", "tags", "loosening_requires_approval", "status", "reason")
+
+
+def _requester(e):
+    return getattr(e, "requested_by_label", "") or "someone"
+
+
+def _reason(e):
+    reason = _after(e).get("reason")
+    return f": {reason}" if reason else ""
+
+
+APPROVAL_SETTINGS_UPDATED = register(
+    "approval_settings.updated", "Approval of loosening changes turned on or off",
+    lambda e, n: (f"{e.actor_label} turned approval of loosening residency changes "
+                  f"{_value(_after(e).get('loosening_requires_approval'))}"),
+    records=("loosening_requires_approval",), residency=True,
+)
+APPROVAL_SETTINGS_CHANGE_DENIED = register(
+    "approval_settings.change_denied", "Approval settings change denied",
+    lambda e, n: (f"{e.actor_label} tried to turn approval of loosening residency changes "
+                  f"{_value(_after(e).get('loosening_requires_approval'))} and was refused"
+                  f"{_residency_denial_reason(_after(e).get('denied'))}"),
+    records=("loosening_requires_approval", "denied"), residency=True,
+)
+CHANGE_REQUEST_REQUESTED = register(
+    "change_request.requested", "Change sent for approval",
+    lambda e, n: _with_changes(f"{e.actor_label} asked to change {e.target_label}, which loosens residency and "
+                               "waits for another person's approval", e, n),
+    records=CHANGE_KEYS, residency=True,
+)
+CHANGE_REQUEST_APPROVED = register(
+    "change_request.approved", "Change request approved",
+    lambda e, n: f"{e.actor_label} approved {_requester(e)}'s change to {e.target_label}",
+    records=CHANGE_KEYS, residency=True,
+)
+CHANGE_REQUEST_REJECTED = register(
+    "change_request.rejected", "Change request rejected",
+    lambda e, n: f"{e.actor_label} rejected {_requester(e)}'s change to {e.target_label}{_reason(e)}",
+    records=CHANGE_KEYS, residency=True,
+)
+CHANGE_REQUEST_WITHDRAWN = register(
+    "change_request.withdrawn", "Change request withdrawn",
+    lambda e, n: f"{e.actor_label} withdrew their change to {e.target_label} before anyone approved it",
+    records=CHANGE_KEYS, residency=True,
+)
+CHANGE_REQUEST_EXPIRED = register(
+    "change_request.expired", "Change request expired",
+    lambda e, n: (f"{e.actor_label} closed {_requester(e)}'s change to {e.target_label}: nobody approved it within "
+                  "72 hours"),
+    records=CHANGE_KEYS, residency=True,
+)
+CHANGE_REQUEST_CONFLICT = register(
+    "change_request.conflict", "Change request not applied (conflict)",
+    lambda e, n: (f"{e.actor_label} approved {_requester(e)}'s change to {e.target_label}, which was not applied: "
+                  f"the setting changed after it was asked{_reason(e)}"),
+    records=CHANGE_KEYS, residency=True,
+)
+CHANGE_REQUEST_DECISION_DENIED = register(
+    "change_request.decision_denied", "Change request decision refused",
+    lambda e, n: (f"{e.actor_label} tried to {_after(e).get('action') or 'decide'} {_requester(e)}'s change to "
+                  f"{e.target_label} and was refused{_reason(e)}"),
+    records=(*CHANGE_KEYS, "action"), residency=True,
+)
+CHANGE_REQUEST_APPLIED = register(
+    "change_request.applied", "Change request applied",
+    lambda e, n: f"{e.actor_label} applied {_requester(e)}'s change to {e.target_label} on approval",
+    records=CHANGE_KEYS, residency=True,
+)
+
 
 # --- accounts: sign-in protection and two-factor (SPEC §6) ----------------------------------------
 

@@ -2,9 +2,11 @@
 
 The service runs while the admin form validates: a service error shows next to the field
 (or at the top of the form) with everything the staff member typed still in place, and a
-success leaves nothing for `save_model` to do.
+success leaves nothing for `save_model` to do. What a service held back instead of applying (a
+change waiting for approval) is said in place of the admin's "changed successfully".
 """
 
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import Http404
@@ -31,6 +33,7 @@ class ServiceAdminMixin:
                 if self.errors:
                     return
                 change = not self.instance._state.adding
+                self.service_notices = []  # what the services held back, for the staff member to read
                 try:
                     with transaction.atomic():  # one admin save is all or nothing, however many services
                         saved = admin.perform_save(self, actor, change)
@@ -45,8 +48,22 @@ class ServiceAdminMixin:
         ServiceForm.__name__ = form_class.__name__
         return ServiceForm
 
+    def hold_notice(self, form, text):
+        """Tell the staff member, instead of "changed successfully", that a service did not apply
+        part of the change (`text` says what and why)."""
+        form.service_notices.append(text)
+
     def save_model(self, request, obj, form, change):
         """Already saved by the service during validation."""
+        request.service_notices = getattr(form, "service_notices", [])
+
+    def message_user(self, request, message, level=messages.INFO, *args, **kwargs):
+        notices = getattr(request, "service_notices", [])
+        if notices and level == messages.SUCCESS:
+            for text in notices:
+                super().message_user(request, text, messages.WARNING, *args, **kwargs)
+            return
+        super().message_user(request, message, level, *args, **kwargs)
 
     def save_related(self, request, form, formsets, change):
         """Services own related rows."""

@@ -1,6 +1,9 @@
 """One error shape for the whole REST API (contract):
 
     {"type": "error", "error": {"type": T, "message": M}, "request_id": R}
+
+T follows from the status (SPEC §3); a 409 is a `conflict_error` (SPEC §8: a change request whose
+target changed after it was asked, or that is not pending any more).
 """
 
 from django.conf import settings
@@ -17,6 +20,7 @@ ERROR_TYPES = {
     401: "authentication_error",
     403: "permission_error",
     404: "not_found_error",
+    409: "conflict_error",
     413: "request_too_large",
     429: "rate_limit_error",
     500: "api_error",

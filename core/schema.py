@@ -153,6 +153,10 @@ ERROR_TEXT = {
           "This needs Privacy: manage in Acme; your role (Privacy viewer) has view."),
     404: ("Not found, or not visible to you: another organization's objects, unknown ids and areas "
           "your role has no access to all look the same.", "Not found."),
+    409: ("The request clashes with the current state: e.g. a change request whose target changed after it was "
+          "asked (its status becomes conflict), or that is not pending any more.",
+          "US-only inference changed after this request was made, so it was not applied; ask again from the "
+          "current values if the change is still wanted."),
     413: ("The request body is too large.",
           "The request body is larger than 2621440 bytes; send it in smaller requests."),
     415: ("The body is not JSON.", 'Unsupported media type "text/plain" in request.'),

@@ -1,4 +1,5 @@
-"""Emails to people (SPEC §6): invitations and membership notices.
+"""Emails to people (SPEC §6): invitations, membership notices, and notices other apps write
+(change requests and residency changes, SPEC §8).
 
 A service calls `queue(...)` inside its transaction: the message is written to
 `OutgoingEmail` and sent by `deliver` once that transaction commits, through Django's email
@@ -32,6 +33,15 @@ def queue(*, kind, user, organization=None, invited_by="", role_name=""):
     return row
 
 
+def queue_notice(*, user, organization, subject, body):
+    """A message whose text the caller rendered, written in the caller's transaction and sent
+    after commit like every other."""
+    row = OutgoingEmail.objects.create(kind=EmailKind.NOTICE, user=user, organization=organization,
+                                       subject=subject[:300], body=body)
+    transaction.on_commit(lambda: deliver(row.pk))
+    return row
+
+
 def describe_delivery():
     """Where mail goes with the current settings, in one sentence (the demo prints it)."""
     if settings.EMAIL_HOST:
@@ -49,6 +59,8 @@ def base_url():
 
 def render(row):
     """The EmailMessage for an `OutgoingEmail` row. An invitation's link is made now."""
+    if row.kind == EmailKind.NOTICE:
+        return EmailMessage(subject=row.subject, body=row.body, to=[row.user.email])
     org_name = row.organization.name if row.organization else "Residency Console"
     context = {"row": row, "user": row.user, "organization_name": org_name, "base_url": base_url(),
                "login_url": f"{base_url()}/login/"}

@@ -393,13 +393,15 @@ class WorkspaceUserObjectPermission(UserObjectPermissionBase):
 class EmailKind(models.TextChoices):
     INVITATION = "invitation", "Invitation to choose a password"
     MEMBERSHIP_NOTICE = "membership_notice", "Added to an organization"
+    NOTICE = "notice", "A notice about the organization's settings"
 
 
 class OutgoingEmail(models.Model):
     """One email to a person, written in the transaction of the change that sends it and sent
     after that transaction commits (`orgs.mail`). A failed send stays here with its error, and
     `python manage.py send_pending_email` retries it. No secret is stored: an invitation's
-    link is made when the message is sent."""
+    link is made when the message is sent; a notice (another app's message, e.g. a change
+    request) carries its subject and text, rendered when it was queued."""
 
     id = models.CharField(primary_key=True, max_length=40, default=IdFactory("email"), editable=False)
     kind = models.CharField(max_length=30, choices=EmailKind.choices)
@@ -407,6 +409,9 @@ class OutgoingEmail(models.Model):
     organization = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     invited_by = models.CharField(max_length=300, blank=True)
     role_name = models.CharField(max_length=100, blank=True)
+    # a notice's text, written when it is queued (it holds no secret)
+    subject = models.CharField(max_length=300, blank=True)
+    body = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)

@@ -12,8 +12,14 @@ from orgs.models import Organization, Workspace
 from orgs.services import organization_rename
 
 from . import services
-from .models import CatalogModel, Geo
+from .models import CatalogModel, ChangeRequest, Geo
 from .selectors import policy_of, policy_values
+
+
+def held_message(change_request, what):
+    return (f"{what} was not changed: the change loosens data residency and {change_request.organization.name} "
+            f"asks for approval, so it was sent for approval as change request {change_request.pk}. A member with "
+            "Privacy: manage approves or rejects it in the console (Change requests) within 72 hours.")
 
 
 @admin.register(Geo)
@@ -111,7 +117,12 @@ class OrganizationAdmin(ServiceAdminMixin, admin.ModelAdmin):
         if changes:
             org = services.organization_terms_update(actor=actor, organization=org, reason=reason, **changes)
         if "us_only_inference" in form.changed_data and "us_only_inference" in data:
-            org = services.inference_residency_set(actor=actor, organization=org, us_only=data["us_only_inference"])
+            result = services.inference_residency_set(actor=actor, organization=org,
+                                                      us_only=data["us_only_inference"])
+            if isinstance(result, ChangeRequest):
+                self.hold_notice(form, held_message(result, "US-only inference"))
+            else:
+                org = result
         if "policy_locked" in form.changed_data:
             services.data_residency_policy_lock_set(actor=actor, organization=org, locked=data["policy_locked"],
                                                     reason=reason)
@@ -179,8 +190,12 @@ class WorkspaceAdmin(ServiceAdminMixin, admin.ModelAdmin):
             return services.workspace_create(actor=actor, organization=data["organization"], name=data["name"],
                                              data_residency=residency)
         workspace = Workspace.objects.select_related("organization").get(pk=form.instance.pk)
-        return services.workspace_update(actor=actor, workspace=workspace, name=data.get("name"),
-                                         data_residency=residency)
+        result = services.workspace_update(actor=actor, workspace=workspace, name=data.get("name"),
+                                           data_residency=residency)
+        if isinstance(result, ChangeRequest):
+            self.hold_notice(form, held_message(result, f"Workspace {workspace.name}"))
+            return workspace
+        return result
 
     def has_delete_permission(self, request, obj=None):
         return False  # archive instead: archiving is permanent and audited

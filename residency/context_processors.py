@@ -4,6 +4,7 @@
 from audit.permissions import can_read_audit_log
 from orgs.permissions import can_see_roles
 from residency.permissions import (
+    can_see_approvals,
     can_see_inference_residency,
     can_see_residency_policy,
     can_see_usage,
@@ -18,6 +19,7 @@ def console(request):
         return {"access": None, "current_org": None, "levels": {}, "nav": {}}
     nav = {
         "residency": can_see_inference_residency(access),
+        "approvals": can_see_approvals(access),
         "residency_policy": can_see_residency_policy(access),
         "workspaces": can_see_workspaces(access),
         "members": access.can("user_management"),

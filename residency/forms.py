@@ -297,3 +297,32 @@ class UsageFilterForm(forms.Form):
             self.data = self.data.copy()
             self.data["from"], self.data["to"] = start.isoformat(), end.isoformat()
         return data
+
+
+# --- approval of loosening changes (SPEC §8) ---------------------------------------------------
+
+
+class ApprovalSettingsForm(forms.Form):
+    """Turn approval of loosening changes on (the primary owner) or ask to turn it off."""
+
+    loosening_requires_approval = forms.TypedChoiceField(
+        choices=[("true", "On"), ("false", "Off")], coerce=lambda v: v == "true",
+        error_messages={"required": "Choose on or off.", "invalid_choice": "Choose on or off."},
+    )
+
+
+class ChangeRequestDecisionForm(forms.Form):
+    """The confirmation of an approval, a rejection (with an optional reason) or a withdrawal."""
+
+    reason = forms.CharField(
+        required=False, max_length=500, label="Reason (optional)",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Sent to the requester and the other approvers, and kept in the audit log.",
+        error_messages={"max_length": "Use at most 500 characters."},
+    )
+
+
+class ChangeRequestListForm(forms.Form):
+    """Where the history of decided requests starts (a cursor the console made, else the first page)."""
+
+    after_id = id_cursor()

@@ -4,6 +4,8 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 
+from core.ids import IdFactory
+
 DECIMAL = {"max_digits": 12, "decimal_places": 6}
 
 
@@ -102,6 +104,92 @@ class DataResidencyPolicy(models.Model):
 
     def __str__(self):
         return f"{self.organization_id}: {self.allowed_geos_value} / {self.default_inference_geo}"
+
+
+class ApprovalSettings(models.Model):
+    """Whether a change that loosens residency waits for a second person's approval (SPEC §8).
+    No row means off, the default."""
+
+    organization = models.OneToOneField("orgs.Organization", primary_key=True, on_delete=models.CASCADE,
+                                        related_name="approval_settings")
+    loosening_requires_approval = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "approval settings"
+        verbose_name_plural = "approval settings"
+
+    def __str__(self):
+        return f"{self.organization_id}: {'on' if self.loosening_requires_approval else 'off'}"
+
+
+class ChangeStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for approval"
+    APPLIED = "applied", "Approved and applied"
+    REJECTED = "rejected", "Rejected"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+    EXPIRED = "expired", "Expired"
+    CONFLICT = "conflict", "Not applied: the setting changed meanwhile"
+
+
+class ChangeTarget(models.TextChoices):
+    """What a change request would change; each has one service that applies it."""
+
+    INFERENCE_RESIDENCY = "inference_residency", "US-only inference"
+    DATA_RESIDENCY_POLICY = "data_residency_policy", "Data residency policy"
+    WORKSPACE = "workspace", "Workspace"
+    APPROVAL_SETTINGS = "approval_settings", "Approval settings"
+
+
+class ChangeRequest(models.Model):
+    """A loosening change held until another person approves it (SPEC §8).
+
+    `before` / `after` are the target's values when it was asked and what they would become
+    (what people see); `arguments` is what the target's service is called with on approval;
+    approval applies it only while the target still holds `before`. Never deleted: the audit
+    log refers to it by id.
+    """
+
+    id = models.CharField(primary_key=True, max_length=40, default=IdFactory("chgreq"), editable=False)
+    organization = models.ForeignKey("orgs.Organization", on_delete=models.CASCADE, related_name="change_requests")
+    target_type = models.CharField(max_length=30, choices=ChangeTarget.choices)
+    target_id = models.CharField(max_length=40)
+    target_label = models.CharField(max_length=300, blank=True)
+    before = models.JSONField()
+    after = models.JSONField()
+    arguments = models.JSONField(default=dict)
+    status = models.CharField(max_length=10, choices=ChangeStatus.choices, default=ChangeStatus.PENDING)
+    requested_by = models.ForeignKey("orgs.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    requested_by_label = models.CharField(max_length=300, blank=True)
+    # who created the API key the request came through, when that is someone else than its member:
+    # they could have asked through it, so they may not approve it either
+    requested_through_key_of = models.ForeignKey("orgs.User", null=True, blank=True, on_delete=models.SET_NULL,
+                                                 related_name="+")
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    decided_by = models.ForeignKey("orgs.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    decided_by_label = models.CharField(max_length=300, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    # why it ended as it did, in words (a conflict's reason)
+    outcome_message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["organization", "status", "expires_at"], name="chgreq_org_status"),
+            models.Index(fields=["organization", "created_at"], name="chgreq_org_created"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=ChangeStatus.values), name="chgreq_status_valid"),
+            models.CheckConstraint(condition=Q(target_type__in=ChangeTarget.values), name="chgreq_target_valid"),
+        ]
+
+    @property
+    def is_pending(self):
+        return self.status == ChangeStatus.PENDING
+
+    def __str__(self):
+        return f"{self.id} ({self.status})"
 
 
 class Surface(models.TextChoices):

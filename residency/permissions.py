@@ -10,6 +10,10 @@ usage and cost data (SPEC §2 Roles). Built on `orgs.permissions.Access`.
 - Usage and cost: `billing: view` or `analytics: view` read token usage; cost needs
   `billing: view`; ingesting usage rows needs `billing: manage`. Members who see neither get 404.
 - The cost of a residency change: `billing: view` and `privacy: view`.
+- Approval of loosening changes (SPEC §8): Privacy: view reads the setting and every change
+  request (a requester always sees their own); only the primary owner turns approval on;
+  approving and rejecting need Privacy: manage and a person other than the requester, in person
+  or with a key they created themself; only the requester withdraws.
 
 Another organization's objects answer 404, never 403.
 """
@@ -19,6 +23,8 @@ from django.http import Http404
 
 from orgs.models import LEVEL_RANK, Level, Workspace, WorkspaceUserObjectPermission, permission_label
 from orgs.permissions import access_organization
+
+from .models import ChangeRequest
 
 WORKSPACE_ADMIN_PERM = "admin_workspace"
 
@@ -187,3 +193,83 @@ def require_impact_view(access):
     does not see it (404)."""
     if not can_see_impact(access):
         raise Http404("Not found.")
+
+
+# --- approval of loosening changes (SPEC §8) ---------------------------------------------------
+
+
+def can_see_approvals(access):
+    """The approval setting and every change request: Privacy: view."""
+    return access.can("privacy")
+
+
+def require_approval_settings(access):
+    """Privacy: none does not see the setting (404)."""
+    access.require("privacy", Level.VIEW, hide=True)
+
+
+def can_turn_on_approvals(access):
+    """The primary owner, in person or with a key they created themself."""
+    return access.is_primary_owner and access.can("privacy", Level.MANAGE)
+
+
+def is_requester(access, change_request):
+    return access.membership is not None and change_request.requested_by_id == access.user.pk
+
+
+def access_change_request(*, access, id):
+    """A change request of the access's organization this member may see: all of them with
+    Privacy: view, their own otherwise. Anything else (another organization's, an unknown id) is
+    a 404."""
+    change_request = (ChangeRequest.objects.select_related("requested_by", "decided_by")
+                      .filter(pk=id, organization_id=access.organization.pk).first())
+    if change_request is None or not (can_see_approvals(access) or is_requester(access, change_request)):
+        raise Http404(f"No change request with id {id!r}.")
+    return change_request
+
+
+def decision_refusal(access, change_request):
+    """Why this member may not approve or reject `change_request` (a sentence), or None when
+    they may: Privacy: manage, not the requester, acting in person or with a key they created
+    themself (a key someone else minted acts for its maker too, so it never approves)."""
+    if not access.can("privacy", Level.MANAGE):
+        whose = "this API key (created by someone else)" if access.through_foreign_key \
+            else f"your role ({access.role_name})"
+        return (f"Approving or rejecting a change request needs Privacy: manage; {whose} has "
+                f"Privacy: {access.level('privacy')}.")
+    if access.membership is None:
+        return "Change requests are approved by members of the organization."
+    if change_request.requested_by_id == access.user.pk:
+        return ("You asked for this change; another person with Privacy: manage must approve or reject it "
+                "(you may withdraw it).")
+    if change_request.requested_through_key_of_id == access.user.pk:
+        return ("This change was asked for with an API key you created for someone else, so you cannot approve or "
+                "reject it; another person with Privacy: manage must.")
+    if access.through_foreign_key:
+        return ("This API key was created by someone else, so it cannot approve or reject a change on your behalf; "
+                "approve in the console, or with a key you created yourself.")
+    return None
+
+
+def require_may_decide(access, change_request):
+    refusal = decision_refusal(access, change_request)
+    if refusal is not None:
+        raise PermissionDenied(refusal)
+
+
+def withdrawal_refusal(access, change_request):
+    """Why this member may not withdraw `change_request`, or None: only its requester may, in
+    person or with a key they created themself (not the maker of a key they were given)."""
+    if is_requester(access, change_request) and not access.through_foreign_key:
+        return None
+    if is_requester(access, change_request):
+        return ("This API key was created by someone else, so it cannot withdraw a change on your behalf; "
+                "withdraw it in the console, or with a key you created yourself.")
+    return ("Only the person who asked for this change can withdraw it; members with Privacy: manage can "
+            "reject it.")
+
+
+def require_may_withdraw(access, change_request):
+    refusal = withdrawal_refusal(access, change_request)
+    if refusal is not None:
+        raise PermissionDenied(refusal)

@@ -452,3 +452,84 @@ def clean_tags(tags, *, current=None):
     if errors:
         raise ValidationError(errors)
     return merged
+
+
+# --- loosening: the changes that need a second person's approval (SPEC §8) ------------------------
+
+EVERYWHERE = "*"  # what "unrestricted" and "global" reach
+# the fields whose change can let a request run somewhere it could not before; every other field
+# (a workspace's name, colour or tags) never loosens
+REACH_FIELDS = ("allowed_inference_geos", "default_inference_geo", "workspace_geo")
+SWITCH_FIELDS = ("us_only", "loosening_requires_approval")  # on -> off loosens
+
+
+def geo_reach(value):
+    """Where a value lets requests run: `None` or "unrestricted" and "global" reach everywhere,
+    any other geo ("us") only itself; a list reaches what its geos reach together."""
+    if value is None or value == UNRESTRICTED:
+        return frozenset({EVERYWHERE})
+    geos = [value] if isinstance(value, str) else list(value)
+    return frozenset(EVERYWHERE if geo == "global" else geo for geo in geos)
+
+
+def reach_grows(before, after):
+    """Whether `after` reaches somewhere `before` did not (["global"] -> ["us"] shrinks it)."""
+    old, new = geo_reach(before), geo_reach(after)
+    if EVERYWHERE in old:
+        return False
+    return EVERYWHERE in new or bool(new - old)
+
+
+def loosened_fields(before, after):
+    """The fields of a residency change that loosen it (SPEC §8), in the order given: afterwards
+    some request could run somewhere it could not before. `before` and `after` are flat dicts of
+    one target's values: US-only inference or the approval setting turned off (`us_only`,
+    `loosening_requires_approval` True -> False); an allowed set or a default (a workspace's or
+    the organization policy's), or a workspace geo, whose reach grows (`geo_reach`). A field on
+    one side only, or of another kind (a name), never loosens; creating a workspace is not a
+    change of this kind (the organization policy bounds it)."""
+    loosened = []
+    for field, new in after.items():
+        if field not in before or before[field] == new:
+            continue
+        old = before[field]
+        if field in SWITCH_FIELDS:
+            if old is True and new is False:
+                loosened.append(field)
+        elif field in REACH_FIELDS and reach_grows(old, new):
+            loosened.append(field)
+    return loosened
+
+
+def loosens(before, after):
+    """True when changing one target's residency values from `before` to `after` loosens it
+    (`loosened_fields`); such a change waits for approval when the organization asks for it."""
+    return bool(loosened_fields(before, after))
+
+
+def policy_change_loosens(before, after, *, workspaces=(), apply_to_workspaces=False, inference_geos=()):
+    """Whether changing the organization policy from `before` to `after` (each
+    {"allowed_inference_geos": "unrestricted" or a list, "default_inference_geo"}) loosens
+    residency (SPEC §8): the policy's own reach grows (`loosens`), or some live workspace's
+    requests could run somewhere they could not before (`reachable_geos` under each policy). A
+    workspace left outside the new policy routes by its default (SPEC §5), so even a narrower
+    policy can move one (a `["us"]` workspace under a `["global"]` policy runs in global); with
+    `apply_to_workspaces` the workspace is first brought inside it (`bring_inside_policy`).
+    `workspaces` holds each live workspace's stored (allowed, default), None meaning
+    unrestricted; `inference_geos` the geos requests can name."""
+    if loosens(before, after):
+        return True
+    old_policy, new_policy = _policy_info(before), _policy_info(after)
+    for ws_allowed, ws_default in workspaces:
+        new_allowed, new_default = ws_allowed, ws_default
+        if apply_to_workspaces and workspace_outside_policy(ws_allowed, ws_default, new_policy) is not None:
+            new_allowed, new_default = bring_inside_policy(ws_allowed, ws_default, new_policy)
+        if reach_grows(sorted(reachable_geos(ws_allowed, ws_default, old_policy, inference_geos)),
+                       sorted(reachable_geos(new_allowed, new_default, new_policy, inference_geos))):
+            return True  # ("global" reaches everywhere: a global workspace moved to us tightens)
+    return False
+
+
+def _policy_info(values):
+    allowed = values["allowed_inference_geos"]
+    return PolicyInfo(None if allowed == UNRESTRICTED else tuple(allowed), values["default_inference_geo"])

@@ -6,14 +6,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.db.models import Min, Q
+from django.utils import timezone
 from guardian.shortcuts import get_objects_for_user
 
 from audit import events
 from audit.models import AuditEvent
 from orgs.models import Level, LockReason, Membership, Plan, Workspace, WorkspaceUserObjectPermission
 
-from .models import CatalogModel, DataResidencyPolicy, Geo, UsageRollup
-from .permissions import WORKSPACE_ADMIN_PERM
+from .models import ApprovalSettings, CatalogModel, ChangeRequest, ChangeStatus, DataResidencyPolicy, Geo, UsageRollup
+from .permissions import WORKSPACE_ADMIN_PERM, can_see_approvals
 from .policy import (
     OPEN_POLICY,
     UNRESTRICTED,
@@ -244,3 +245,30 @@ def catalog_prices(model_id):
     prices = Prices(row.input_price, row.cache_write_5m_price, row.cache_write_1h_price, row.cache_read_price,
                     row.output_price)
     return ModelInfo(row.pk, row.supports_inference_geo), prices
+
+
+# --- approval of loosening changes (SPEC §8) ---------------------------------------------------
+
+
+def approval_settings(organization):
+    """The organization's ApprovalSettings (an unsaved one, off, when it never set them)."""
+    return ApprovalSettings.objects.filter(organization_id=organization.pk).first() \
+        or ApprovalSettings(organization_id=organization.pk)
+
+
+def change_requests_visible_to(access, *, status=None):
+    """The change requests this member may see: all of the organization's with Privacy: view,
+    their own otherwise. Expire due ones first (`services.change_requests_expire`)."""
+    qs = ChangeRequest.objects.filter(organization_id=access.organization.pk)
+    if not can_see_approvals(access):
+        qs = qs.filter(requested_by_id=access.user.pk) if access.membership is not None else qs.none()
+    if status:
+        qs = qs.filter(status=status)
+    return qs.select_related("requested_by", "decided_by")
+
+
+def pending_change_requests(organization, *, now=None):
+    """Requests still waiting for approval (not past their 72 hours), the next to expire first:
+    what the banners on the Data residency and Overview pages announce (one query)."""
+    return list(ChangeRequest.objects.filter(organization_id=organization.pk, status=ChangeStatus.PENDING,
+                                             expires_at__gt=now or timezone.now()).order_by("expires_at", "pk"))

@@ -21,20 +21,37 @@ from django.utils import timezone
 from audit import events
 from audit.models import Outcome
 from audit.services import audit_record, client_value
-from core.errors import DetailedValidationError
+from core.actor import Actor, Source
+from core.errors import Conflict, DetailedValidationError
 from core.hygiene import MAX_YEAR, MIN_YEAR, MalformedInput, check_datetime_range
 from orgs.models import MAX_ACTIVE_WORKSPACES, Level, LockReason, Organization, Plan, Workspace, WorkspaceUserObjectPermission
 from orgs.permissions import access_organization, is_trusted_operator, role_label
 from orgs.services import lock_organization, organization_create, snapshot_organization
 
-from .models import SERVICE_TIERS, CatalogModel, DataResidencyPolicy, Geo, Surface, UsageRecord, UsageRollup
+from . import approvals
+from .models import (
+    SERVICE_TIERS,
+    ApprovalSettings,
+    CatalogModel,
+    ChangeRequest,
+    ChangeStatus,
+    ChangeTarget,
+    DataResidencyPolicy,
+    Geo,
+    Surface,
+    UsageRecord,
+    UsageRollup,
+)
 from .permissions import (
     WORKSPACE_ADMIN_PERM,
+    access_change_request,
     access_workspace,
+    decision_refusal,
     require_impact_view,
     require_inference_residency_exists,
     require_usage_ingest,
     residency_unavailable_message,
+    withdrawal_refusal,
 )
 from .policy import (
     NOT_AVAILABLE,
@@ -45,6 +62,7 @@ from .policy import (
     clean_display_color,
     clean_inference_geos,
     clean_tags,
+    loosens,
     policy_violation,
     project_policy,
     project_us_only,
@@ -191,12 +209,15 @@ def inference_residency_refuse_hidden(*, actor, organization, us_only):
     return access
 
 
-def inference_residency_set(*, actor, organization, us_only):
+def inference_residency_set(*, actor, organization, us_only, change_request=None):
     """Turn US-only inference on or off (enterprise_usage plan, Privacy: manage, not locked).
 
     Checks in SPEC §2 order: not visible (404, audited: `inference_residency_refuse_hidden`),
     then `us_only` must be a boolean (400, nothing recorded), then Privacy: view or a lock
     (403, audited with the value asked for, in its own transaction, before the error).
+    Turning it off loosens residency: when the organization asks for approval (SPEC §8) the
+    change is not applied and a pending `ChangeRequest` is returned instead of the organization.
+    `change_request` is the approved request being applied (`change_request_approve` only).
     """
     access = inference_residency_refuse_hidden(actor=actor, organization=organization, us_only=us_only)
     if not isinstance(us_only, bool):
@@ -222,14 +243,29 @@ def inference_residency_set(*, actor, organization, us_only):
                          target=org, before=before, after={"us_only": us_only, "denied": reason},
                          outcome=Outcome.DENIED, role=access.role_name)
         elif us_only != org.us_only_inference:
+            after = {"us_only": us_only}
+            if _held(org, change_request, before, after):
+                return approvals.hold(actor=actor, organization=org, role=access.role_name,
+                                      target_type=ChangeTarget.INFERENCE_RESIDENCY, target_id=org.pk,
+                                      target_label=org.name, before=before, after=after, arguments=after)
             org.us_only_inference = us_only
             org.save(update_fields=["us_only_inference"])
             audit_record(actor=actor, organization=org, event=events.INFERENCE_RESIDENCY_UPDATED,
-                         target=org, before=before, after={"us_only": us_only}, role=access.role_name)
+                         target=org, before=before, after=after, role=access.role_name,
+                         **approvals.attribution(change_request))
+            if change_request is None:
+                approvals.notify_change(actor=actor, organization=org, what="US-only inference", before=before,
+                                        after=after, path=approvals.console_path("console:residency"))
     if denial is not None:
         raise denial
     organization.us_only_inference = org.us_only_inference
     return org
+
+
+def _held(organization, change_request, before, after):
+    """Whether this change waits for approval: it loosens residency (`policy.loosens`), the
+    organization asks for approval, and it is not the approved request being applied."""
+    return change_request is None and loosens(before, after) and approvals.required(organization)
 
 
 # --- workspaces -------------------------------------------------------------------------------
@@ -357,18 +393,23 @@ def _clean_workspace_extras(display_color, tags, current=None):
 
 
 def _snapshot_workspace(ws):
+    """A workspace's changeable values (as its audit events and change requests compare them)."""
     return {"name": ws.name, "data_residency": ws.data_residency, "display_color": ws.display_color,
             "tags": dict(ws.tags)}
 
 
-def workspace_update(*, actor, workspace, name=None, data_residency=None, display_color=None, tags=None):
+def workspace_update(*, actor, workspace, name=None, data_residency=None, display_color=None, tags=None,
+                     change_request=None):
     """Rename, recolour, retag and/or change data residency (Privacy: manage; a workspace admin
     may change its data residency only).
 
     `data_residency` is a partial update: fields left out keep their values; the merged
     result must be valid. `tags` merge into the workspace's own, a None value deleting that
     tag. None leaves a field as it is. A member who may only view it gets a 403 and an audit
-    record.
+    record. When the new residency loosens (SPEC §8) and the organization asks for approval,
+    nothing is applied (the name, colour and tags neither: the whole request waits) and a pending
+    `ChangeRequest` is returned instead of the workspace. `change_request` is the approved
+    request being applied.
     """
     denial = None
     try:
@@ -417,11 +458,30 @@ def workspace_update(*, actor, workspace, name=None, data_residency=None, displa
         after = _snapshot_workspace(ws)
         if after == before:
             return ws
+        if _held(organization, change_request, before["data_residency"], after["data_residency"]):
+            asked_before, asked_after = _workspace_change(before, after)
+            return approvals.hold(
+                actor=actor, organization=organization, role=access.role_name, target_type=ChangeTarget.WORKSPACE,
+                target_id=ws.pk, target_label=before["name"], before=asked_before, after=asked_after,
+                arguments={"name": new_name, "data_residency": {k: after["data_residency"][k] for k in POLICY_FIELDS},
+                           "display_color": extra.get("display_color"), "tags": tags})
         ws.save()
         changed_before, changed_after = _diff(before, after)
         audit_record(actor=actor, organization=organization, event=events.WORKSPACE_UPDATED, target=ws,
-                     before=changed_before, after=changed_after, role=access.role_name)
+                     before=changed_before, after=changed_after, role=access.role_name,
+                     **approvals.attribution(change_request))
+        if change_request is None and "data_residency" in changed_after:
+            approvals.notify_change(actor=actor, organization=organization, what=f"workspace {ws.name}",
+                                    before=changed_before, after=changed_after,
+                                    path=approvals.console_path("console:workspace_detail", ws.pk))
     return ws
+
+
+def _workspace_change(before, after):
+    """(before, after) of a workspace change request: the whole data residency, and each other
+    field (the name) that changes too."""
+    keys = [k for k in after if k == "data_residency" or before.get(k) != after[k]]
+    return {k: before[k] for k in keys}, {k: after[k] for k in keys}
 
 
 def _diff(before, after):
@@ -598,12 +658,12 @@ def legacy_optout_migrate(*, actor, organization, dry_run=False):
 # --- the organization's data residency policy (SPEC §5) ------------------------------------------
 
 
-def _audit_denial(actor, organization, access, event, target, before, after):
+def _audit_denial(actor, organization, access, event, target, before, after, **attribution):
     """A refused attempt to change a residency setting, recorded in its own transaction (the
     caller then raises)."""
     with transaction.atomic():
         audit_record(actor=actor, organization=organization, event=event, target=target, before=before,
-                     after=after, outcome=Outcome.DENIED, role=access.role_name)
+                     after=after, outcome=Outcome.DENIED, role=access.role_name, **attribution)
 
 
 POLICY_FIELDS = ("allowed_inference_geos", "default_inference_geo")
@@ -625,7 +685,7 @@ def data_residency_policy_refuse_hidden(*, actor, organization):
     return access
 
 
-def data_residency_policy_set(*, actor, organization, values, apply_to_workspaces=False):
+def data_residency_policy_set(*, actor, organization, values, apply_to_workspaces=False, change_request=None):
     """Change the organization's data residency policy (Privacy: manage; SPEC §5).
 
     `values` holds `allowed_inference_geos` and/or `default_inference_geo` (a partial update,
@@ -634,6 +694,11 @@ def data_residency_policy_set(*, actor, organization, values, apply_to_workspace
     it, each live one is brought inside in the same transaction, one audit event each. A policy
     locked by contract is refused to everyone (platform staff lock and unlock it). Privacy:
     none gets a 404, Privacy: view a 403; both refusals are audited, like a locked policy's.
+
+    When the new policy loosens, or bringing workspaces inside it would loosen one of them
+    (SPEC §8), and the organization asks for approval, nothing is applied and a pending
+    `ChangeRequest` is returned instead of the policy row. `change_request` is the approved
+    request being applied.
     """
     access = data_residency_policy_refuse_hidden(actor=actor, organization=organization)
     target = _policy_target(organization)
@@ -664,23 +729,37 @@ def data_residency_policy_set(*, actor, organization, values, apply_to_workspace
             or DataResidencyPolicy(organization=org)
         before = policy_values(None if row._state.adding else row)
         changed = merged != before
+        if (changed or apply_to_workspaces) and change_request is None and approvals.policy_loosens(
+                org, before, merged, apply_to_workspaces) and approvals.required(org):
+            after = {**merged, "apply_to_workspaces": True} if apply_to_workspaces else dict(merged)
+            return approvals.hold(
+                actor=actor, organization=org, role=access.role_name, target_type=ChangeTarget.DATA_RESIDENCY_POLICY,
+                target_id=org.pk, target_label=org.name, before=before, after=after,
+                arguments={"values": merged, "apply_to_workspaces": apply_to_workspaces})
         if changed:
             allowed = merged["allowed_inference_geos"]
             row.allowed_inference_geos = None if allowed == UNRESTRICTED else list(allowed)
             row.default_inference_geo = merged["default_inference_geo"]
             row.save()
-        moved = _bring_workspaces_inside(actor, org, access, policy_info(row)) if apply_to_workspaces else []
+        attribution = approvals.attribution(change_request)
+        moved = _bring_workspaces_inside(actor, org, access, policy_info(row), attribution) \
+            if apply_to_workspaces else []
         if changed or moved:
             keys = [k for k in POLICY_FIELDS if before[k] != merged[k]]
             audit_record(actor=actor, organization=org, event=events.DATA_RESIDENCY_POLICY_UPDATED, target=target,
                          before={k: before[k] for k in keys},
                          after={**{k: merged[k] for k in keys}, "apply_to_workspaces": apply_to_workspaces},
-                         role=access.role_name)
+                         role=access.role_name, **attribution)
+            if change_request is None and keys:
+                approvals.notify_change(actor=actor, organization=org, what="the data residency policy",
+                                        before={k: before[k] for k in keys}, after={k: merged[k] for k in keys},
+                                        path=approvals.console_path("console:residency_policy"))
     return row
 
 
-def _bring_workspaces_inside(actor, org, access, policy):
+def _bring_workspaces_inside(actor, org, access, policy, attribution=None):
     """Every live workspace outside `policy`, brought inside it (one audit event each)."""
+    attribution = attribution or {}
     moved = []
     for ws in Workspace.objects.select_for_update().filter(organization=org, archived_at__isnull=True) \
             .order_by("created_at", "pk"):
@@ -694,7 +773,7 @@ def _bring_workspaces_inside(actor, org, access, policy):
         keys = [k for k in new if new[k] != old[k]]
         audit_record(actor=actor, organization=org, event=events.WORKSPACE_UPDATED, target=ws,
                      before={"data_residency": {k: old[k] for k in keys}},
-                     after={"data_residency": {k: new[k] for k in keys}}, role=access.role_name)
+                     after={"data_residency": {k: new[k] for k in keys}}, role=access.role_name, **attribution)
         moved.append(ws)
     return moved
 
@@ -721,6 +800,250 @@ def data_residency_policy_lock_set(*, actor, organization, locked, reason):
                      target=("data_residency_policy", org.pk, org.name), before={"lock_reason": before},
                      after={"lock_reason": wanted, "reason": reason}, role=role_label(actor, org))
     return row
+
+
+# --- approval of loosening changes (SPEC §8) ----------------------------------------------------
+
+
+def _approval_settings_target(organization):
+    return ("approval_settings", organization.pk, organization.name)
+
+
+def approval_settings_refuse_hidden(*, actor, organization, loosening_requires_approval):
+    """Step 1 of SPEC §2 for a change of the approval setting: Privacy: none does not see it, so
+    the attempt is a 404, audited with a bounded summary of the value as sent (§7). Returns the
+    member's Access. Views call it before they refuse malformed input."""
+    access = access_organization(actor=actor, id=organization.pk)
+    if not access.can("privacy"):
+        _audit_denial(actor, organization, access, events.APPROVAL_SETTINGS_CHANGE_DENIED,
+                      _approval_settings_target(organization), None,
+                      {"loosening_requires_approval": client_value(loosening_requires_approval),
+                       "denied": "permission"})
+        raise Http404("Not found.")
+    return access
+
+
+def approval_settings_set(*, actor, organization, loosening_requires_approval, change_request=None):
+    """Turn approval of loosening changes on or off (SPEC §8). Returns the `ApprovalSettings`, or
+    a pending `ChangeRequest` when turning it off (itself a loosening change: any Privacy: manage
+    member asks, another approves). Only the primary owner turns it on, in person or with a key
+    they created themself. Privacy: none gets a 404, Privacy: view and anyone else refused a 403;
+    refusals are audited. `change_request` is the approved request being applied."""
+    value = loosening_requires_approval
+    access = approval_settings_refuse_hidden(actor=actor, organization=organization, loosening_requires_approval=value)
+    target = _approval_settings_target(organization)
+    if not isinstance(value, bool):
+        raise ValidationError({"loosening_requires_approval": ["Must be true or false."]})
+    denial = None
+    with transaction.atomic():
+        org = lock_organization(organization)
+        row = ApprovalSettings.objects.select_for_update().filter(organization=org).first() \
+            or ApprovalSettings(organization=org)
+        before = {"loosening_requires_approval": row.loosening_requires_approval}
+        after = {"loosening_requires_approval": value}
+        if not access.can("privacy", Level.MANAGE):
+            denial = PermissionDenied("Changing approval settings needs Privacy: manage; "
+                                      f"your role ({access.role_name}) has Privacy: view.")
+        elif value and not row.loosening_requires_approval and not access.is_primary_owner:
+            denial = PermissionDenied(
+                "Only the primary owner can turn on approval of loosening changes"
+                + (", in person or with an API key they created themself." if access.through_foreign_key else "."))
+        if denial is not None:
+            audit_record(actor=actor, organization=org, event=events.APPROVAL_SETTINGS_CHANGE_DENIED, target=target,
+                         before=before, after={**after, "denied": "permission"}, outcome=Outcome.DENIED,
+                         role=access.role_name)
+        elif value != row.loosening_requires_approval:
+            if _held(org, change_request, before, after):
+                return approvals.hold(actor=actor, organization=org, role=access.role_name,
+                                      target_type=ChangeTarget.APPROVAL_SETTINGS, target_id=org.pk,
+                                      target_label=org.name, before=before, after=after, arguments=after)
+            row.loosening_requires_approval = value
+            row.save()
+            audit_record(actor=actor, organization=org, event=events.APPROVAL_SETTINGS_UPDATED, target=target,
+                         before=before, after=after, role=access.role_name, **approvals.attribution(change_request))
+            if change_request is None:
+                approvals.notify_change(actor=actor, organization=org, what="approval of loosening changes",
+                                        before=before, after=after,
+                                        path=approvals.console_path("console:approval_settings"))
+    if denial is not None:
+        raise denial
+    return row
+
+
+def change_requests_expire(*, organization=None, now=None, source=Source.COMMAND):
+    """Expire every pending change request older than 72 hours, in `organization` or in every
+    organization: each one audited (`change_request.expired`, by the expiry, the requester
+    recorded) and emailed. Runs lazily whenever change requests are read, and from `python
+    manage.py expire_change_requests` (cron). Returns how many expired."""
+    now = now or timezone.now()
+    due = ChangeRequest.objects.filter(status=ChangeStatus.PENDING, expires_at__lte=now)
+    if organization is not None:
+        due = due.filter(organization_id=organization.pk)
+    expired = 0
+    for org_id in sorted(set(due.values_list("organization_id", flat=True))):
+        with transaction.atomic():
+            org = Organization.objects.select_for_update().get(pk=org_id)
+            for change_request in due.filter(organization_id=org_id).select_for_update().order_by("created_at", "pk"):
+                _expire(org, change_request, source)
+                expired += 1
+    return expired
+
+
+def _expire(org, change_request, source):
+    approvals.record_outcome(actor=Actor.system("Change request expiry", source=source), organization=org,
+                             change_request=change_request, status=ChangeStatus.EXPIRED)
+
+
+def _still_pending(org, change_request, source):
+    """None when the (locked) request is pending, else why it cannot be decided (a 409); one
+    past its 72 hours is expired now, and stays expired."""
+    if change_request.is_pending and change_request.expires_at <= timezone.now():
+        _expire(org, change_request, source)
+    if change_request.is_pending:
+        return None
+    return (f"Change request {change_request.pk} is {change_request.get_status_display().lower()}; only a "
+            "pending request can be approved, rejected or withdrawn.")
+
+
+def _locked_change_request(organization, change_request):
+    """The organization row, then the request's row, locked in that order (as every residency
+    service locks the organization first), so two approvals queue and the second sees the first."""
+    org = lock_organization(organization)
+    return org, ChangeRequest.objects.select_for_update(of=("self",)).select_related("requested_by").get(
+        pk=change_request.pk)
+
+
+def _current_values(org, change_request):
+    """The target's values now, as `before` holds them (None when the target is gone)."""
+    kind = change_request.target_type
+    if kind == ChangeTarget.INFERENCE_RESIDENCY:
+        current = {"us_only": org.us_only_inference}
+    elif kind == ChangeTarget.DATA_RESIDENCY_POLICY:
+        current = policy_values(DataResidencyPolicy.objects.filter(organization=org).first())
+    elif kind == ChangeTarget.APPROVAL_SETTINGS:
+        current = {"loosening_requires_approval": approvals.required(org)}
+    else:
+        ws = Workspace.objects.filter(pk=change_request.target_id, organization=org, archived_at__isnull=True).first()
+        if ws is None:
+            return None
+        current = _snapshot_workspace(ws)
+    return {key: current.get(key) for key in change_request.before}
+
+
+def _apply_change_request(actor, org, change_request):
+    """Make the requested change through its own service, as if made now by `actor` (the
+    approver), recorded with the requester and the request."""
+    args = change_request.arguments
+    kind = change_request.target_type
+    if kind == ChangeTarget.INFERENCE_RESIDENCY:
+        inference_residency_set(actor=actor, organization=org, us_only=args["us_only"], change_request=change_request)
+    elif kind == ChangeTarget.DATA_RESIDENCY_POLICY:
+        data_residency_policy_set(actor=actor, organization=org, values=args["values"],
+                                  apply_to_workspaces=args["apply_to_workspaces"], change_request=change_request)
+    elif kind == ChangeTarget.APPROVAL_SETTINGS:
+        approval_settings_set(actor=actor, organization=org,
+                              loosening_requires_approval=args["loosening_requires_approval"],
+                              change_request=change_request)
+    else:
+        workspace = Workspace.objects.select_related("organization").get(pk=change_request.target_id)
+        workspace_update(actor=actor, workspace=workspace, name=args.get("name"),
+                         data_residency=args["data_residency"], display_color=args.get("display_color"),
+                         tags=args.get("tags"), change_request=change_request)
+
+
+def change_request_approve(*, actor, organization, change_request):
+    """Approve a pending change request and apply it, in one transaction (SPEC §8).
+
+    Privacy: manage and a person other than the requester, in person or with a key they created
+    themself (403 otherwise; 404 for whoever cannot see it). The change is validated and applied
+    as if made now, by the approver, with the requester recorded on it. When the target no longer
+    holds the values the request was asked against, or the change is no longer valid (the
+    workspace archived, the policy moved, a lock added), nothing is applied: the request ends in
+    `conflict` and this raises `Conflict` (409). A request that is no longer pending (decided,
+    withdrawn, or past its 72 hours) is a 409 too. Two approvals at once queue on the request's
+    row: one applies it, the other gets the 409.
+    """
+    access = access_organization(actor=actor, id=organization.pk)
+    change_request = access_change_request(access=access, id=change_request.pk)
+    _require_may(actor, access, change_request, "approve", decision_refusal(access, change_request))
+    error = None
+    with transaction.atomic():
+        org, change_request = _locked_change_request(organization, change_request)
+        error = _still_pending(org, change_request, actor.source)
+        if error is None and _current_values(org, change_request) != change_request.before:
+            error = (f"{approvals.describe_target(change_request)[0].upper()}"
+                     f"{approvals.describe_target(change_request)[1:]} changed after this request was made, so it "
+                     "was not applied; ask again from the current values if the change is still wanted.")
+        elif error is None:
+            try:
+                with transaction.atomic():
+                    audit_record(actor=actor, organization=org, event=events.CHANGE_REQUEST_APPROVED,
+                                 target=("change_request", change_request.pk, approvals.describe_target(change_request)),
+                                 before={"status": ChangeStatus.PENDING.value},
+                                 after={"status": ChangeStatus.APPLIED.value}, role=access.role_name,
+                                 requested_by=change_request.requested_by, change_request_id=change_request.pk)
+                    _apply_change_request(actor, org, change_request)
+            except (ValidationError, PermissionDenied, Http404) as exc:
+                error = (f"The change is no longer valid, so it was not applied: "
+                         f"{'; '.join(_messages(exc)) or 'it is not allowed now'}")
+            else:
+                approvals.record_outcome(actor=actor, organization=org, change_request=change_request,
+                                         status=ChangeStatus.APPLIED, role=access.role_name)
+        if error is not None and change_request.is_pending:
+            approvals.record_outcome(actor=actor, organization=org, change_request=change_request,
+                                     status=ChangeStatus.CONFLICT, role=access.role_name, reason=error)
+    if error is not None:
+        raise Conflict(error)
+    return change_request
+
+
+def _messages(exc):
+    if isinstance(exc, ValidationError):
+        return [m for messages in (exc.message_dict.values() if hasattr(exc, "error_dict") else [exc.messages])
+                for m in messages]
+    return [str(exc)] if str(exc) and str(exc) != "Not found." else []
+
+
+def change_request_reject(*, actor, organization, change_request, reason=""):
+    """Reject a pending change request (same rules as approving); nothing is applied. A request
+    that is no longer pending is a 409 (`Conflict`)."""
+    access = access_organization(actor=actor, id=organization.pk)
+    change_request = access_change_request(access=access, id=change_request.pk)
+    _require_may(actor, access, change_request, "reject", decision_refusal(access, change_request))
+    return _close(actor, access, organization, change_request, ChangeStatus.REJECTED, reason)
+
+
+def change_request_withdraw(*, actor, organization, change_request):
+    """Withdraw a pending change request: its requester only (403 for anyone else who sees it).
+    A request that is no longer pending is a 409 (`Conflict`)."""
+    access = access_organization(actor=actor, id=organization.pk)
+    change_request = access_change_request(access=access, id=change_request.pk)
+    _require_may(actor, access, change_request, "withdraw", withdrawal_refusal(access, change_request))
+    return _close(actor, access, organization, change_request, ChangeStatus.WITHDRAWN, "")
+
+
+def _require_may(actor, access, change_request, action, refusal):
+    """Raise the 403 `refusal` (from `residency.permissions`), audited first: a refused approval
+    is what an auditor looks for (the requester approving their own change, a borrowed key)."""
+    if refusal is None:
+        return
+    _audit_denial(actor, access.organization, access, events.CHANGE_REQUEST_DECISION_DENIED,
+                  ("change_request", change_request.pk, approvals.describe_target(change_request)),
+                  {"status": change_request.status}, {"action": action, "reason": refusal},
+                  requested_by=change_request.requested_by, change_request_id=change_request.pk)
+    raise PermissionDenied(refusal)
+
+
+def _close(actor, access, organization, change_request, status, reason):
+    with transaction.atomic():
+        org, change_request = _locked_change_request(organization, change_request)
+        error = _still_pending(org, change_request, actor.source)
+        if error is None:
+            approvals.record_outcome(actor=actor, organization=org, change_request=change_request, status=status,
+                                     role=access.role_name, reason=(reason or "").strip())
+    if error is not None:
+        raise Conflict(error)
+    return change_request
 
 
 MAX_RECORDS = 5_000  # ~2 MB of JSON, under Django's DATA_UPLOAD_MAX_MEMORY_SIZE
@@ -830,7 +1153,7 @@ def clean_record(record, index, ref, errors):
         # API rows name a workspace of the organization; Claude apps rows name none
         if (type(ext_id) is str and 0 < len(ext_id) <= 100
                 and ((type(ws) is str and ws in ref.workspaces) if surface == Surface.API
-                     else (surface == Surface.APPS and ws is None))
+                     else (surface == Surface.APPS and "workspace_id" not in record))
                 and supports_geo is not None and tier in SERVICE_TIERS and occurred is not None
                 and ((type(geo) is str and geo in ref.geo_set) if supports_geo else geo == NOT_AVAILABLE)
                 and type(cache) is dict and cache.keys() <= CACHE_FIELDS

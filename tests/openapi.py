@@ -46,3 +46,20 @@ class Document:
             body = response.json()
             problems += [f"{method} {path} {code}: {error}" for error in self.errors(body, content[media_type]["schema"])]
         return problems
+
+
+def served_document():
+    """The OpenAPI document as /v1/openapi.json serves it (docs/openapi.json is held equal to it)."""
+    import json
+
+    from django.test import Client
+
+    response = Client().get("/v1/openapi.json")
+    assert response.status_code == 200
+    return json.loads(response.content)
+
+
+def operations(document):
+    """{operationId: (METHOD, path)} of every operation in `document`."""
+    return {operation["operationId"]: (method.upper(), path) for path, item in document["paths"].items()
+            for method, operation in item.items() if isinstance(operation, dict) and "operationId" in operation}

@@ -83,3 +83,66 @@ def redis_server():
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+PG_BIN = max(Path("/usr/lib/postgresql").glob("*/bin"), default=Path("/usr/lib/postgresql/15/bin"),
+             key=lambda path: int(path.parent.name) if path.parent.name.isdigit() else 0)
+
+
+class ThrowawayPostgres:
+    """A PostgreSQL server of its own in a temporary directory (initdb, no fsync), holding a copy
+    of the test database: `stop()` really stops it (fast shutdown: open connections are cut),
+    `start()` brings it back. Runs as the `postgres` user when we are root (initdb refuses root)."""
+
+    def __init__(self):
+        self.folder = tempfile.mkdtemp(prefix="rcpg-")
+        self.data = f"{self.folder}/data"
+        self.port = free_port()
+        if os.geteuid() == 0:
+            import shutil
+
+            shutil.chown(self.folder, "postgres")
+
+    def _run(self, *args, **kwargs):
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        return subprocess.run([*prefix, *args], cwd="/", check=True, capture_output=True, **kwargs)
+
+    def init(self):
+        self._run(f"{PG_BIN}/initdb", "-D", self.data, "-U", "postgres", "-A", "trust", "-E", "UTF8",
+                  "--locale=C.UTF-8", "--no-sync")
+        self.start()
+
+    def start(self):
+        self._run(f"{PG_BIN}/pg_ctl", "-D", self.data, "-w", "-l", f"{self.folder}/log", "-o",
+                  f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.folder} -c fsync=off", "start")
+
+    def stop(self):
+        self._run(f"{PG_BIN}/pg_ctl", "-D", self.data, "-w", "-m", "fast", "stop")
+
+    def copy_of(self, settings, name):
+        """Database `name` here, with the schema and rows of the database `settings` names
+        (owners and grants left out: everything here belongs to `postgres`)."""
+        self._run(f"{PG_BIN}/createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name)
+        env = {**os.environ, "PGPASSWORD": settings["PASSWORD"] or ""}
+        dump = subprocess.run([f"{PG_BIN}/pg_dump", "--no-owner", "--no-privileges", "-h", settings["HOST"],
+                               "-p", str(settings["PORT"]), "-U", settings["USER"], settings["NAME"]],
+                              check=True, capture_output=True, env=env)
+        subprocess.run([f"{PG_BIN}/psql", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(self.port),
+                        "-U", "postgres", "-d", name], input=dump.stdout, check=True, capture_output=True)
+
+    def close(self):
+        import shutil
+
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self._run(f"{PG_BIN}/pg_ctl", "-D", self.data, "-m", "immediate", "stop")
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def throwaway_postgres():
+    server = ThrowawayPostgres()
+    try:
+        server.init()
+        yield server
+    finally:
+        server.close()

@@ -269,6 +269,10 @@ SPECTACULAR_SETTINGS = {
         {"name": "Usage report", "description": "Token usage per hour or day, grouped by workspace, model, geo or "
          "service tier."},
         {"name": "Cost report", "description": "Daily cost in USD cents, grouped by workspace, geo or model."},
+        {"name": "Approval settings", "description": "Whether a change that loosens data residency waits for a "
+         "second person's approval."},
+        {"name": "Change requests", "description": "Changes that loosen data residency, held until another person "
+         "with Privacy: manage approves them (72 hours at most)."},
         {"name": "Analytics", "description": "Usage and cost by workspace, service tier, geo, model and product, "
          "ranked and paged, as the official `anthropic` SDK's analytics readers take them."},
     ],
@@ -288,7 +292,9 @@ SPECTACULAR_SETTINGS = {
         "ApiKeyStatusEnum": ["active", "inactive", "archived", "expired"],
         "ApiKeyStatusChangeEnum": ["active", "inactive", "archived"],
         "OrganizationTypeEnum": ["organization"],
-        "UserTypeEnum": ["user"],
+        "UserTypeEnum": ["user"],  # a user, and a change request's requester or decider
+        "ChangeTargetTypeEnum": "residency.models.ChangeTarget",
+        "ChangeRequestStatusEnum": "residency.models.ChangeStatus",
         "UserActorTypeEnum": ["user_actor"],
         "LockReasonEnum": ["legacy_opt_out", "contract"],
         "PolicyLockReasonEnum": ["contract"],

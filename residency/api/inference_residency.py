@@ -15,6 +15,7 @@ from ..permissions import (
     require_inference_residency,
     require_inference_residency_exists,
 )
+from .change_requests import HELD, held_or
 
 
 @examples(("Unlocked, off", {"type": "inference_residency", "us_only": False, "locked": False, "lock_reason": None,
@@ -64,9 +65,10 @@ class InferenceResidencyApi(OrgApi):
     @extend_schema(
         operation_id="inference_residency_update", summary="Turn US-only inference on or off",
         description="Needs Privacy: manage; a locked organization answers 403. The change applies to the very next "
-        "request. Every change and every denied attempt is in the audit log.",
+        "request. Turning it off loosens residency: when the organization asks for approval, nothing is applied and "
+        "the answer is 202 with a pending change request. Every change and every denied attempt is in the audit log.",
         request=InferenceResidencyUpdateSerializer,
-        responses={200: InferenceResidencySerializer, **errors(403, 404, 413, 415)},
+        responses={200: InferenceResidencySerializer, 202: HELD, **errors(403, 404, 413, 415)},
     )
     def post(self, request):
         require_inference_residency_exists(self.organization)
@@ -78,6 +80,6 @@ class InferenceResidencyApi(OrgApi):
                 actor=self.actor, organization=self.organization,
                 us_only=data.get("us_only") if isinstance(data, dict) else data)
             raise serializers.ValidationError(serializer.errors)
-        services.inference_residency_set(actor=self.actor, organization=self.organization,
-                                         us_only=serializer.validated_data["us_only"])
-        return self.answer()
+        result = services.inference_residency_set(actor=self.actor, organization=self.organization,
+                                                  us_only=serializer.validated_data["us_only"])
+        return held_or(result, InferenceResidencySerializer, access=self.access)

@@ -16,9 +16,11 @@ from core.serializers import ConstantField, StrictBooleanField, StrictCharField,
 from orgs.api.base import OrgApi
 
 from .. import services
+from ..models import ChangeRequest
 from ..permissions import can_change_residency_policy, require_impact_view, require_residency_policy
 from ..reports import MAX_IMPACT_DAYS
 from ..selectors import policy_state
+from .change_requests import HELD, held_or
 from .workspaces import AllowedGeosField, DataResidencyUpdateSerializer, GeoField
 
 BODY = (413, 415)
@@ -108,9 +110,12 @@ class DataResidencyPolicyApi(OrgApi):
         description="Needs Privacy: manage (Privacy: view is a 403, Privacy: none a 404); a policy locked by "
         "contract answers 403. New workspaces start inside the policy, and a workspace create or update outside "
         "it is refused. Tightening never rewrites workspaces unless `apply_to_workspaces` is true. Every change "
-        "and every denied attempt is in the audit log.",
+        "and every denied attempt is in the audit log. A change that loosens the policy (its allowed geos or "
+        "default reach further), or that would move a workspace somewhere it could not run before, loosens "
+        "residency: when the organization asks for approval, nothing is applied and the answer is 202 with a "
+        "pending change request; tightening applies at once.",
         request=DataResidencyPolicyUpdateSerializer,
-        responses={200: DataResidencyPolicySerializer, **errors(403, 404, *BODY)},
+        responses={200: DataResidencyPolicySerializer, 202: HELD, **errors(403, 404, *BODY)},
     )
     def post(self, request):
         serializer = DataResidencyPolicyUpdateSerializer.for_request(request)
@@ -120,8 +125,10 @@ class DataResidencyPolicyApi(OrgApi):
             raise serializers.ValidationError(serializer.errors)
         data = dict(serializer.validated_data)
         apply = data.pop("apply_to_workspaces", False)
-        services.data_residency_policy_set(actor=self.actor, organization=self.organization, values=data,
-                                           apply_to_workspaces=apply)
+        result = services.data_residency_policy_set(actor=self.actor, organization=self.organization, values=data,
+                                                    apply_to_workspaces=apply)
+        if isinstance(result, ChangeRequest):
+            return held_or(result, DataResidencyPolicySerializer)
         return self.answer()
 
 

@@ -6,13 +6,12 @@ Thin views: the serializers below are the contract (shapes and JSON types); the 
 shares; lists come from `residency.selectors.workspaces_visible_to`.
 """
 
-from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
 from core.pagination import PaginatedListMixin
-from core.schema import component, errors, examples
+from core.schema import errors, examples
 from core.serializers import (
     ConstantField,
     QueryBooleanField,
@@ -25,53 +24,14 @@ from orgs.api.base import OrgApi
 
 from .. import services
 from ..permissions import access_workspace
-from ..policy import MAX_TAG_VALUE, MAX_TAGS, UNRESTRICTED
+from ..policy import MAX_TAG_VALUE, MAX_TAGS
 from ..selectors import workspaces_visible_to
+from .change_requests import HELD, held_or
+from .fields import AllowedGeosField, DataResidencySerializer
 
 MAX_NAME = 200
 MAX_IDS = 100
 BODY = (413, 415)
-
-UNRESTRICTED_ENUM = {"type": "string", "enum": [UNRESTRICTED], "description": "Inference may run in any geo."}
-GEO_LIST_SCHEMA = {"type": "array", "items": {"type": "string", "description": "A geo: global or us."}, "minItems": 1,
-                   "uniqueItems": True, "description": "Only these geos, each at most once."}
-
-
-class AllowedGeosField(serializers.Field):
-    """`"unrestricted"` or a list of geo strings; which geos exist, duplicates and emptiness are
-    the policy's to judge (its messages name the valid geos). In an input that allows it, null
-    means "the default" (create) or "unchanged" (update)."""
-
-    def validate_empty_values(self, data):
-        if data is None and not self.allow_null:
-            self.refuse()
-        return super().validate_empty_values(data)
-
-    def to_internal_value(self, data):
-        if data == UNRESTRICTED or isinstance(data, list) and all(isinstance(geo, str) for geo in data):
-            return data
-        self.refuse()
-
-    def refuse(self):
-        raise serializers.ValidationError(
-            f'Must be "unrestricted" or a non-empty list drawn from {", ".join(services.inference_geo_codes())}.')
-
-    def to_representation(self, value):
-        return value
-
-
-class AllowedGeosFieldExtension(OpenApiSerializerFieldExtension):
-    """`oneOf` the named enum `UnrestrictedEnum` (one class in generated clients, wherever the field
-    appears) and a list of geos."""
-
-    target_class = AllowedGeosField
-    match_subclasses = True
-
-    def map_serializer_field(self, auto_schema, direction):
-        return {"oneOf": [component(auto_schema, "UnrestrictedEnum", UNRESTRICTED_ENUM), GEO_LIST_SCHEMA],
-                "description": '"unrestricted", or a non-empty list of geos without duplicates (today "global" '
-                               'and "us").'}
-
 
 class GeoField(StrictCharField):
     """A geo code (a string). Whether the geo exists is the policy's to judge; anything that is not
@@ -141,16 +101,6 @@ WORKSPACE_EXAMPLE = {
     "display_color": "#6a9bcc", "tags": {"team": "payments"}, "compartment_id": "cmpt_4Hq8Zt2mLx9VbN3kRc7WsY1d",
     "external_key_id": None, "user_profile_id": None,
 }
-
-
-class DataResidencySerializer(serializers.Serializer):
-    """Where a workspace's data rests and where its inference may run."""
-
-    workspace_geo = serializers.CharField(help_text="Where data is stored at rest and endpoint processing runs; "
-                                          "chosen at creation, never changeable.")
-    allowed_inference_geos = AllowedGeosField()
-    default_inference_geo = serializers.CharField(help_text="Used when a request names no geo; one of the allowed "
-                                                  "geos unless those are unrestricted.")
 
 
 class DataResidencyCreateSerializer(StrictSerializer):
@@ -304,16 +254,19 @@ class WorkspaceDetailApi(WorkspaceApiMixin, OrgApi):
         description="Rename, recolour or retag it (Privacy: manage) and/or change its data residency (Privacy: "
         "manage, or admin of this workspace). `data_residency` is a partial update; `workspace_geo` cannot be "
         "changed. `tags` merge into the workspace's tags, a null value deleting that tag. Archived workspaces cannot "
-        "be changed.",
-        request=WorkspaceUpdateSerializer, responses={200: WorkspaceSerializer, **errors(403, 404, *BODY)},
+        "be changed. A data residency that reaches further loosens residency: when the organization asks for "
+        "approval, nothing (the name, colour and tags neither) is applied and the answer is 202 with a pending "
+        "change request.",
+        request=WorkspaceUpdateSerializer,
+        responses={200: WorkspaceSerializer, 202: HELD, **errors(403, 404, *BODY)},
     )
     def post(self, request, workspace_id):
         workspace = self.workspace()
         data = WorkspaceUpdateSerializer.from_request(request)
-        workspace = services.workspace_update(actor=self.actor, workspace=workspace, name=data.get("name"),
-                                              data_residency=residency_input(data),
-                                              display_color=data.get("display_color"), tags=data.get("tags"))
-        return Response(WorkspaceSerializer(workspace).data)
+        result = services.workspace_update(actor=self.actor, workspace=workspace, name=data.get("name"),
+                                           data_residency=residency_input(data),
+                                           display_color=data.get("display_color"), tags=data.get("tags"))
+        return held_or(result, WorkspaceSerializer)
 
 
 class WorkspaceArchiveApi(WorkspaceApiMixin, OrgApi):

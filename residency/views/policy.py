@@ -4,7 +4,9 @@
 Privacy: view reads it (the form disabled), Privacy: manage changes it unless staff locked it by
 contract. A change is confirmed first, with what it would have cost and which workspaces it leaves
 outside (or brings inside); it is saved by `services.data_residency_policy_set`, which audits it and
-every refusal. Invalid input is a 400 with the errors next to the fields and reaches no service.
+every refusal. A change that loosens residency while the organization asks for approval (SPEC §8)
+is sent for approval instead: the confirmation says so first. Invalid input is a 400 with the
+errors next to the fields and reaches no service.
 """
 
 from django.contrib import messages
@@ -14,11 +16,13 @@ from django.shortcuts import redirect, render
 from core.forms import add_service_errors
 from orgs.views.base import console_page
 
-from .. import selectors, services
+from .. import approvals, selectors, services
 from ..forms import DataResidencyPolicyForm
+from ..models import ChangeRequest
 from ..permissions import can_change_residency_policy, require_residency_policy
 from ..policy import UNRESTRICTED, PolicyInfo
 from ..selectors import POLICY_HISTORY_ACTIONS, policy_preview, policy_state, policy_values, residency_history
+from .approvals import held_for_approval
 from .impact import change_impact
 
 TEMPLATE = "console/policy/page.html"
@@ -68,17 +72,20 @@ def residency_policy(request):
             "form": form, "state": state, "values": values, "apply": apply, "current": current,
             "outside": policy_preview(org, _as_info(values)),
             "impact": change_impact(request, {"data_residency_policy": values}),
+            "needs_approval": approvals.policy_needs_approval(org, current, values, apply),
         })
     try:
         # Members who may not change it still reach the service, so the attempt is audited.
-        services.data_residency_policy_set(actor=request.actor, organization=org, values=values,
-                                           apply_to_workspaces=apply)
+        result = services.data_residency_policy_set(actor=request.actor, organization=org, values=values,
+                                                    apply_to_workspaces=apply)
     except ValidationError as exc:
         add_service_errors(form, exc, field_map={"allowed_inference_geos": "allowed_geos"})
         return _page(request, state, form, status=400)
     except PermissionDenied as exc:
         form.add_error(None, str(exc))
         return _page(request, state, form, status=403)
+    if isinstance(result, ChangeRequest):
+        return held_for_approval(request, result)
     text = "Saved the data residency policy; it applies to the very next request."
     if apply:
         text += " Workspaces that were outside it have been brought inside it (each change is in the audit log)."

@@ -9,7 +9,9 @@ from orgs.models import Level
 from orgs.views.base import console_page
 
 from .. import services
+from ..approvals import needs_approval
 from ..forms import InferenceResidencyForm
+from ..models import ChangeRequest
 from ..permissions import can_change_inference_residency, require_inference_residency
 from ..selectors import (
     inference_residency_history,
@@ -18,6 +20,7 @@ from ..selectors import (
     policy_of,
     workspaces_routing_outside,
 )
+from .approvals import held_for_approval
 from .impact import change_impact
 
 LOCK_EXPLANATIONS = {
@@ -71,14 +74,17 @@ def residency(request):
     if wants_confirmation and us_only != org.us_only_inference:
         return render(request, "console/residency_confirm.html", {
             "org": org, "us_only": us_only, "uplift_models": models_by_rate()[0],
+            "needs_approval": needs_approval(org, {"us_only": org.us_only_inference}, {"us_only": us_only}),
             "impact": change_impact(request, {"us_only": us_only}),
         })
     was = org.us_only_inference
     try:
         # Members who may not change it still reach the service, so the attempt is audited.
-        services.inference_residency_set(actor=request.actor, organization=org, us_only=us_only)
+        result = services.inference_residency_set(actor=request.actor, organization=org, us_only=us_only)
     except PermissionDenied as exc:
         return _page(request, status=403, error=str(exc))
+    if isinstance(result, ChangeRequest):
+        return held_for_approval(request, result)
     if us_only == was:
         messages.info(request, f"US-only inference was already {'on' if was else 'off'}; nothing changed.")
     else:

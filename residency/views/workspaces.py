@@ -22,7 +22,7 @@ from core.pagination import keyset_page
 from orgs.models import Level
 from orgs.views.base import console_page, deep_link_finder
 
-from .. import selectors, services
+from .. import approvals, selectors, services
 from ..forms import (
     WorkspaceAdminForm,
     WorkspaceArchiveForm,
@@ -31,8 +31,10 @@ from ..forms import (
     WorkspaceResidencyForm,
     add_residency_errors,
 )
+from ..models import ChangeRequest
 from ..permissions import access_workspace, can_create_workspaces, can_see_workspaces, workspace_level
 from ..selectors import policy_of, policy_values, workspaces_visible_to
+from .approvals import held_for_approval
 from .impact import change_impact
 
 PAGE_SIZE = 25
@@ -162,10 +164,12 @@ def workspace_detail(request, workspace_id):
                     "workspace": workspace, "form": form, "residency": residency,
                     "impact": change_impact(request, {"workspace": {"id": workspace.pk,
                                                                     "data_residency": residency}}),
+                    "needs_approval": approvals.needs_approval(
+                        workspace.organization, {k: workspace.data_residency.get(k) for k in residency}, residency),
                 })
             # Members who may only view it still reach the service, so the attempt is audited.
-            services.workspace_update(actor=request.actor, workspace=workspace, name=form.cleaned_data["name"],
-                                      data_residency=residency)
+            result = services.workspace_update(actor=request.actor, workspace=workspace,
+                                               name=form.cleaned_data["name"], data_residency=residency)
         except ValidationError as exc:
             add_residency_errors(form, exc, policy=policy_values(policy_of(workspace.organization)),
                                  inference_geos=inference_geos)
@@ -173,6 +177,8 @@ def workspace_detail(request, workspace_id):
             form.add_error(None, str(exc))
             status = 403
         else:
+            if isinstance(result, ChangeRequest):
+                return held_for_approval(request, result)
             messages.success(request, f"Saved data residency for {form.cleaned_data['name']}.")
             return redirect("console:workspace_detail", workspace_id=workspace.pk)
     return _detail_page(request, workspace, access, form=form, status=status)

@@ -447,6 +447,78 @@ def test_the_readme_example_runs(rc, world, monkeypatch, capsys):
     assert lines[3].endswith(" US only ['us']") and len(lines) == 4
 
 
+def test_approval_of_loosening_changes(rc, M, world):
+    """SPEC §8: the setting, a loosening change held as a typed 202 on every surface that can loosen
+    (US-only, the organization policy, a workspace, turning approvals off), tightening applied at
+    once, the change requests read, approved by another owner, a typed 409, rejected and withdrawn."""
+    settings_read = rc.api("approval_settings", "approval_settings_retrieve")
+    settings_update = rc.api("approval_settings", "approval_settings_update")
+    off = typed(settings_read.sync_detailed(client=world.owner), 200, M.ApprovalSettings)
+    assert off.loosening_requires_approval is False
+    on = typed(settings_update.sync_detailed(client=world.owner, body=M.ApprovalSettingsUpdate(
+        loosening_requires_approval=True)), 200, M.ApprovalSettings)
+    assert on.loosening_requires_approval is True
+    second = rc.client(world.base, api_key_for(add_member(world.org, "owner")))
+
+    # US-only: on applies at once (200); off waits (202), twice
+    us_only = rc.api("inference_residency", "inference_residency_update")
+    typed(us_only.sync_detailed(client=world.owner, body=M.InferenceResidencyUpdate(us_only=True)), 200,
+          M.InferenceResidency)
+    held = typed(us_only.sync_detailed(client=world.owner, body=M.InferenceResidencyUpdate(us_only=False)), 202,
+                 M.ChangeRequest)
+    assert (held.status, held.change.target.type_.value, held.change.before.us_only, held.change.after.us_only) == (
+        M.ChangeRequestStatusEnum.PENDING, "inference_residency", True, False)
+    twin = typed(us_only.sync_detailed(client=world.owner, body=M.InferenceResidencyUpdate(us_only=False)), 202,
+                 M.ChangeRequest)
+
+    # a workspace: widening its allowed geos (the policy is unrestricted yet) is held, with its whole data residency
+    ws = workspace(world.org, "Prod", allowed_inference_geos=["us"], default_inference_geo="us")
+    moved = typed(rc.api("workspaces", "workspaces_update").sync_detailed(ws.pk, client=world.owner,
+                  body=M.WorkspaceUpdate(name="Production", data_residency=M.DataResidencyUpdate(
+                      default_inference_geo="global", allowed_inference_geos=["us", "global"]))), 202, M.ChangeRequest)
+    assert (moved.change.before.name, moved.change.after.name) == ("Prod", "Production")
+    assert moved.change.after.data_residency.default_inference_geo == "global"
+
+    # the organization policy: tightening at once, loosening held
+    policy = rc.api("data_residency_policy", "data_residency_policy_update")
+    typed(policy.sync_detailed(client=world.owner, body=M.DataResidencyPolicyUpdate(
+        allowed_inference_geos=["us"], default_inference_geo="us")), 200, M.DataResidencyPolicy)
+    widen = typed(policy.sync_detailed(client=world.owner, body=M.DataResidencyPolicyUpdate(
+        allowed_inference_geos=["us", "global"])), 202, M.ChangeRequest)
+    assert (widen.change.before.allowed_inference_geos, widen.change.after.allowed_inference_geos) == (
+        ["us"], ["us", "global"])
+
+    # reading them
+    listing = rc.api("change_requests", "change_requests_list")
+    pending = typed(listing.sync_detailed(client=world.viewer, status=M.ChangeRequestsListStatus.PENDING), 200,
+                    M.ChangeRequestList)
+    assert {cr.id for cr in pending.data} == {held.id, twin.id, widen.id, moved.id}
+    got = typed(rc.api("change_requests", "change_requests_retrieve").sync_detailed(held.id, client=world.viewer),
+                200, M.ChangeRequest)
+    assert got.requested_by.id == held.requested_by.id and got.decided_by is None
+
+    # another owner approves; the same change asked twice is then a typed 409; the policy's applies
+    approve = rc.api("change_requests", "change_requests_approve")
+    typed_error(approve.sync_detailed(held.id, client=world.owner), 403, "permission_error")  # the requester
+    applied = typed(approve.sync_detailed(held.id, client=second), 200, M.ChangeRequest)
+    assert applied.status == M.ChangeRequestStatusEnum.APPLIED and applied.decided_by is not None
+    typed_error(approve.sync_detailed(twin.id, client=second), 409, "conflict_error")
+    typed(approve.sync_detailed(widen.id, client=second), 200, M.ChangeRequest)
+    now = typed(rc.api("data_residency_policy", "data_residency_policy_retrieve").sync_detailed(client=world.owner),
+                200, M.DataResidencyPolicy)
+    assert now.allowed_inference_geos == ["us", "global"]
+    rejected = typed(rc.api("change_requests", "change_requests_reject").sync_detailed(moved.id, client=second), 200,
+                     M.ChangeRequest)
+    assert rejected.status == M.ChangeRequestStatusEnum.REJECTED
+
+    # turning approvals off is itself held; its requester withdraws it
+    ask_off = typed(settings_update.sync_detailed(client=world.owner, body=M.ApprovalSettingsUpdate(
+        loosening_requires_approval=False)), 202, M.ChangeRequest)
+    withdrawn = typed(rc.api("change_requests", "change_requests_withdraw").sync_detailed(ask_off.id,
+                      client=world.owner), 200, M.ChangeRequest)
+    assert withdrawn.status == M.ChangeRequestStatusEnum.WITHDRAWN
+
+
 def test_every_operation_ran_through_the_generated_client(rc, served):
     """Runs last: every operation of the document answered a 2xx to the generated client above."""
     missing = []

@@ -58,7 +58,12 @@ def test_every_console_page_sends_a_strict_csp(org, owner):
     member = add_member(org, "privacy_view")
     role = services.role_create(actor=actor_for(owner.user), organization=org, name="R", permissions={})
     key, _ = services.api_key_create(actor=actor_for(owner.user), organization=org, name="k")
-    ids = {"workspace_id": ws.pk, "user_id": member.user_id, "role_id": role.pk, "key_id": key.pk}
+    residency_services.approval_settings_set(actor=actor_for(owner.user), organization=org,
+                                             loosening_requires_approval=True)
+    held = residency_services.approval_settings_set(actor=actor_for(owner.user), organization=org,
+                                                    loosening_requires_approval=False)
+    ids = {"workspace_id": ws.pk, "user_id": member.user_id, "role_id": role.pk, "key_id": key.pk,
+           "change_request_id": held.pk, "action": "withdraw"}
     client = Client()
     client.force_login(owner.user)
     urls = console_urls(ids)

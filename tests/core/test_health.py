@@ -3,6 +3,9 @@ that cannot reach the database answers 503 (JSON `api_error` with `retry-after` 
 page on the console), and any unknown /v1 path is the JSON 404 whatever the method."""
 
 import contextlib
+import json
+import urllib.error
+import urllib.request
 
 import pytest
 from django.db import connection
@@ -65,6 +68,50 @@ def test_a_postgresql_outage_is_a_503_and_readyz_says_so(committed_db):
     session = Client(raise_request_exception=False)
     session.force_login(owner.user)
     _assert_outage_answers(api_key_for(owner), session)
+
+
+def fetch(base, path, secret=None):
+    """(status, headers, body) of a GET, whatever the status."""
+    request = urllib.request.Request(base + path, headers={"X-Api-Key": secret} if secret else {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read()
+
+
+@pytest.mark.postgres_only
+def test_a_postgresql_server_stopped_mid_way_is_a_503_and_answers_again_once_back(committed_db):
+    """Not a port where nothing listens: gunicorn serving a real server over a kept-alive
+    connection (CONN_MAX_AGE), that server shut down between requests (its connections cut),
+    then started again. A copy of the test database on a throwaway server: about 5 seconds."""
+    from tests.factories import make_org, primary_owner
+    from tests.servers import database_env, gunicorn, throwaway_postgres
+
+    owner = primary_owner(make_org(name="Outage"))
+    secret = api_key_for(owner)
+    me = "/v1/organizations/me"
+    with throwaway_postgres() as server:
+        server.copy_of(connection.settings_dict, "outage")
+        env = {**database_env(), "DATABASE_URL": f"postgres://postgres@127.0.0.1:{server.port}/outage",
+               "CONN_MAX_AGE": "600"}
+        with gunicorn(env, workers=1) as (base, _log):
+            assert fetch(base, me, secret)[0] == 200 and fetch(base, me, secret)[0] == 200
+            server.stop()
+            rest, ready, live = fetch(base, me, secret), fetch(base, "/readyz"), fetch(base, "/healthz")
+            rest_again = fetch(base, me, secret)  # and on a fresh connection attempt, refused
+            server.start()
+            back = [fetch(base, me, secret) for _ in range(2)]
+            ready_back = fetch(base, "/readyz")
+    for status, headers, body in (rest, rest_again):
+        assert status == 503 and headers["retry-after"] == "5", (status, body[:300])
+        error = json.loads(body)["error"]
+        assert error["type"] == "api_error" and "database" in error["message"]
+    assert ready[0] == 503 and json.loads(ready[2])["database"] == "unreachable"
+    assert live[0] == 200
+    assert [status for status, _, _ in back] == [200, 200], [body[:300] for _, _, body in back]
+    assert json.loads(back[0][2])["id"] == owner.organization_id
+    assert ready_back[0] == 200
 
 
 def test_a_database_outage_is_a_503_on_either_database(committed_db):

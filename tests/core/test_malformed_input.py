@@ -17,8 +17,10 @@ import pytest
 
 from audit.models import AuditEvent
 from orgs.models import ApiKey, Membership, Role, Workspace
-from residency.models import UsageRecord
-from tests.factories import add_member, api_key_for
+from residency import services as residency_services
+from residency.models import ChangeRequest, UsageRecord
+from tests.factories import actor_for, add_member, api_key_for
+from tests.openapi import operations, served_document
 from tests.residency.helpers import usage_row, workspace
 
 pytestmark = pytest.mark.django_db
@@ -80,6 +82,7 @@ class Endpoint:
     booleans: tuple = ()
     objects: tuple = ()  # paths of fields that take an object or a list
     only_hygiene: tuple = ()  # paths whose wrong types are answered per item (batch params), not 400
+    operation: str = ""  # its operationId in the OpenAPI document, when the table's name is not it
 
 
 LIST = {"limit": "int", "after_id": "id", "before_id": "id"}
@@ -162,19 +165,48 @@ ENDPOINTS = {
     "cost_report_retrieve": Endpoint("GET", "/v1/organizations/cost_report", query=REPORT, base_query=DAY),
     "analytics_usage_list": Endpoint("GET", "/v1/organizations/analytics/usage", query=ANALYTICS, base_query=DAY),
     "analytics_cost_list": Endpoint("GET", "/v1/organizations/analytics/cost", query=ANALYTICS, base_query=DAY),
+    "approval_settings_retrieve": Endpoint("GET", "/v1/organizations/approval_settings"),
+    "approval_settings_update": Endpoint("POST", "/v1/organizations/approval_settings",
+                                         body={"loosening_requires_approval": True},
+                                         booleans=(("loosening_requires_approval",),)),
+    "change_requests_list": Endpoint("GET", "/v1/organizations/change_requests", query={**LIST, "status": "enum"}),
+    "change_requests_retrieve": Endpoint("GET", "/v1/organizations/change_requests/{change_request_id}",
+                                         path_id=True),
+    "change_requests_approve": Endpoint("POST", "/v1/organizations/change_requests/{change_request_id}/approve",
+                                        path_id=True),
+    "change_requests_reject": Endpoint("POST", "/v1/organizations/change_requests/{change_request_id}/reject",
+                                       path_id=True),
+    "change_requests_withdraw": Endpoint("POST", "/v1/organizations/change_requests/{change_request_id}/withdraw",
+                                         path_id=True),
     # the decision endpoints are the decision work's; they are held to the same rule
     "decisions": Endpoint("POST", "/v1/residency/decisions", body=DECISION,
-                          strings=tuple((name,) for name in DECISION)),
+                          strings=tuple((name,) for name in DECISION), operation="decisions_create"),
     "decisions_apps": Endpoint("POST", "/v1/residency/decisions",
                                body={"organization_id": "{organization_id}", "surface": "apps",
                                      "model": "claude-opus-4-6"},
-                               strings=(("organization_id",), ("surface",), ("model",))),
+                               strings=(("organization_id",), ("surface",), ("model",)), operation="decisions_create"),
     "decisions_batch": Endpoint("POST", "/v1/residency/decisions/batch",
                                 body={"requests": [{"custom_id": "a", "params": dict(DECISION)}]},
                                 strings=(("requests", 0, "custom_id"),),
                                 objects=(("requests",), ("requests", 0)),
-                                only_hygiene=tuple(("requests", 0, "params", name) for name in DECISION)),
+                                only_hygiene=tuple(("requests", 0, "params", name) for name in DECISION),
+                                operation="decisions_batch_create"),
 }
+
+
+def test_the_table_has_every_operation_of_the_openapi_document():
+    """A new operation cannot ship without its rows here: every operationId the server documents
+    is in the table, at its method and path, and the table names no operation that is gone."""
+    documented = operations(served_document())
+    table = {}
+    for name, endpoint in ENDPOINTS.items():
+        table.setdefault(endpoint.operation or name, set()).add((endpoint.method, endpoint.path))
+    missing = sorted(set(documented) - set(table))
+    assert not missing, f"operations with no malformed-input rows: {missing}"
+    assert not sorted(set(table) - set(documented)), "rows for operations the document does not have"
+    wrong = {op: (table[op], documented[op]) for op in documented if table[op] != {documented[op]}}
+    assert not wrong, f"rows at another method or path than the document's: {wrong}"
+
 
 def query_cases(endpoint):
     base = dict(endpoint.base_query)
@@ -238,7 +270,13 @@ def world(org, owner):
     member = add_member(org, "user")
     api_key_for(member, name="theirs")
     key = ApiKey.objects.get(membership=member)
-    ids = {"workspace_id": ws.pk, "user_id": member.user_id, "key_id": key.pk, "organization_id": org.pk}
+    # a pending change request (turning approvals off, asked by the owner) for the change request endpoints
+    residency_services.approval_settings_set(actor=actor_for(owner.user), organization=org,
+                                             loosening_requires_approval=True)
+    held = residency_services.approval_settings_set(actor=actor_for(owner.user), organization=org,
+                                                    loosening_requires_approval=False)
+    ids = {"workspace_id": ws.pk, "user_id": member.user_id, "key_id": key.pk, "organization_id": org.pk,
+           "change_request_id": held.pk}
     return {"ids": ids, "row": usage_row(ws, 1), "secret": api_key_for(owner, name="table key")}
 
 
@@ -275,7 +313,7 @@ def requests_for(endpoint, world):
 def state():
     return (AuditEvent.objects.count(), Workspace.objects.filter(archived_at__isnull=True).count(),
             Membership.objects.count(), Role.objects.count(), list(ApiKey.objects.values_list("name", "status")),
-            UsageRecord.objects.count())
+            UsageRecord.objects.count(), list(ChangeRequest.objects.values_list("status", flat=True)))
 
 
 def send(client, method, path, query, body):
@@ -298,6 +336,8 @@ def refusals(name, world, client):
         if (response.status_code, kind) != (400, "invalid_request_error"):
             failures.append(f"{label}: {response.status_code} {response.content[:200]!r}")
     return count, failures
+
+
 
 
 @pytest.mark.parametrize("name", list(ENDPOINTS))

@@ -44,6 +44,13 @@ OPERATIONS = {
     ("get", "/v1/organizations/cost_report"): "cost_report_retrieve",
     ("get", "/v1/organizations/analytics/usage"): "analytics_usage_list",
     ("get", "/v1/organizations/analytics/cost"): "analytics_cost_list",
+    ("get", "/v1/organizations/approval_settings"): "approval_settings_retrieve",
+    ("post", "/v1/organizations/approval_settings"): "approval_settings_update",
+    ("get", "/v1/organizations/change_requests"): "change_requests_list",
+    ("get", "/v1/organizations/change_requests/{change_request_id}"): "change_requests_retrieve",
+    ("post", "/v1/organizations/change_requests/{change_request_id}/approve"): "change_requests_approve",
+    ("post", "/v1/organizations/change_requests/{change_request_id}/reject"): "change_requests_reject",
+    ("post", "/v1/organizations/change_requests/{change_request_id}/withdraw"): "change_requests_withdraw",
 }
 # (request component, 200 component) per operation
 SHAPES = {
@@ -75,7 +82,16 @@ SHAPES = {
     "cost_report_retrieve": (None, "CostReport"),
     "analytics_usage_list": (None, "AnalyticsUsagePage"),
     "analytics_cost_list": (None, "AnalyticsCostPage"),
+    "approval_settings_retrieve": (None, "ApprovalSettings"),
+    "approval_settings_update": ("ApprovalSettingsUpdate", "ApprovalSettings"),
+    "change_requests_list": (None, "ChangeRequestList"),
+    "change_requests_retrieve": (None, "ChangeRequest"),
+    "change_requests_approve": (None, "ChangeRequest"),
+    "change_requests_reject": (None, "ChangeRequest"),
+    "change_requests_withdraw": (None, "ChangeRequest"),
 }
+# the operations whose change may be held for approval (SPEC §8): 202 with the change request
+HELD = {"inference_residency_update", "workspaces_update", "approval_settings_update", "data_residency_policy_update"}
 # the error statuses each operation can answer beyond 400, 401, 429 and 500: 404 everywhere under
 # /v1/organizations (a console session of someone in no organization; hidden areas); 403 where a
 # role or a lock refuses, or CSRF refuses a console session's POST; 413/415 wherever a body is read
@@ -108,6 +124,13 @@ ORG_ERRORS = {
     "cost_report_retrieve": {403, 404},
     "analytics_usage_list": {404},
     "analytics_cost_list": {403, 404},
+    "approval_settings_retrieve": {404},
+    "approval_settings_update": {403, 404, 413, 415},
+    "change_requests_list": {404},
+    "change_requests_retrieve": {404},
+    "change_requests_approve": {403, 404, 409},
+    "change_requests_reject": {403, 404, 409},
+    "change_requests_withdraw": {403, 404, 409},
 }
 COMPONENTS = {
     "Workspace", "WorkspaceCreate", "WorkspaceUpdate", "DataResidency", "User", "UserCreate", "UserUpdate", "Role",
@@ -116,6 +139,7 @@ COMPONENTS = {
     "WorkspaceList", "UserList", "RoleList", "ApiKeyList", "AuditEventList", "ApiKeyUpdate", "AnalyticsUsagePage",
     "AnalyticsCostPage", "DataResidencyPolicy", "DataResidencyPolicyUpdate", "ResidencyImpactCreate", "ResidencyChange",
     "ResidencyImpact",
+    "ApprovalSettings", "ApprovalSettingsUpdate", "ChangeRequest", "ChangeRequestList",
 }
 # the analytics lists page as the Admin API's reports do: `page` in, `next_page` out
 REPORT_LISTS = {"analytics_usage_list", "analytics_cost_list"}
@@ -196,8 +220,20 @@ def test_every_operation_declares_the_errors_it_can_answer(doc):
         if "requestBody" in operation:
             assert operation["requestBody"]["required"] is True, name
     for operation_id, operation in ours(doc):
-        assert set(operation["responses"]) == {"200"} | ALWAYS | {str(c) for c in ORG_ERRORS[operation_id]}, \
+        accepted = {"202"} if operation_id in HELD else set()
+        assert set(operation["responses"]) == {"200"} | accepted | ALWAYS | {str(c) for c in ORG_ERRORS[operation_id]}, \
             operation_id
+        if accepted:
+            assert ref_name(operation["responses"]["202"]["content"]["application/json"]["schema"]) == "ChangeRequest"
+
+
+def test_a_conflict_is_a_conflict_error(doc):
+    error = doc["components"]["schemas"]["ErrorDetail"]["properties"]["type"]
+    types = doc["components"]["schemas"][ref_name(error["allOf"][0])]["enum"] if "allOf" in error else error["enum"]
+    assert "conflict_error" in types
+    example = doc["paths"]["/v1/organizations/change_requests/{change_request_id}/approve"]["post"]["responses"]["409"]
+    value = next(iter(example["content"]["application/json"]["examples"].values()))["value"]
+    assert value["error"]["type"] == "conflict_error"
 
 
 def test_security_is_listed_once_and_servers_are_given(doc):

@@ -222,6 +222,8 @@ def test_every_operation_answers_as_documented(org, owner, as_, problems):
     owner_api.call("POST", url, raw="days=3", content_type="application/x-www-form-urlencoded", expect=415)
     viewer_api.call("POST", url, body={"change": {"us_only": True}}, expect=404)
     team_api.call("POST", url, body={"change": {"us_only": True}}, expect=404)
+    owner_api.call("POST", f"{ORGS}/data_residency_policy", body={"allowed_inference_geos": "unrestricted",
+                                                                  "default_inference_geo": "global"}, expect=200)
 
     # audit events
     url = f"{ORGS}/audit_events"
@@ -232,6 +234,43 @@ def test_every_operation_answers_as_documented(org, owner, as_, problems):
     viewer_api.call("GET", url, expect=200)
     user_api.call("GET", url, expect=404)
 
+    # approval of loosening changes (SPEC §8): the setting, a 202, the change requests, a 409
+    url = f"{ORGS}/approval_settings"
+    owner_api.call("GET", url, expect=200)
+    user_api.call("GET", url, expect=404)
+    viewer_api.call("POST", url, body={"loosening_requires_approval": True}, expect=403)
+    owner_api.call("POST", url, body={"loosening_requires_approval": 1}, expect=400)
+    owner_api.call("POST", url, body={"loosening_requires_approval": True}, expect=200)
+    second = as_(add_member(org, "owner"))
+    held = owner_api.call("POST", f"{ORGS}/inference_residency", body={"us_only": False}, expect=202).json()
+    twin = owner_api.call("POST", f"{ORGS}/inference_residency", body={"us_only": False}, expect=202).json()
+    owner_api.call("POST", f"{ORGS}/workspaces/{{workspace_id}}", f"{ORGS}/workspaces/{prod.pk}",
+                   body={"data_residency": {"allowed_inference_geos": ["us"], "default_inference_geo": "us"}},
+                   expect=200)
+    owner_api.call("POST", f"{ORGS}/workspaces/{{workspace_id}}", f"{ORGS}/workspaces/{prod.pk}",
+                   body={"data_residency": {"allowed_inference_geos": "unrestricted"}}, expect=202)
+    policy_url = f"{ORGS}/data_residency_policy"
+    owner_api.call("POST", policy_url, body={"allowed_inference_geos": ["us"], "default_inference_geo": "us"},
+                   expect=200)  # tightening applies at once
+    owner_api.call("POST", policy_url, body={"allowed_inference_geos": "unrestricted"}, expect=202)
+    off = owner_api.call("POST", url, body={"loosening_requires_approval": False}, expect=202).json()
+    url = f"{ORGS}/change_requests"
+    owner_api.call("GET", url, query={"status": "pending", "limit": 2}, expect=200)
+    owner_api.call("GET", url, query={"status": "nope"}, expect=400)
+    user_api.call("GET", url, expect=200)
+    one = f"{url}/{{change_request_id}}"
+    owner_api.call("GET", one, f"{url}/{held['id']}", expect=200)
+    user_api.call("GET", one, f"{url}/{held['id']}", expect=404)
+    for action in ("approve", "reject"):
+        owner_api.call("POST", f"{one}/{action}", f"{url}/{held['id']}/{action}", expect=403)  # the requester
+        user_api.call("POST", f"{one}/{action}", f"{url}/{held['id']}/{action}", expect=404)
+    second.call("POST", f"{one}/withdraw", f"{url}/{held['id']}/withdraw", expect=403)
+    second.call("POST", f"{one}/approve", f"{url}/{held['id']}/approve", expect=200)
+    second.call("POST", f"{one}/approve", f"{url}/{twin['id']}/approve", expect=409)
+    second.call("POST", f"{one}/reject", f"{url}/{twin['id']}/reject", expect=409)
+    owner_api.call("POST", f"{one}/withdraw", f"{url}/{off['id']}/withdraw", expect=200)
+    owner_api.call("POST", f"{one}/withdraw", f"{url}/{off['id']}/withdraw", expect=409)
+
     assert not problems, "\n".join(problems)
-    answered = {(method, template) for method, template, _ in owner_api.seen | user_api.seen}
-    assert len(answered) == 28  # every REST operation but the decisions'
+    answered = {(method, template) for method, template, _ in owner_api.seen | user_api.seen | second.seen}
+    assert len(answered) == 35  # every REST operation but the decisions'

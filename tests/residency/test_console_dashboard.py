@@ -145,8 +145,8 @@ def test_dashboard_query_count_is_pinned(org, owner, console, django_assert_num_
     client = console(owner.user)
     client.get(HOME)
     # session, user, membership, permissions, policy, workspaces outside it, geos, workspaces, catalog,
-    # geo multipliers, rollups, history, org switcher
-    with django_assert_num_queries(13):
+    # geo multipliers, rollups, history, org switcher, the pending change requests' banner
+    with django_assert_num_queries(14):
         response = client.get(HOME)
     assert len(response.context["policy"].nonconforming) == count + 1
 

@@ -237,13 +237,15 @@ def test_page_and_confirmation_query_counts_are_pinned(org, owner, console, djan
         "allowed_inference_geos": ["global", "us"], "default_inference_geo": "us"})
     client = console(owner.user)
     client.get(URL)
-    # session, user, membership, permissions, policy, workspaces outside it, geos, history, org switcher
-    with django_assert_num_queries(9):
+    # session, user, membership, permissions, policy, workspaces outside it, geos, history, org switcher,
+    # the pending change requests' banner
+    with django_assert_num_queries(10):
         response = client.get(URL)
     assert len(response.context["state"].nonconforming) == count
     # session, user, membership twice (current, then the service's), permissions, policy, workspaces
     # outside it, geos, the preview's workspaces; the impact: its access (membership, permissions), policy,
-    # inference geos, workspace defaults, catalog, geo multipliers, rollups; the models it names; org switcher
-    with django_assert_num_queries(20):
+    # inference geos, workspace defaults, catalog, geo multipliers, rollups; the models it names; whether
+    # approvals are on; org switcher
+    with django_assert_num_queries(21):
         response = client.post(URL, US)
     assert response.status_code == 200 and len(response.context["outside"]) == count

@@ -278,8 +278,9 @@ def test_page_query_count_is_pinned(console, owner, org, django_assert_num_queri
         residency_services.inference_residency_set(actor=actor, organization=org, us_only=value)
     client = console(owner.user)
     client.get(URL)
-    # session, user, membership, permissions, catalog, policy, geos, workspaces, history, org switcher
-    with django_assert_num_queries(10):
+    # session, user, membership, permissions, catalog, policy, geos, workspaces, history, org switcher,
+    # and the pending change requests' banner
+    with django_assert_num_queries(11):
         response = client.get(URL)
     assert response.context["outside_us"] and len(response.context["outside_us"]) == workspaces
 

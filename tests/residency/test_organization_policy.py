@@ -397,3 +397,40 @@ def test_admin_create_outside_the_policy_is_refused(org, us_policy, client):
         "default_inference_geo": "global"})
     assert response.status_code == 200 and "policy" in response.content.decode()
     assert not org.workspaces.filter(name="Out").exists()
+
+
+@pytest.mark.parametrize("allowed, default, message", [
+    ("unrestricted", "us", "allowed_inference_geos must stay within the organization's data residency policy (us); "
+                           "unrestricted is not."),
+    ("global, us", "us", "allowed_inference_geos must stay within the organization's data residency policy (us); "
+                         "global, us is not."),
+])
+def test_admin_update_outside_the_policy_is_refused_on_the_form_and_changes_nothing(org, owner, us_policy, client,
+                                                                                    allowed, default, message):
+    from django.urls import reverse
+
+    from tests.factories import UserFactory
+
+    ws = services.workspace_create(actor=actor_for(owner.user), organization=org, name="In")
+    before = org.workspaces.values("name", "allowed_inference_geos", "default_inference_geo").get(pk=ws.pk)
+    assert before == {"name": "In", "allowed_inference_geos": ["us"], "default_inference_geo": "us"}
+    seq = head(org)
+    staff = UserFactory(email="staff@platform.test", is_staff=True, is_superuser=True)
+    client.force_login(staff)
+    url = reverse("admin:orgs_workspace_change", args=[ws.pk])
+    response = client.post(url, {"name": "Renamed", "allowed_inference_geos": allowed,
+                                 "default_inference_geo": default})
+    assert response.status_code == 200  # the form again, not a redirect to the list
+    form = response.context["adminform"].form
+    assert message in " ".join(str(e) for errors in form.errors.values() for e in errors), form.errors
+    assert message.replace("'", "&#x27;") in response.content.decode()  # shown on the page
+    assert org.workspaces.values("name", "allowed_inference_geos", "default_inference_geo").get(pk=ws.pk) == before
+    assert events_since(org, seq) == []  # refused as the services refuse: nothing recorded
+    assert verify_chain(org).ok
+    # a change within the policy, on the same form, goes through the service and is audited as such
+    response = client.post(url, {"name": "Renamed", "allowed_inference_geos": "us", "default_inference_geo": "us"})
+    assert response.status_code == 302
+    [event] = events_since(org, seq)
+    assert (event.action, event.outcome, event.source, event.actor_user_id, event.target_id) == (
+        "workspace.updated", "success", "admin", str(staff.pk), ws.pk)
+    assert event.before == {"name": "In"} and event.after == {"name": "Renamed"}

@@ -7,7 +7,7 @@ from audit.models import AuditEvent
 from residency.models import UsageRecord, UsageRollup
 from residency.services import MAX_RECORDS
 from tests.factories import make_org, primary_owner
-from tests.residency.helpers import member_with, usage_row, workspace
+from tests.residency.helpers import apps_row, member_with, usage_row, workspace
 
 URL = "/v1/organizations/usage_records"
 
@@ -234,3 +234,47 @@ def test_timestamps_at_the_ends_of_the_calendar(org, owner, ws, api, key_for, oc
     if status == 400:
         assert "records[0].occurred_at: " in response.json()["error"]["message"]
         assert "out of range; use a date between years 1 and 9998" in response.json()["error"]["message"]
+
+
+# --- the apps surface: Claude apps rows name no workspace, API rows name one ------------------
+
+APPS_NO_WORKSPACE = "records[1].workspace_id: Claude apps rows have no workspace; leave workspace_id out."
+API_NEEDS_WORKSPACE = ('records[1].workspace_id: is required. (API rows, surface "api" the default, name their '
+                       'workspace; Claude apps rows, surface "apps", have none.)')
+
+
+def _surface_cases():
+    return [
+        ({"surface": "apps"}, APPS_NO_WORKSPACE),  # an apps row naming this organization's own workspace
+        ({"surface": "apps", "workspace_id": None}, APPS_NO_WORKSPACE),  # was taken: null is not absent
+        ({"surface": "apps", "workspace_id": "wrkspc_nope"}, APPS_NO_WORKSPACE),
+        ({"surface": "api", "workspace_id": ...}, API_NEEDS_WORKSPACE),
+        ({"workspace_id": ...}, API_NEEDS_WORKSPACE),  # "api" is the default surface
+        ({"surface": "web"}, "records[1].surface: 'web' is not a surface; use one of api, apps."),
+        ({"surface": "APPS"}, "records[1].surface: 'APPS' is not a surface; use one of api, apps."),
+        ({"surface": None}, "records[1].surface: None is not a surface; use one of api, apps."),
+        ({"surface": 1}, "records[1].surface: 1 is not a surface; use one of api, apps."),
+        ({"surface": ["apps"]}, "records[1].surface: ['apps'] is not a surface; use one of api, apps."),
+        ({"surface": {"apps": 1}}, "records[1].surface: {'apps': 1} is not a surface; use one of api, apps."),
+    ]
+
+
+@pytest.mark.django_db
+def test_the_apps_surface_refusals_name_the_field_and_store_nothing(org, owner, ws, api, key_for):
+    client = api(key_for(owner))
+    good_apps_row = apps_row(usage_row(ws, 3))
+    for change, message in _surface_cases():
+        bad = usage_row(ws, 2, **{k: v for k, v in change.items() if v is not ...})
+        for field in [k for k, v in change.items() if v is ...]:
+            del bad[field]
+        response = post(client, [usage_row(ws, 1), bad, good_apps_row])
+        assert response.status_code == 400, change
+        error = response.json()["error"]
+        assert error["type"] == "invalid_request_error"
+        assert message in error["message"], (change, error["message"])
+        assert "nothing was stored; fix these rows and send the request again." in error["message"]
+        assert not UsageRecord.objects.exists() and not UsageRollup.objects.exists(), change
+    # the same rows with the surface and workspace paired as the contract says are taken
+    assert post(client, [usage_row(ws, 1), usage_row(ws, 2), good_apps_row]).json() == {"accepted": 3, "duplicates": 0}
+    assert sorted(UsageRecord.objects.values_list("surface", "workspace_id")) == [
+        ("api", ws.pk), ("api", ws.pk), ("apps", None)]
