@@ -438,7 +438,7 @@ def workspace_update(*, actor, workspace, name=None, data_residency=None, displa
                                 new_name, _asked(residency, data_residency))
         raise PermissionDenied(
             f"Changing the {' and '.join(f.replace('_', ' ') for f in changed)} of workspace {workspace.name} needs "
-            "Privacy: manage; as its workspace admin you may change its data residency only."
+            "Privacy: Can manage; as its workspace admin you may change its data residency only."
         )
     with transaction.atomic():
         lock_organization(organization)
@@ -842,8 +842,8 @@ def approval_settings_set(*, actor, organization, loosening_requires_approval, c
         before = {"loosening_requires_approval": row.loosening_requires_approval}
         after = {"loosening_requires_approval": value}
         if not access.can("privacy", Level.MANAGE):
-            denial = PermissionDenied("Changing approval settings needs Privacy: manage; "
-                                      f"your role ({access.role_name}) has Privacy: view.")
+            denial = PermissionDenied("Changing approval settings needs Privacy: Can manage; "
+                                      f"your role ({access.role_name}) has Privacy: Can view.")
         elif value and not row.loosening_requires_approval and not access.is_primary_owner:
             denial = PermissionDenied(
                 "Only the primary owner can turn on approval of loosening changes"

@@ -15,6 +15,7 @@ from audit.integrity import canonical_json
 from audit.models import AuditEvent
 from audit.services import MAX_DENIED_BYTES
 from orgs import services as org_services
+from residency import services as residency_services
 from tests.factories import actor_for, add_member, make_org
 from tests.openapi import operations, served_document
 from tests.residency.helpers import workspace
@@ -52,6 +53,10 @@ ENDPOINTS = {
     "impact": "/v1/organizations/residency_impact",
     "decisions": "/v1/residency/decisions",
     "decisions_batch": "/v1/residency/decisions/batch",
+    "approval_settings": "/v1/organizations/approval_settings",
+    "approve": "/v1/organizations/change_requests/{change_request_id}/approve",
+    "reject": "/v1/organizations/change_requests/{change_request_id}/reject",
+    "withdraw": "/v1/organizations/change_requests/{change_request_id}/withdraw",
 }
 
 
@@ -77,6 +82,10 @@ VALID = {
     "impact": {"change": {"workspace": {"id": WS_ID, "data_residency": RESIDENCY}}, "days": 30},
     "decisions": DECISION,
     "decisions_batch": {"requests": [{"custom_id": "a", "params": DECISION}]},
+    "approval_settings": {"loosening_requires_approval": False},
+    "approve": {},
+    "reject": {"reason": "no"},
+    "withdraw": {},
 }
 
 
@@ -104,7 +113,7 @@ def body_text(body, ids):
 @pytest.mark.django_db
 def test_every_post_operation_of_the_openapi_document_is_in_the_table():
     posts = {path for method, path in operations(served_document()).values() if method == "POST"}
-    assert len(posts) == 15 and set(ENDPOINTS.values()) == posts
+    assert len(posts) == 19 and set(ENDPOINTS.values()) == posts
 
 
 @pytest.fixture
@@ -113,9 +122,16 @@ def world(org, owner, member_factory, key_for, api):
     spare_ws = workspace(org, "Spare")
     target = add_member(org, "user")
     spare_key, _ = org_services.api_key_create(actor=actor_for(owner.user), organization=org, name="spare")
+    # a pending change request (approval on; another manager loosened a workspace) to approve, reject, withdraw
+    residency_services.approval_settings_set(actor=actor_for(owner.user), organization=org,
+                                             loosening_requires_approval=True)
+    held = workspace(org, "Held", allowed_inference_geos=["us"], default_inference_geo="us")
+    pending = residency_services.workspace_update(actor=actor_for(member_factory(org, "privacy_manage").user),
+                                                  workspace=held, data_residency={"allowed_inference_geos": "unrestricted"})
+    assert pending.pk.startswith("chgreq_"), pending
     clients = {role: api(key_for(owner if role == "owner" else member_factory(org, role))) for role in ROLES}
     urls = {name: path.format(workspace_id=spare_ws.pk if name == "archive" else ws.pk, user_id=target.user_id,
-                              key_id=spare_key.pk) for name, path in ENDPOINTS.items()}
+                              key_id=spare_key.pk, change_request_id=pending.pk) for name, path in ENDPOINTS.items()}
     bystander = make_org(name="Bystander")  # another organization's chain must stay intact too
     return org, clients, urls, bystander, {WS_ID: ws.pk, ORG_ID: org.pk, USER_ID: target.user_id}
 
