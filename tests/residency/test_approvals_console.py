@@ -115,7 +115,7 @@ def test_turning_us_only_on_never_waits(org, owner, console):
     client = console(owner.user)
     assert "This needs approval" not in text(client.post(US_ONLY, {"us_only": "true"}))
     response = client.post(US_ONLY, {"us_only": "true", "confirmed": "on"})
-    assert response["Location"] == US_ONLY
+    assert response["Location"] == US_ONLY + "#us-only-switch"  # back to the switch (issue 13)
     org.refresh_from_db()
     assert org.us_only_inference is True and not ChangeRequest.objects.exists()
 
