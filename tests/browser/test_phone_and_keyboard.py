@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from orgs.models import ApiKey, Workspace
+from residency.models import ChangeRequest
 from residency.selectors import policy_of
 from tests.browser.test_sweep import sign_in
 from tests.browser.world import build_world
@@ -49,6 +50,7 @@ def test_data_pages_fit_a_phone_and_their_actions_are_on_screen(page, live_serve
         ("/settings/privacy/data-residency-policy/", "link", "Production"),  # outside the policy
         ("/workspaces/new/", "button", "Create workspace"),
         ("/", "link", "Bring them inside the policy"),
+        ("/settings/privacy/change-requests/", "link", "Approve…"),
     ]
     for path, role, name in checks:
         page.goto(live_server.url + path)
@@ -196,7 +198,8 @@ def test_a_workspace_change_with_the_keyboard_alone(page, live_server, world):
 
 
 def test_a_policy_change_with_the_keyboard_alone(page, live_server, world):
-    """Acme's policy keeps API inference in the US; the owner opens it to any geo, cancelling once."""
+    """Acme's policy keeps API inference in the US; the owner opens it to any geo (cancelling once),
+    which waits for approval."""
     sign_in(page, live_server.url, world.membership("primary_owner").user.email)
     page.goto(f"{live_server.url}/settings/privacy/data-residency-policy/")
     page.wait_for_load_state()
@@ -217,11 +220,31 @@ def test_a_policy_change_with_the_keyboard_alone(page, live_server, world):
     expect(page.get_by_role("button", name="Review the change")).to_be_focused()
     assert policy_of(world.acme).allowed_inference_geos == ["us"]
     choose_unrestricted_and_review("Shift+Tab")
-    assert tab_until(page, lambda s: s["text"] == "Save the policy", limit=3) == 1
+    # Acme asks for approval of loosening changes: the change is sent, not saved
+    assert tab_until(page, lambda s: s["text"] == "Send for approval", limit=3) == 1
     page.keyboard.press("Enter")
-    expect(page.get_by_role("status")).to_contain_text("Saved the data residency policy")
+    expect(page.get_by_role("status")).to_contain_text("Sent for approval")
     expect(page.get_by_role("status")).to_be_focused()
-    assert policy_of(world.acme).allowed_inference_geos is None
+    assert policy_of(world.acme).allowed_inference_geos == ["us"]
+    assert ChangeRequest.objects.filter(organization=world.acme, status="pending",
+                                        target_type="data_residency_policy").exists()
+
+
+def test_a_change_request_confirmation_takes_the_focus_and_gives_it_back(page, live_server, world):
+    ids = world.ids_for("primary_owner")
+    sign_in(page, live_server.url, world.membership("primary_owner").user.email)
+    page.goto(f"{live_server.url}/settings/privacy/change-requests/{ids['change_request_id']}/")
+    page.wait_for_load_state()
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    tab_until(page, lambda s: s["text"] == "Reject…")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_be_focused()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Reject")
+    tab_until(page, lambda s: s["text"] == "Cancel", limit=4)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("link", name="Reject…")).to_be_focused()
+    assert ChangeRequest.objects.get(pk=ids["change_request_id"]).status == "pending"
 
 
 def test_an_api_key_revoke_with_the_keyboard_alone(page, live_server, world):

@@ -34,11 +34,10 @@ NOT_PAGES = {
     "switch_organization": "a POST that redirects to Overview",
     "workspace_admins": "a POST from the workspace page",
     "audit_log_export": "a file download (CSV or JSON), not a page",
-    "change_request_decide": "a POST from the change request page",
 }
 # where the value of each URL parameter comes from (World.ids, per organization); a console page
 # with a parameter not listed here fails test_every_console_page_is_swept
-PARAMETERS = ("workspace_id", "user_id", "role_id", "key_id", "change_request_id")
+PARAMETERS = ("workspace_id", "user_id", "role_id", "key_id", "change_request_id", "action")
 # pages outside the console namespace that a signed-in person reaches from the layout
 ACCOUNT_PAGES = ("two_factor",)
 PUBLIC_PAGES = ("/login/", "/v1/docs", "/no-such-page/")

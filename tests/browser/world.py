@@ -1,7 +1,7 @@
 """A populated console for browser tests: three organizations and the seven kinds of person the
 console serves (issue 13), each with real data on every page: workspaces (one archived), members
 in every role, a custom role, API keys (one revoked), two weeks of usage in three geos, and audit
-events including a refused attempt, and a data residency policy that a workspace is outside of.
+events including a refused attempt, a data residency policy that a workspace is outside of, and a change waiting for approval.
 Built through the services, like real data."""
 
 from dataclasses import dataclass, field
@@ -93,6 +93,12 @@ def build_world():
     residency_services.data_residency_policy_set(
         actor=actor_for(acme_owner.user), organization=acme,
         values={"allowed_inference_geos": ["us"], "default_inference_geo": "us"})
+    # Acme asks for approval of loosening changes, and the owner's turning US-only off waits for it:
+    # a pending change request on Change requests, and banners on Overview and Data residency
+    residency_services.approval_settings_set(actor=actor_for(acme_owner.user), organization=acme,
+                                             loosening_requires_approval=True)
+    pending = residency_services.inference_residency_set(actor=actor_for(owner.user), organization=acme, us_only=False)
+    world.ids[acme.pk].update(change_request_id=pending.pk, action="approve")
     # the owner acts in Acme (their newest organization would otherwise be Team Co)
     owner.user.last_organization_id = acme.pk
     owner.user.save(update_fields=["last_organization_id"])

@@ -38,6 +38,11 @@ PAGES = [
     ("security", (), expect(200)),
     ("audit_log", (), expect(404, **PRIVACY, auditor=200)),
     ("audit_verify", (), expect(404, **OWNERS, auditor=200)),
+    ("approval_settings", (), expect(404, **PRIVACY)),
+    ("change_requests", (), expect(404, **PRIVACY)),
+    ("change_request", ("change_request_id",), expect(404, **PRIVACY)),
+    # the owner asked for it: they may not approve it themself
+    ("change_request_decide", ("change_request_id", "action"), expect(404, **{**PRIVACY, "owner": 403, "privacy_view": 403})),
 ]
 CASES = [(name, params, who, status) for name, params, table in PAGES for who, status in table
          if who not in ("anonymous", "other_org")]
@@ -49,8 +54,15 @@ def world(org):
     owner = people["primary_owner"]
     workspace = residency_services.workspace_create(actor=actor_for(owner.user), organization=org, name="Prod")
     key, _ = services.api_key_create(actor=actor_for(owner.user), organization=org, name="owner key")
+    # approval is on, and the owner's turning US-only off waits for another person's
+    residency_services.inference_residency_set(actor=actor_for(owner.user), organization=org, us_only=True)
+    residency_services.approval_settings_set(actor=actor_for(owner.user), organization=org,
+                                             loosening_requires_approval=True)
+    pending = residency_services.inference_residency_set(actor=actor_for(people["owner"].user), organization=org,
+                                                         us_only=False)
     ids = {"workspace_id": workspace.pk, "user_id": people["user"].user_id, "key_id": key.pk,
-           "role_id": Role.objects.get(organization=org, name="privacy_view").pk}
+           "role_id": Role.objects.get(organization=org, name="privacy_view").pk,
+           "change_request_id": pending.pk, "action": "approve"}
     return people, ids
 
 
