@@ -122,10 +122,19 @@ def changes(event, names=DEFAULT_NAMES):
         label = " ".join(labels) or key
         b = _value(before[path], key, names) if path in before else ""
         a = _value(after[path], key, names) if path in after else ""
+        if path[0] == "permissions" and len(path) == 2:  # a role's area level: "Privacy: Can view"
+            label = f"{names.value('area', key)}:"
+            b, a = (names.value("level", before.get(path)) if b else ""), (names.value("level", after.get(path)) if a else "")
         if path in before and path in after and before[path] == after[path]:
             continue
         rows.append((label, b, a))
     return rows
+
+
+def requested(event, names=DEFAULT_NAMES):
+    """For a refused attempt: [(field label, value it had, value asked for)], without the reason
+    (the sentence says it). Nothing changed, so these never read as before → after."""
+    return [(label, b, a) for label, b, a in changes(event, names) if label != _label("denied")]
 
 
 def change_summary(event, names=DEFAULT_NAMES):
@@ -158,7 +167,7 @@ def _residency_denial_reason(value):
     if not value:
         return ""
     if value == "permission":
-        return " (needs Privacy: manage)"
+        return " (needs Privacy: Can manage)"
     if value.startswith("locked:"):
         return f" (locked: {value.split(':', 1)[1].replace('_', ' ')})"
     return f" ({value})"
@@ -269,7 +278,7 @@ PRIMARY_OWNER_TRANSFERRED = register(
 
 def _role_created(e, n):
     a = _after(e)
-    granted = [f"{area.replace('_', ' ')} {level}" for area, level in (a.get("permissions") or {}).items()
+    granted = [f"{n.value('area', area)}: {n.value('level', level)}" for area, level in (a.get("permissions") or {}).items()
                if level != "none"]
     return (f"{e.actor_label} created custom role {a.get('name') or e.target_label}"
             + (f" ({', '.join(granted)})" if granted else " (no access)"))

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from django.db.models import Q
 
-from orgs.models import ApiKey, LockReason, Membership, Plan, Role, Workspace
+from orgs.models import AREA_LABELS, LEVEL_LABELS, ApiKey, LockReason, Membership, Plan, Role, Workspace
 
 from .events import REGISTRY, Names
 from .models import ActorType, AuditEvent
@@ -74,7 +74,8 @@ def audit_page(scope, filters, *, limit=50, older_than=None, newer_than=None):
 def audit_names(organization):
     """Role names and coded-value labels for rendering sentences (one query)."""
     roles = Role.objects.filter(Q(builtin=True) | Q(organization_id=organization.pk)).values_list("id", "name")
-    return Names(dict(roles), values={"plan": dict(Plan.choices), "lock_reason": dict(LockReason.choices)})
+    return Names(dict(roles), values={"plan": dict(Plan.choices), "lock_reason": dict(LockReason.choices),
+                                      "area": AREA_LABELS, "level": LEVEL_LABELS})
 
 
 def audit_filter_choices(scope, names):

@@ -14,7 +14,7 @@ from orgs.views.base import console_page
 
 from . import checkpoints as signed
 from .chain import chain_head, verify_chain
-from .events import changes, describe
+from .events import changes, describe, requested
 from .export import streaming_export
 from .forms import AuditFilterForm
 from .permissions import audit_scope
@@ -45,7 +45,8 @@ def audit_log(request):
             scope, form.filters(), limit=PAGE_SIZE,
             older_than=form.cleaned_data["older_than"], newer_than=form.cleaned_data["newer_than"],
         )
-        rows = [AuditRow(e, describe(e, names), changes(e, names)) for e in events]
+        rows = [AuditRow(e, describe(e, names), requested(e, names) if e.outcome == "denied" else changes(e, names))
+                for e in events]
     return render(request, "console/audit_log.html", {
         "scope": scope,
         "form": form,

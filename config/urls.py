@@ -14,11 +14,13 @@ import residency.urls
 from core.views import api_not_found, health, ready
 from orgs.views import dev_mail, invitations
 from orgs.views import two_factor as two_factor_views
+from residency.views.api_reference import api_reference
 
 console_patterns = residency.urls.urlpatterns + orgs.urls.urlpatterns + audit.urls.urlpatterns
 
-# Swagger UI's page carries a <style> block: that page alone may use inline styles (SPEC §6);
-# its init script is served as a file (the split view), so scripts stay 'self' only.
+# /v1/docs is the server-rendered reference (no script, no inline style). Swagger UI, for trying
+# calls, carries a <style> block: that page alone may use inline styles (SPEC §6); its init
+# script is served as a file (the split view), so scripts stay 'self' only.
 api_docs = csp_update({"style-src": ["'unsafe-inline'"]})(SpectacularSwaggerSplitView.as_view(url_name="openapi"))
 
 urlpatterns = [
@@ -27,7 +29,8 @@ urlpatterns = [
     path("v1/", include("orgs.api.urls")),
     path("v1/", include("audit.api.urls")),
     path("v1/openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
-    path("v1/docs", api_docs, name="api-docs"),
+    path("v1/docs", api_reference, name="api-docs"),
+    path("v1/docs/swagger", api_docs, name="api-docs-swagger"),
     # JSON 404 for any other /v1 path and any method, in debug mode too (the API never answers HTML)
     re_path(r"^v1/", api_not_found),
     path("admin/", admin.site.urls),

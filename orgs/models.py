@@ -53,6 +53,12 @@ AREA_LABELS = dict(Area.choices)
 AREA_LEVELS = {area: (tuple(Level.values) if area != Area.AUDIT_LOG else (Level.NONE.value, Level.VIEW.value))
                for area in AREAS}
 LEVEL_RANK = {Level.NONE: 0, Level.VIEW: 1, Level.MANAGE: 2}
+LEVEL_LABELS = dict(Level.choices)
+
+
+def permission_label(area, level):
+    """How every page and message names an access level: "Privacy: Can manage", "Audit log: Can view"."""
+    return f"{AREA_LABELS.get(area, area)}: {LEVEL_LABELS.get(level, level)}"
 
 
 class BuiltinRole(models.TextChoices):

@@ -6,6 +6,12 @@ Role levels are materialized as django-guardian object permissions on the Organi
 change; checks read them fresh on every request, so no process can hold a stale answer.
 
 Another organization's objects answer 404 (Http404), never 403.
+
+Console pages follow one rule inside the member's own organization (SPEC §2, order of checks):
+a page of an area where the member holds no access answers 404, exactly like an unknown id,
+so it never confirms what exists; a page they can see but an action they may not take answers
+403 with what it needs ("Privacy: Can manage", `models.permission_label`). The console asks
+with `hide=True`; the REST contract keeps its own table (tests/orgs/test_api_users.py).
 """
 
 from django.contrib.auth.models import Permission
@@ -15,7 +21,6 @@ from django.http import Http404
 from guardian.core import ObjectPermissionChecker
 
 from .models import (
-    AREA_LABELS,
     AREAS,
     LEVEL_RANK,
     ApiKey,
@@ -26,6 +31,7 @@ from .models import (
     OrganizationUserObjectPermission,
     Role,
     WorkspaceUserObjectPermission,
+    permission_label,
 )
 
 LEVEL_NONE, LEVEL_VIEW, LEVEL_MANAGE = Level.NONE, Level.VIEW, Level.MANAGE
@@ -165,8 +171,8 @@ class Access:
         if hide and not self.can(area, LEVEL_VIEW):
             raise Http404("Not found.")
         raise PermissionDenied(
-            f"This needs {AREA_LABELS[area]}: {need} in {self.organization.name}; "
-            f"{self._whose()} has {self.level(area)}."
+            f"This needs {permission_label(area, need)} in {self.organization.name}; "
+            f"{self._whose()} has {permission_label(area, self.level(area))}."
         )
 
     def _whose(self):
@@ -248,21 +254,26 @@ def can_see_roles(access):
     return access.can("identity_access") or access.can("user_management")
 
 
-def require_roles_view(access):
+def require_roles_view(access, *, hide=False):
+    """Roles are seen with Identity & access or User management; `hide` (console pages): a member
+    with neither gets 404, as for any area they hold no access to."""
     if can_see_roles(access):
         return
+    if hide:
+        raise Http404("Not found.")
     raise PermissionDenied(
-        "Seeing roles needs Identity & access: view or User management: view; "
-        f"your role ({access.role_name}) has neither."
+        f"Seeing roles needs {permission_label('identity_access', LEVEL_VIEW)} or "
+        f"{permission_label('user_management', LEVEL_VIEW)}; your role ({access.role_name}) has neither."
     )
 
 
-def access_member(*, access, user_id, need=LEVEL_VIEW):
-    """The membership of user `user_id` in the access's organization (User management: `need`).
+def access_member(*, access, user_id, need=LEVEL_VIEW, hide=False):
+    """The membership of user `user_id` in the access's organization (User management: `need`;
+    `hide` as in `Access.require`).
 
     Someone who is not a member here is 404, whoever asks.
     """
-    access.require("user_management", need)
+    access.require("user_management", need, hide=hide)
     membership = (
         Membership.objects.select_related("user", "role", "organization")
         .filter(organization_id=access.organization.pk, user_id=user_id)
@@ -273,13 +284,13 @@ def access_member(*, access, user_id, need=LEVEL_VIEW):
     return membership
 
 
-def access_role(*, access, id, need=LEVEL_VIEW):
+def access_role(*, access, id, need=LEVEL_VIEW, hide=False):
     """A custom role of this organization (Identity & access: `need`); built-ins and other
-    organizations' roles are 404 (built-in roles cannot be edited)."""
+    organizations' roles are 404 (built-in roles cannot be edited). `hide` as in `Access.require`."""
     if need == LEVEL_MANAGE:
-        access.require("identity_access", LEVEL_MANAGE)
+        access.require("identity_access", LEVEL_MANAGE, hide=hide)
     else:
-        require_roles_view(access)
+        require_roles_view(access, hide=hide)
     role = Role.objects.filter(pk=id, organization_id=access.organization.pk, builtin=False).first()
     if role is None:
         raise Http404(f"No custom role with id {id!r} in this organization.")

@@ -19,7 +19,7 @@ from .selectors import policy_of, policy_values
 def held_message(change_request, what):
     return (f"{what} was not changed: the change loosens data residency and {change_request.organization.name} "
             f"asks for approval, so it was sent for approval as change request {change_request.pk}. A member with "
-            "Privacy: manage approves or rejects it in the console (Change requests) within 72 hours.")
+            "Privacy: Can manage approves or rejects it in the console (Change requests) within 72 hours.")
 
 
 @admin.register(Geo)

@@ -88,9 +88,10 @@ def _decide(params, state, caller):
         if org_state is None:
             return DecisionError(404, "not_found_error", f"No organization with id {params.organization_id!r}.")
         return decide_apps(us_only=org_state[0], locked=org_state[1], model=state.model,
-                           geo_multipliers=state.geo_multipliers)
+                           geo_multipliers=state.geo_multipliers, model_id=params.model)
     return decide(workspace=_visible_workspace(state, caller), model=state.model, inference_geo=params.inference_geo,
-                  endpoint=params.endpoint, geo_multipliers=state.geo_multipliers, policy=state.policy)
+                  endpoint=params.endpoint, geo_multipliers=state.geo_multipliers, policy=state.policy,
+                  model_id=params.model)
 
 
 # --- SQL ---------------------------------------------------------------------------------------

@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 from django import forms
 from django.utils.safestring import mark_safe
 
-from core.forms import DayField, days_before, id_cursor
+from core.forms import DayField, add_service_errors, days_before, id_cursor
 from orgs.selectors import member_of
 
 from .models import Surface
-from .policy import UNRESTRICTED, default_geo_allowed
+from .policy import POLICY_VIOLATION, UNRESTRICTED, default_geo_allowed
 
 RESTRICTED = "restricted"
 NAME_ERRORS = {"required": "Give the workspace a name.", "max_length": "Use at most 200 characters."}
@@ -90,7 +90,9 @@ class InferenceGeosForm(forms.Form):
         self.current = {"allowed_inference_geos": allowed, "default_inference_geo": current["default_inference_geo"]}
         self.codes = [g.code for g in inference_geos]
         self.fields["allowed_geos"].choices = [(g.code, f"{g.name} ({g.code})") for g in inference_geos]
-        self.fields["default_inference_geo"].choices = [(code, code) for code in self.codes]
+        # the same words as the allowed-geo checkboxes: "United States (us)"
+        names = {g.code: f"{g.name} ({g.code})" for g in inference_geos}
+        self.fields["default_inference_geo"].choices = [(code, names.get(code, code)) for code in self.codes]
         self.fields["default_inference_geo"].error_messages["invalid_choice"] = (
             f"%(value)r is not a valid inference geo; choose one of: {', '.join(self.codes)}.")
 
@@ -120,6 +122,25 @@ class InferenceGeosForm(forms.Form):
     def changes_inference_geos(self):
         """Whether the cleaned geos differ from `current` (a change worth confirming)."""
         return self.cleaned_data.get("inference_geos", self.current) != self.current
+
+
+def add_residency_errors(form, exc, *, policy, inference_geos):
+    """A service's ValidationError about a workspace's data residency, on an InferenceGeosForm: a
+    refusal by the organization policy is said in the console's words at the field it is about
+    (the service's message, for API clients, names JSON fields); anything else as the service says
+    it (`core.forms.add_service_errors`). `policy`: the policy's values (`selectors.policy_values`)."""
+    details = getattr(exc, "details", None) or {}
+    if details.get("error_code") != POLICY_VIOLATION or policy["allowed_inference_geos"] == UNRESTRICTED:
+        add_service_errors(form, exc, field_map={"data_residency.allowed_inference_geos": "allowed_geos"})
+        return
+    names = {g.code: f"{g.name} ({g.code})" for g in inference_geos}
+    bound = ", ".join(names.get(code, code) for code in policy["allowed_inference_geos"])
+    if details.get("field") == "default_inference_geo":
+        form.add_error("default_inference_geo", f"The organization's data residency policy allows only {bound}; "
+                                                "choose the default from those geos.")
+    else:
+        form.add_error("allowed_geos", f"The organization's data residency policy allows only {bound}; "
+                                       "tick only those geos.")
 
 
 class WorkspaceCreateForm(InferenceGeosForm):
@@ -248,9 +269,10 @@ class UsageFilterForm(forms.Form):
         error_messages={"invalid_choice": "Choose API, Claude apps, or both."})
     format = forms.CharField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, data=None, *, workspaces, models, today=None, **kwargs):
+    def __init__(self, data=None, *, workspaces, models, today=None, first_usage_day=None, **kwargs):
         super().__init__(data, **kwargs)
         self.today = today or datetime.now(UTC).date()
+        self.first_usage_day = first_usage_day
         self.fields["workspace"].choices = [("", "All workspaces")] + [
             (w.pk, f"{w.name} (archived)" if w.is_archived else w.name) for w in workspaces]
         self.fields["model"].choices = [("", "All models")] + [(m.pk, m.display_name) for m in models]
@@ -263,6 +285,8 @@ class UsageFilterForm(forms.Form):
             return data
         end = data.get("to") or self.today
         start = data.get("from") or days_before(end, self.DEFAULT_DAYS - 1)
+        if not data.get("from") and not data.get("to") and self.first_usage_day:
+            start = min(max(start, self.first_usage_day), end)
         if end < start:
             self.add_error("to", "The end date is before the start date.")
         elif (end - start) >= timedelta(days=self.MAX_DAYS):

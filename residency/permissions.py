@@ -21,7 +21,7 @@ Another organization's objects answer 404, never 403.
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
-from orgs.models import LEVEL_RANK, Level, Workspace, WorkspaceUserObjectPermission
+from orgs.models import LEVEL_RANK, Level, Workspace, WorkspaceUserObjectPermission, permission_label
 from orgs.permissions import access_organization
 
 from .models import ChangeRequest
@@ -140,7 +140,7 @@ def access_workspace(*, actor, id, need=Level.VIEW, organization_id=None):
         raise Http404(f"No workspace with id {id!r}.")
     if LEVEL_RANK[level] < LEVEL_RANK[need]:
         raise PermissionDenied(
-            f"Changing workspace {workspace.name} needs Privacy: manage or workspace admin; "
+            f"Changing workspace {workspace.name} needs Privacy: Can manage or workspace admin; "
             f"you can only view it."
         )
     return workspace, access
@@ -168,7 +168,8 @@ def require_cost_view(access):
     require_usage_view(access)
     if not can_see_cost(access):
         raise PermissionDenied(
-            f"Cost reports need Billing: view; your role ({access.role_name}) has Billing: {access.level('billing')}."
+            f"Cost reports need Billing: Can view; your role ({access.role_name}) has "
+            f"{permission_label('billing', access.level('billing'))}."
         )
 
 
@@ -177,8 +178,8 @@ def require_usage_ingest(access):
     require_usage_view(access)
     if not access.can("billing", Level.MANAGE):
         raise PermissionDenied(
-            f"Sending usage records needs Billing: manage; your role ({access.role_name}) has "
-            f"Billing: {access.level('billing')}. Internal tools use an owner's API key."
+            f"Sending usage records needs Billing: Can manage; your role ({access.role_name}) has "
+            f"{permission_label('billing', access.level('billing'))}. Internal tools use an owner's API key."
         )
 
 
@@ -234,16 +235,16 @@ def decision_refusal(access, change_request):
     if not access.can("privacy", Level.MANAGE):
         whose = "this API key (created by someone else)" if access.through_foreign_key \
             else f"your role ({access.role_name})"
-        return (f"Approving or rejecting a change request needs Privacy: manage; {whose} has "
-                f"Privacy: {access.level('privacy')}.")
+        return (f"Approving or rejecting a change request needs Privacy: Can manage; {whose} has "
+                f"{permission_label('privacy', access.level('privacy'))}.")
     if access.membership is None:
         return "Change requests are approved by members of the organization."
     if change_request.requested_by_id == access.user.pk:
-        return ("You asked for this change; another person with Privacy: manage must approve or reject it "
+        return ("You asked for this change; another person with Privacy: Can manage must approve or reject it "
                 "(you may withdraw it).")
     if change_request.requested_through_key_of_id == access.user.pk:
         return ("This change was asked for with an API key you created for someone else, so you cannot approve or "
-                "reject it; another person with Privacy: manage must.")
+                "reject it; another person with Privacy: Can manage must.")
     if access.through_foreign_key:
         return ("This API key was created by someone else, so it cannot approve or reject a change on your behalf; "
                 "approve in the console, or with a key you created yourself.")
@@ -264,7 +265,7 @@ def withdrawal_refusal(access, change_request):
     if is_requester(access, change_request):
         return ("This API key was created by someone else, so it cannot withdraw a change on your behalf; "
                 "withdraw it in the console, or with a key you created yourself.")
-    return ("Only the person who asked for this change can withdraw it; members with Privacy: manage can "
+    return ("Only the person who asked for this change can withdraw it; members with Privacy: Can manage can "
             "reject it.")
 
 

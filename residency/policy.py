@@ -14,6 +14,7 @@ HALF = Decimal("0.5")
 MILLION = Decimal("1000000")
 ENDPOINTS = ("messages", "batch", "openai_compat")
 NOT_AVAILABLE = "not_available"
+MODELS_REFERENCE = "/v1/docs#models"  # the API reference lists the catalog's model ids there
 UNRESTRICTED = "unrestricted"
 DATA_RESIDENCY_FIELDS = ("workspace_geo", "allowed_inference_geos", "default_inference_geo")
 DEFAULT_DATA_RESIDENCY = {"workspace_geo": "us", "allowed_inference_geos": UNRESTRICTED,
@@ -91,19 +92,20 @@ def _names(geos):
     return ", ".join(f'"{g}"' for g in geos)
 
 
-def decide(*, workspace, model, inference_geo=None, endpoint="messages", geo_multipliers, policy=OPEN_POLICY):
+def decide(*, workspace, model, inference_geo=None, endpoint="messages", geo_multipliers, policy=OPEN_POLICY,
+           model_id=None):
     """Decide one API request, applying SPEC §2's rules in order, bounded by the organization
     policy (§5).
 
-    `workspace` / `model` are None when unknown; `geo_multipliers` maps every known inference
-    geo to its price multiplier (e.g. {"global": 1, "us": 1.1}). A workspace's effective allowed
-    geos are its own intersected with the policy's: a requested geo outside the policy is refused
-    naming the policy (its message wins when the geo is outside both); an omitted geo takes the
-    workspace default if the policy allows it, else the policy default. Returns Decision or
-    DecisionError.
+    `workspace` / `model` are None when unknown (`model_id`, the id asked for, names it then);
+    `geo_multipliers` maps every known inference geo to its price multiplier (e.g. {"global": 1,
+    "us": 1.1}). A workspace's effective allowed geos are its own intersected with the policy's:
+    a requested geo outside the policy is refused naming the policy (its message wins when the geo
+    is outside both); an omitted geo takes the workspace default if the policy allows it, else the
+    policy default. Returns Decision or DecisionError.
     """
     if model is None:
-        return DecisionError(404, "not_found_error", "Unknown model: check the model id against the model catalog.")
+        return unknown_model(model_id)
     if workspace is None:
         return DecisionError(404, "not_found_error", "Unknown workspace: check workspace_id.")
     if workspace.archived:
@@ -143,7 +145,15 @@ def decide(*, workspace, model, inference_geo=None, endpoint="messages", geo_mul
     return Decision(routing, routing, multiplier, multiplier)
 
 
-def decide_apps(*, us_only, locked, model, geo_multipliers):
+def unknown_model(model_id=None):
+    """The 404 for a model id the catalog does not have: names it, and where the valid ids are."""
+    named = f" {model_id!r}" if model_id else ""
+    return DecisionError(404, "not_found_error",
+                         f"Unknown model{named}: use a model id from the model catalog, listed in the API "
+                         f"reference at {MODELS_REFERENCE}.")
+
+
+def decide_apps(*, us_only, locked, model, geo_multipliers, model_id=None):
     """Decide a Claude apps request for an organization: `us` if US-only is on, else global.
 
     The organization setting routes every apps request, whatever the model. A model before
@@ -152,7 +162,7 @@ def decide_apps(*, us_only, locked, model, geo_multipliers):
     no uplift.
     """
     if model is None:
-        return DecisionError(404, "not_found_error", "Unknown model: check the model id against the model catalog.")
+        return unknown_model(model_id)
     routing = "us" if us_only else "global"
     if not model.supports_inference_geo:
         return Decision(NOT_AVAILABLE, routing, ONE, ONE)

@@ -3,8 +3,9 @@ organization policy and what lies outside it, the residency history, the catalog
 (The decision API's reads are in `residency.decisions`.)"""
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
-from django.db.models import Q
+from django.db.models import Min, Q
 from django.utils import timezone
 from guardian.shortcuts import get_objects_for_user
 
@@ -12,7 +13,7 @@ from audit import events
 from audit.models import AuditEvent
 from orgs.models import Level, LockReason, Membership, Plan, Workspace, WorkspaceUserObjectPermission
 
-from .models import ApprovalSettings, CatalogModel, ChangeRequest, ChangeStatus, DataResidencyPolicy, Geo
+from .models import ApprovalSettings, CatalogModel, ChangeRequest, ChangeStatus, DataResidencyPolicy, Geo, UsageRollup
 from .permissions import WORKSPACE_ADMIN_PERM, can_see_approvals
 from .policy import (
     OPEN_POLICY,
@@ -204,6 +205,14 @@ def geos():
     """(inference geos, workspace geos), in display order (one query)."""
     rows = list(Geo.objects.all())
     return [g for g in rows if g.inference], [g for g in rows if g.workspace]
+
+
+def first_usage_day(organization, days):
+    """The first UTC day with usage among the last `days` days (today included), or None."""
+    since = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=days - 1)
+    first = (UsageRollup.objects.filter(organization_id=organization.pk, width="1d", bucket_start__gte=since)
+             .aggregate(first=Min("bucket_start"))["first"])
+    return first.date() if first else None
 
 
 def geo_multiplier(code):

@@ -228,8 +228,8 @@ def inference_residency_set(*, actor, organization, us_only, change_request=None
         before = {"us_only": org.us_only_inference}
         if not access.can("privacy", Level.MANAGE):
             denial = PermissionDenied(
-                "Changing US-only inference needs Privacy: manage; "
-                f"your role ({access.role_name}) has Privacy: view."
+                "Changing US-only inference needs Privacy: Can manage; "
+                f"your role ({access.role_name}) has Privacy: Can view."
             )
             reason = "permission"
         elif org.locked and us_only != org.us_only_inference:
@@ -440,7 +440,7 @@ def workspace_update(*, actor, workspace, name=None, data_residency=None, displa
                                 new_name, _asked(residency, data_residency))
         raise PermissionDenied(
             f"Changing the {' and '.join(f.replace('_', ' ') for f in changed)} of workspace {workspace.name} needs "
-            "Privacy: manage; as its workspace admin you may change its data residency only."
+            "Privacy: Can manage; as its workspace admin you may change its data residency only."
         )
     with transaction.atomic():
         lock_organization(organization)
@@ -715,8 +715,8 @@ def data_residency_policy_set(*, actor, organization, values, apply_to_workspace
     denial = reason = None
     if not access.can("privacy", Level.MANAGE):
         denial, reason = PermissionDenied(
-            "Changing the data residency policy needs Privacy: manage; "
-            f"your role ({access.role_name}) has Privacy: view."), "permission"
+            "Changing the data residency policy needs Privacy: Can manage; "
+            f"your role ({access.role_name}) has Privacy: Can view."), "permission"
     elif current_row is not None and current_row.locked:
         denial, reason = PermissionDenied(
             "The data residency policy is locked by this organization's contract and cannot be changed here; "
@@ -844,8 +844,8 @@ def approval_settings_set(*, actor, organization, loosening_requires_approval, c
         before = {"loosening_requires_approval": row.loosening_requires_approval}
         after = {"loosening_requires_approval": value}
         if not access.can("privacy", Level.MANAGE):
-            denial = PermissionDenied("Changing approval settings needs Privacy: manage; "
-                                      f"your role ({access.role_name}) has Privacy: view.")
+            denial = PermissionDenied("Changing approval settings needs Privacy: Can manage; "
+                                      f"your role ({access.role_name}) has Privacy: Can view.")
         elif value and not row.loosening_requires_approval and not access.is_primary_owner:
             denial = PermissionDenied(
                 "Only the primary owner can turn on approval of loosening changes"

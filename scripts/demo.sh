@@ -10,6 +10,8 @@ export EMAIL_FILE_PATH=${EMAIL_FILE_PATH:-$PWD/demo-mail}
 export CONSOLE_BASE_URL=${CONSOLE_BASE_URL:-http://127.0.0.1:${PORT}}
 mkdir -p "$EMAIL_FILE_PATH" staticfiles  # WhiteNoise warns when STATIC_ROOT is missing (collectstatic is optional)
 .venv/bin/python manage.py migrate --noinput -v0
+# WhiteNoise serves from the apps either way; collecting fills STATIC_ROOT, so it warns of no missing folder
+.venv/bin/python manage.py collectstatic --noinput -v0
 .venv/bin/python manage.py seed_demo
 echo
 echo "Residency Console: http://127.0.0.1:${PORT}/   (Django admin: http://127.0.0.1:${PORT}/admin/, API docs: http://127.0.0.1:${PORT}/v1/docs)"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # README command 2: set up everything, then lint, check, and run the whole suite on SQLite
 # and on a throwaway PostgreSQL server that this script starts and stops. Browser tests run
-# in Debian's headless Chromium in both passes.
+# in Debian's headless Chromium in both passes, except the console sweep (marker `sweep`: every
+# console page as seven kinds of person at two widths, with axe-core), which checks rendered
+# pages, not the database, and so runs once, in the SQLite pass.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --system
@@ -19,9 +21,13 @@ echo "==> OpenAPI document (docs/openapi.json is what the code generates, and va
 $PY manage.py openapi_document --check
 .venv/bin/openapi-spec-validator docs/openapi.json
 
-echo "==> pytest on SQLite"
+echo "==> pytest on SQLite (with the console sweep)"
 unset DATABASE_URL
+export SWEEP_ARTIFACTS=${SWEEP_ARTIFACTS:-$PWD/artifacts/console-sweep}
+echo "    the sweep's phone-width (390 px) screenshots and its list of pages go to $SWEEP_ARTIFACTS"
 $PY -m pytest -q -m "not postgres_only" "$@"
+echo "==> console sweep artifacts: $SWEEP_ARTIFACTS ($(find "$SWEEP_ARTIFACTS" -name '*.png' 2>/dev/null | wc -l) phone-width screenshots; pages.txt lists every page visited)"
+grep -h '^# sweep took' "$SWEEP_ARTIFACTS/pages.txt" 2>/dev/null || true
 echo "==> schemathesis on SQLite (the OpenAPI document against a live server)"
 $PY scripts/fuzz_api.py --max-time "${FUZZ_SECONDS:-75}"
 
@@ -46,6 +52,6 @@ psql_admin "CREATE ROLE residency_app LOGIN"
 psql_admin "GRANT residency_app TO residency_owner"  # the owner may SET ROLE to the runtime role, never the reverse
 export DATABASE_URL="postgres://residency_owner@127.0.0.1:$PORT/residency"
 export TEST_DATABASE_RUNTIME_ROLE=residency_app
-$PY -m pytest -q "$@"
+$PY -m pytest -q -m "not sweep" "$@"  # the sweep ran in the SQLite pass
 echo "==> schemathesis on PostgreSQL"
 $PY scripts/fuzz_api.py --max-time "${FUZZ_SECONDS:-75}"

@@ -1,6 +1,6 @@
 from django import template
 
-from orgs.models import AREA_LABELS, Level
+from orgs.models import AREA_LABELS, Level, permission_label
 from orgs.selectors import memberships_for_user
 
 register = template.Library()
@@ -17,6 +17,12 @@ def user_memberships(context):
 @register.filter
 def level_label(level):
     return dict(Level.choices).get(level, level)
+
+
+@register.simple_tag
+def permission(area, level):
+    """{% permission "privacy" "manage" %} → Privacy: Can manage (orgs.models.permission_label)."""
+    return permission_label(area, level)
 
 
 @register.filter

@@ -20,7 +20,7 @@ MEMBERS_PER_PAGE = 50
 @console_page
 def members(request):
     access = request.access
-    access.require("user_management")
+    access.require("user_management", hide=True)
     page = Paginator(members_of(access.organization), MEMBERS_PER_PAGE).get_page(PageForm.number(request.GET))
     rows = [(m, can_manage_member(access, m)) for m in page.object_list]
     return render(request, "console/members/list.html", {
@@ -32,7 +32,7 @@ def members(request):
 @console_page
 def member_add(request):
     access = request.access
-    access.require("user_management", Level.MANAGE)
+    access.require("user_management", Level.MANAGE, hide=True)
     roles = assignable_roles(access)
     form = MemberAddForm(posted(request), roles=roles, initial={"role": "user"})
     status = 200
@@ -61,7 +61,7 @@ def member_add(request):
 def member_detail(request, user_id):
     """A member and, for those who may, the change-role form."""
     access = request.access
-    membership = access_member(access=access, user_id=user_id)
+    membership = access_member(access=access, user_id=user_id, hide=True)
     can_manage = can_manage_member(access, membership)
     roles = assignable_roles(access) if can_manage else []
     form = MemberRoleForm(posted(request), roles=roles, initial={"role": membership.role_id})
@@ -101,7 +101,7 @@ def member_detail(request, user_id):
 @console_page
 def member_remove(request, user_id):
     access = request.access
-    membership = access_member(access=access, user_id=user_id, need=Level.MANAGE)
+    membership = access_member(access=access, user_id=user_id, need=Level.MANAGE, hide=True)
     form = ConfirmForm(posted(request))
     if request.method == "POST" and form.is_valid():
         try:
@@ -128,7 +128,7 @@ def member_remove(request, user_id):
 def member_transfer(request, user_id):
     """Hand the primary-owner title to this member (primary owner only, confirmed)."""
     access = request.access
-    membership = access_member(access=access, user_id=user_id)
+    membership = access_member(access=access, user_id=user_id, hide=True)
     if not access.is_primary_owner:
         raise PermissionDenied("Only the primary owner can transfer primary ownership.")
     if membership.role_id == BuiltinRole.PRIMARY_OWNER:

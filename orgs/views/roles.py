@@ -3,6 +3,7 @@ area matrix."""
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
 from django.shortcuts import redirect, render
 
 from core.forms import add_service_errors, posted
@@ -22,7 +23,7 @@ def _levels_rows(roles):
 @console_page
 def roles(request):
     access = request.access
-    require_roles_view(access)
+    require_roles_view(access, hide=True)
     org = access.organization
     all_roles = roles_with_member_counts(org)
     return render(request, "console/roles/list.html", {
@@ -52,9 +53,11 @@ def _save_role(request, form, save):
 @console_page
 def role_create(request):
     access = request.access
-    access.require("identity_access", Level.MANAGE)
+    access.require("identity_access", Level.MANAGE, hide=True)
     if not access.organization.is_enterprise:
-        raise PermissionDenied("Custom roles are available on Enterprise plans.")
+        # like US-only inference off its plan: the feature does not exist here (404), and says why
+        raise Http404(f"Custom roles are available on Enterprise plans; {access.organization.name} is on the "
+                      f"{access.organization.get_plan_display()} plan.")
     form = RoleForm(posted(request))
     status = 200
     if request.method == "POST" and form.is_valid():
@@ -70,7 +73,7 @@ def role_create(request):
 @console_page
 def role_edit(request, role_id):
     access = request.access
-    role = access_role(access=access, id=role_id, need=Level.MANAGE)
+    role = access_role(access=access, id=role_id, need=Level.MANAGE, hide=True)
     form = RoleForm(posted(request), initial={"name": role.name, **role.permissions})
     status = 200
     if request.method == "POST" and form.is_valid():

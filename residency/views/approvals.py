@@ -42,7 +42,7 @@ HISTORY_PAGE = 25
 def held_for_approval(request, change_request):
     """After a console change that was held: say so, and show the request."""
     messages.success(request, f"Sent for approval: {approvals.describe_target(change_request)} was not changed. "
-                              "The change loosens data residency, so another person with Privacy: manage must "
+                              "The change loosens data residency, so another person with Privacy: Can manage must "
                               "approve it within 72 hours; everyone who answers for residency has been emailed.")
     return redirect("console:change_request", change_request_id=change_request.pk)
 

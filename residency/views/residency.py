@@ -3,6 +3,7 @@
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
+from django.urls import reverse
 
 from orgs.models import Level
 from orgs.views.base import console_page
@@ -28,9 +29,9 @@ LOCK_EXPLANATIONS = {
                       "inference is already on and can't be changed.",
 }
 SAVED_MESSAGES = {
-    True: "US-only inference is now on and in effect now: new requests from the Claude apps run in the "
-          "United States. Some apps may take a moment to pick up the change.",
-    False: "US-only inference is now off and in effect now: inference may be routed to other regions again. "
+    True: "US-only inference is on: from now on, new requests from the Claude apps run in the United States. "
+          "Some apps may take a moment to pick up the change.",
+    False: "US-only inference is off: from now on, inference may be routed to other regions again. "
            "Some apps may take a moment to pick up the change.",
 }
 
@@ -88,4 +89,5 @@ def residency(request):
         messages.info(request, f"US-only inference was already {'on' if was else 'off'}; nothing changed.")
     else:
         messages.success(request, SAVED_MESSAGES[us_only])
-    return redirect("console:residency")
+    # back to the switch, so a keyboard user is where they started (static/console/console.js)
+    return redirect(reverse("console:residency") + "#us-only-switch")

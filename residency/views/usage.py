@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET
 from orgs.views.base import console_page
 
 from .. import selectors
-from ..charts import compact, stacked_bars
+from ..charts import NARROW, compact, stacked_bars
 from ..forms import UsageFilterForm
 from ..models import Surface
 from ..permissions import can_see_cost, require_usage_view
@@ -39,7 +39,10 @@ def usage(request):
     with_cost = can_see_cost(access)
     workspaces = selectors.workspaces_of(organization)
     models = selectors.catalog_models()
-    form = UsageFilterForm(request.GET, workspaces=workspaces, models=models)
+    # by default the period starts at the first day with usage in the last 30 days, so a young
+    # organization's chart is not half empty
+    form = UsageFilterForm(request.GET, workspaces=workspaces, models=models,
+                           first_usage_day=selectors.first_usage_day(organization, UsageFilterForm.DEFAULT_DAYS))
     if not form.is_valid():
         # only the errors: no figures for a period or filter that does not make sense
         return render(request, "console/usage.html", {"form": form, "data": None, "with_cost": with_cost})
@@ -62,16 +65,20 @@ def usage(request):
             cell = data.cells.get((day, geo))
             return sum(cell.tokens) if cell else 0
 
-        charts["tokens"] = stacked_bars(title="Tokens per day by inference geo", categories=data.days,
-                                        category_labels=labels, series=series, value=tokens_of, chart_id="tokens")
+        tokens_chart = {"title": "Tokens per day by inference geo", "categories": data.days,
+                        "category_labels": labels, "series": series, "value": tokens_of}
+        charts["tokens"] = stacked_bars(**tokens_chart, chart_id="tokens")
+        charts["tokens_narrow"] = stacked_bars(**tokens_chart, chart_id="tokens-narrow", **NARROW)
         if with_cost:
             def cost_of(day, geo):
                 cell = data.cells.get((day, geo))
                 return cell.cost if cell else 0
 
-            charts["cost"] = stacked_bars(title="Cost per day by inference geo (USD)", categories=data.days,
-                                          category_labels=labels, series=series, value=cost_of, fmt=usd,
-                                          axis_fmt=lambda v: "$" + compact(v), chart_id="cost")
+            cost_chart = {"title": "Cost per day by inference geo (USD)", "categories": data.days,
+                          "category_labels": labels, "series": series, "value": cost_of, "fmt": usd,
+                          "axis_fmt": lambda v: "$" + compact(v)}
+            charts["cost"] = stacked_bars(**cost_chart, chart_id="cost")
+            charts["cost_narrow"] = stacked_bars(**cost_chart, chart_id="cost-narrow", **NARROW)
         for day in reversed(data.days):
             total = data.day_total(day)
             if not sum(total.tokens):

@@ -11,14 +11,16 @@ first, with what it would have cost (SPEC §5). Pages work without JavaScript; a
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from core.actor import Actor, Source
 from core.forms import add_service_errors, posted
 from core.pagination import keyset_page
 from orgs.models import Level
-from orgs.views.base import console_page
+from orgs.views.base import console_page, deep_link_finder
 
 from .. import approvals, selectors, services
 from ..forms import (
@@ -27,21 +29,33 @@ from ..forms import (
     WorkspaceCreateForm,
     WorkspaceListForm,
     WorkspaceResidencyForm,
+    add_residency_errors,
 )
 from ..models import ChangeRequest
-from ..permissions import access_workspace, can_create_workspaces, workspace_level
+from ..permissions import access_workspace, can_create_workspaces, can_see_workspaces, workspace_level
 from ..selectors import policy_of, policy_values, workspaces_visible_to
 from .approvals import held_for_approval
 from .impact import change_impact
 
 PAGE_SIZE = 25
-# service field names → form field names
-RESIDENCY_FIELDS = {"data_residency.allowed_inference_geos": "allowed_geos"}
+
+
+@deep_link_finder("workspace_id")
+def _workspace_elsewhere(access, workspace_id):
+    """A workspace this member could open in `access`'s organization (a deep link from another)."""
+    try:
+        access_workspace(actor=Actor(user=access.user, source=Source.CONSOLE), id=workspace_id,
+                         organization_id=access.organization.pk)
+    except Http404:
+        return None
+    return "a workspace"
 
 
 @console_page
 def workspace_list(request):
     access = request.access
+    if not can_see_workspaces(access):  # Privacy: none and admin of no workspace (orgs.permissions)
+        raise Http404("Not found.")
     form = WorkspaceListForm(request.GET)
     show, after_id, before_id = form.params()
     qs = workspaces_visible_to(access, include_archived=show != "active")
@@ -68,14 +82,24 @@ def workspace_list(request):
 @console_page
 def workspace_create(request):
     """Privacy: manage creates, with its data residency in one step (prefilled from the organization
-    policy); anyone else sees the form disabled (403). A POST goes to the service once the input is
-    valid, so a refused attempt is audited (SPEC §2 order of checks)."""
+    policy); Privacy: view sees the form disabled (403); Privacy: none does not see the page (404).
+    A POST goes to the service once the input is valid, so a refused attempt is audited (SPEC §2
+    order of checks), a hidden one too."""
     access = request.access
     can_create = can_create_workspaces(access)
     inference_geos, workspace_geos = selectors.geos()
     policy = policy_values(policy_of(access.organization))
     form = WorkspaceCreateForm(posted(request), workspace_geos=workspace_geos, inference_geos=inference_geos,
                                current=policy)
+    if not access.can("privacy"):
+        if request.method == "POST" and form.is_valid():
+            try:  # records the refused attempt, then answers as if the page did not exist
+                services.workspace_create(actor=request.actor, organization=access.organization,
+                                          name=form.cleaned_data["name"],
+                                          data_residency=form.cleaned_data["data_residency"])
+            except PermissionDenied:
+                pass
+        raise Http404("Not found.")
     status = 200 if can_create else 403
     if request.method == "POST":
         status = 400
@@ -86,7 +110,7 @@ def workspace_create(request):
                     data_residency=form.cleaned_data["data_residency"],
                 )
             except ValidationError as exc:
-                add_service_errors(form, exc, field_map=RESIDENCY_FIELDS)
+                add_residency_errors(form, exc, policy=policy, inference_geos=inference_geos)
             except PermissionDenied as exc:
                 form.add_error(None, str(exc))
                 status = 403
@@ -147,7 +171,8 @@ def workspace_detail(request, workspace_id):
             result = services.workspace_update(actor=request.actor, workspace=workspace,
                                                name=form.cleaned_data["name"], data_residency=residency)
         except ValidationError as exc:
-            add_service_errors(form, exc, field_map=RESIDENCY_FIELDS)
+            add_residency_errors(form, exc, policy=policy_values(policy_of(workspace.organization)),
+                                 inference_geos=inference_geos)
         except PermissionDenied as exc:
             form.add_error(None, str(exc))
             status = 403

@@ -189,3 +189,30 @@ def test_query_count_is_the_same_for_one_event_and_many(org, owner, console, dja
     with django_assert_num_queries(11):  # the chain head is read for the integrity panel
         many = client.get(PAGE)
     assert len(many.context["rows"]) > 20
+
+
+# --- refused attempts never read like changes (issue 13) ----------------------------------------
+
+
+def test_a_refused_attempt_reads_as_nothing_changed(org, owner, member_factory, console):
+    from django.core.exceptions import PermissionDenied
+
+    viewer = member_factory(org, "privacy_view")
+    residency_services.inference_residency_set(actor=actor_for(owner.user), organization=org, us_only=True)
+    with pytest.raises(PermissionDenied):
+        residency_services.inference_residency_set(actor=actor_for(viewer.user), organization=org, us_only=False)
+    html = console(owner.user).get(PAGE).content.decode()
+    refused = html[html.index("data-refused"):]
+    refused = refused[:refused.index("</td>")]
+    assert "Nothing changed" in refused and "asked for off; stayed on" in refused
+    assert "→" not in refused and "permission" not in refused
+    # the change that did happen still reads before → after
+    changed = html[html.index("turned US-only inference on"):]
+    assert "off → on" in changed[:changed.index("</tr>")]
+
+
+def test_the_verify_page_tells_no_customer_to_run_a_command(org, owner, console):
+    html = console(owner.user).get(VERIFY).content.decode()
+    html += console(owner.user).post(VERIFY).content.decode()
+    html += console(owner.user).get(PAGE).content.decode()
+    assert "manage.py" not in html and "python " not in html

@@ -58,7 +58,7 @@ def test_denied_attempt_and_role_names(org, owner, member_factory):
     with pytest.raises(PermissionDenied):
         residency_services.inference_residency_set(actor=actor_for(viewer.user), organization=org, us_only=True)
     assert describe(_last(org)) == ("Victor Lee tried to turn US-only inference on and was refused "
-                                    "(needs Privacy: manage)")
+                                    "(needs Privacy: Can manage)")
     member = add_member(org, "user", email="uma@example.test")
     services.member_change_role(actor=actor_for(owner.user), membership=member, role_id=viewer.role_id)
     # custom role ids render as the role's name
@@ -87,8 +87,8 @@ def test_every_action_written_by_the_services_renders_without_the_fallback(org, 
     sentences = {e.action: describe(e, names) for e in AuditEvent.objects.filter(organization=org).order_by("seq")}
     assert sentences["workspace.updated"].endswith("changed workspace Production: name Prod → Production")
     assert sentences["workspace.archived"].endswith("archived workspace Production")
-    assert sentences["role.created"].endswith("created custom role Auditors (audit log view)")
-    assert sentences["role.updated"].endswith("changed custom role Auditors: privacy none → view")
+    assert sentences["role.created"].endswith("created custom role Auditors (Audit log: Can view)")
+    assert sentences["role.updated"].endswith("changed custom role Auditors: Privacy: No access → Can view")
     assert "as Admin" in sentences["member.added"]
     assert sentences["member.role_changed"].endswith("Admin → Owner")
     assert " admin of workspace Other" in sentences["workspace.admin_granted"]
@@ -109,3 +109,9 @@ def test_unknown_action_and_odd_shapes_fall_back_to_before_after():
                           target_label="Prod", before=["x"], after="y", outcome="success")
     assert describe(odd) == "Ana changed workspace Prod"
     assert change_summary(SimpleNamespace(before={"a": None}, after={"a": True})) == "a none → on"
+
+
+def test_plans_read_as_their_names_in_sentences(org):
+    created = AuditEvent.objects.filter(organization=org, action="organization.created").get()
+    sentence = describe(created, audit_names(org))
+    assert "on the Enterprise (usage-based) plan" in sentence and "enterprise_usage" not in sentence

@@ -23,7 +23,7 @@ def test_owner_turns_us_only_on_through_the_confirmation_and_it_persists(login, 
     expect(page.get_by_text("connectors and third-party services")).to_be_visible()
     page.get_by_role("button", name="Turn on US-only inference").click()
 
-    expect(page.get_by_role("status")).to_contain_text("in effect now")
+    expect(page.get_by_role("status")).to_contain_text("from now on, new requests from the Claude apps run in the United States")
     expect(page.get_by_role("status")).to_contain_text("Some apps may take a moment")
     page.reload()
     switch = page.get_by_role("switch", name="US-only inference")

@@ -28,7 +28,7 @@ def test_the_toggles_confirmation_shows_what_it_would_have_cost(login, live_serv
     expect(impact).to_contain_text("$44.00 instead of the $41.50 billed")
     expect(impact).to_contain_text("Counted: Claude apps usage")
     page.get_by_role("button", name="Turn on US-only inference").click()
-    expect(page.get_by_role("status")).to_contain_text("in effect now")
+    expect(page.get_by_role("status")).to_contain_text("from now on")
     org.refresh_from_db()
     assert org.us_only_inference is True
 
@@ -45,7 +45,7 @@ def test_a_workspace_is_created_restricted_in_one_step(login, live_server):
     page.get_by_label("United States (us)").check()  # ticking a geo chooses "Only these geos"
     expect(page.get_by_label("Only these geos:")).to_be_checked()
     default = page.get_by_label("Default inference geo")
-    expect(default.locator("option")).to_have_text(["us"])
+    expect(default.locator("option")).to_have_text(["United States (us)"])
     page.get_by_role("button", name="Create workspace").click()
 
     expect(page.get_by_role("status")).to_contain_text("Workspace Research created")
@@ -76,7 +76,7 @@ def test_the_dashboard_leads_to_the_policy_which_brings_workspaces_inside(login,
     expect(page.get_by_role("heading", name="Data residency policy", exact=True)).to_be_visible()
     page.wait_for_load_state()
     page.get_by_label("United States (us)").check()
-    expect(page.get_by_label("Default inference geo").locator("option")).to_have_text(["us"])
+    expect(page.get_by_label("Default inference geo").locator("option")).to_have_text(["United States (us)"])
     page.get_by_label("Bring workspaces outside the policy inside it now").check()
     page.get_by_role("button", name="Review the change").click()
 

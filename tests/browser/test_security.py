@@ -62,7 +62,7 @@ def test_a_member_required_to_use_two_factor_is_sent_to_enrolment(login, live_se
 
 @pytest.mark.browser
 def test_the_api_docs_render_under_the_policy(page, live_server):
-    page.goto(f"{live_server.url}/v1/docs")
+    page.goto(f"{live_server.url}/v1/docs/swagger")
     expect(page.get_by_text("Residency Console API").first).to_be_visible(timeout=15000)
     expect(page.locator(".opblock").first).to_be_visible()
 

@@ -17,11 +17,11 @@ def test_owner_restricts_a_workspace_to_us_and_the_default_only_offers_us(login,
     page.wait_for_load_state()  # the page's script (deferred) runs before "load"; under load it can lag
     expect(page.get_by_role("heading", name="Data residency")).to_be_visible()
     default = page.get_by_label("Default inference geo")
-    expect(default.locator("option")).to_have_text(["global", "us"])
+    expect(default.locator("option")).to_have_text(["Global (global)", "United States (us)"])
 
     page.get_by_label("United States (us)").check()  # picking a geo switches to "Only these geos"
     expect(page.get_by_label("Only these geos:")).to_be_checked()
-    expect(default.locator("option")).to_have_text(["us"])
+    expect(default.locator("option")).to_have_text(["United States (us)"])
     expect(default).to_have_value("us")
 
     page.get_by_role("button", name="Save").click()
@@ -32,10 +32,10 @@ def test_owner_restricts_a_workspace_to_us_and_the_default_only_offers_us(login,
     ws.refresh_from_db()
     assert ws.allowed_inference_geos == ["us"] and ws.default_inference_geo == "us"
     # after the reload, the page still offers only us
-    expect(page.get_by_label("Default inference geo").locator("option")).to_have_text(["us"])
+    expect(page.get_by_label("Default inference geo").locator("option")).to_have_text(["United States (us)"])
     # and widening again offers both
     page.get_by_label("Unrestricted (any geo, including ones added later)").check()
-    expect(page.get_by_label("Default inference geo").locator("option")).to_have_text(["global", "us"])
+    expect(page.get_by_label("Default inference geo").locator("option")).to_have_text(["Global (global)", "United States (us)"])
     assert Workspace.objects.get(pk=ws.pk).default_inference_geo == "us"
 
 
@@ -64,7 +64,7 @@ def test_no_geo_ticked_is_one_error_next_to_the_geos_and_the_default_keeps_its_v
     default = page.get_by_label("Default inference geo")
     default.select_option("us")
     page.get_by_label("Only these geos:").check()  # and no geo ticked
-    expect(default.locator("option")).to_have_text(["global", "us"])  # never an empty select
+    expect(default.locator("option")).to_have_text(["Global (global)", "United States (us)"])  # never an empty select
     expect(default).to_have_value("us")
     page.get_by_label("Name").fill("Production EU")
     page.get_by_role("button", name="Save").click()
@@ -80,7 +80,7 @@ def test_no_geo_ticked_is_one_error_next_to_the_geos_and_the_default_keeps_its_v
     expect(page.get_by_label("Default inference geo")).to_have_value("us")
     # ticking a geo now offers only it, and the saved page says so
     page.get_by_label("United States (us)").check()
-    expect(page.get_by_label("Default inference geo").locator("option")).to_have_text(["us"])
+    expect(page.get_by_label("Default inference geo").locator("option")).to_have_text(["United States (us)"])
     page.get_by_role("button", name="Save").click()
     page.get_by_role("button", name="Save data residency").click()
     expect(page.get_by_role("status")).to_contain_text("Saved data residency for Production EU")

@@ -353,7 +353,7 @@ def test_a_refused_workspace_create_is_audited_like_rest(world, console):
     assert send(client, world, "workspace_create", data={"name": "", "workspace_geo": "us"}).status_code == 400
     assert snapshot() == before
     response = send(client, world, "workspace_create")
-    assert response.status_code == 403 and "Privacy: manage" in page_text(response)
+    assert response.status_code == 403 and "Privacy: Can manage" in page_text(response)
     assert not Workspace.objects.filter(name="Research").exists()
     denied = AuditEvent.objects.filter(action="workspace.residency_change_denied").get()
     assert denied.actor_user_id == viewer.user_id and denied.source == "console"

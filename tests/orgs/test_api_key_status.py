@@ -249,7 +249,7 @@ def test_the_console_shows_paused_and_revoked_keys(org, owner, console):
     gone = key_of(api_key_for(owner, name="gone"))
     services.api_key_revoke(actor=actor, api_key=gone)
     page = console(owner.user).get("/api-keys/").content.decode()
-    rows = {name: page.split(f"<td>{name}</td>", 1)[1].split("</tr>", 1)[0] for name in ("paused", "gone")}
+    rows = {name: page.split(f"<td class=\"stack-title\">{name}</td>", 1)[1].split("</tr>", 1)[0] for name in ("paused", "gone")}
     assert "Paused" in rows["paused"] and "Revoke" in rows["paused"]  # a paused key can still be revoked
     assert "Revoked" in rows["gone"] and "/revoke/" not in rows["gone"]
 

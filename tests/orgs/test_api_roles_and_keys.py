@@ -152,7 +152,7 @@ def test_identity_managers_create_keys_for_others_and_others_cannot(api, people)
     assert response.status_code == 200 and response.json()["user_id"] == target
     refused = api_client(people, "admin").post(KEYS, {"name": "for user", "user_id": target}, format="json")
     assert refused.status_code == 403
-    assert "Identity & access: manage" in refused.json()["error"]["message"]
+    assert "Identity & access: Can manage" in refused.json()["error"]["message"]
     unknown = api_client(people, "owner").post(KEYS, {"name": "x", "user_id": people["other_org"].user_id},
                                                format="json")
     assert unknown.status_code == 400

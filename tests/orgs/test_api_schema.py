@@ -54,7 +54,7 @@ def test_schema_generation_has_no_warnings(db, tmp_path):
 
 
 def test_docs_are_served_without_internet(client, db):
-    response = client.get("/v1/docs")
+    response = client.get("/v1/docs/swagger")
     assert response.status_code == 200
     html = response.content.decode()
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in html

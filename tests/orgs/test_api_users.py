@@ -38,7 +38,7 @@ def test_list_role_matrix(people, target, who, status):
         assert ("target@acme.test" in emails) == (who != "other_org")
     elif status == 403:
         assert response.json()["error"]["type"] == "permission_error"
-        assert "User management: view" in response.json()["error"]["message"]
+        assert "User management: Can view" in response.json()["error"]["message"]
 
 
 @pytest.mark.parametrize("who,status", expect(403, **MANAGERS, other_org=200, anonymous=401))

@@ -141,3 +141,9 @@ def test_list_query_count_is_pinned(console, owner, org, django_assert_num_queri
     client.get("/")
     with django_assert_num_queries(8):
         assert client.get(KEYS).status_code == 200
+
+
+def test_key_dates_say_they_are_utc(console, owner, org):
+    api_key_for(owner, name="ci")
+    html = console(owner.user).get(reverse("console:api_keys")).content.decode()
+    assert re.search(r"<time datetime=\"[^\"]+\">\d{4}-\d\d-\d\d \d\d:\d\d UTC</time>", html)

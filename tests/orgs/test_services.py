@@ -135,7 +135,7 @@ def test_privacy_view_is_denied_with_403_and_the_attempt_is_audited(org):
     viewer = add_member(org, "privacy_view")
     with pytest.raises(PermissionDenied) as exc:
         residency_services.inference_residency_set(actor=actor_for(viewer.user), organization=org, us_only=True)
-    assert "Privacy: manage" in str(exc.value)
+    assert "Privacy: Can manage" in str(exc.value)
     org.refresh_from_db()
     assert not org.us_only_inference
     event = last_event(org)

@@ -62,7 +62,7 @@ def test_analytics_view_alone_reads_usage_not_cost(org, rows, api):
     analyst = api(api_key_for(member_with(org, "analyst", {"analytics": "view"})))
     assert analyst.get(USAGE, DAYS).status_code == 200
     refused = analyst.get(COST, DAYS)
-    assert refused.status_code == 403 and "Billing: view" in refused.json()["error"]["message"]
+    assert refused.status_code == 403 and "Billing: Can view" in refused.json()["error"]["message"]
 
 
 # --- the question ------------------------------------------------------------------------------

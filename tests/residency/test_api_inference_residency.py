@@ -72,7 +72,7 @@ def test_post_role_matrix_and_audit(people, org, who, status):
         assert not denials.exists()
     if status == 403:
         assert response.json()["error"]["type"] == "permission_error"
-        assert "Privacy: manage" in response.json()["error"]["message"]
+        assert "Privacy: Can manage" in response.json()["error"]["message"]
     if who == "other_org":
         assert Organization.objects.get(pk=people["other_org"].organization_id).us_only_inference is True
 

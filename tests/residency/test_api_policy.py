@@ -106,7 +106,7 @@ def test_post_role_matrix_and_audit(people, org, who, status):
             "denied", "api_key", people[who].user_id)
         if who == "privacy_view":  # sees it: what was asked for is recorded
             assert denied.after == {**US, "apply_to_workspaces": False, "denied": "permission"}
-            assert "Privacy: manage" in response.json()["error"]["message"]
+            assert "Privacy: Can manage" in response.json()["error"]["message"]
         else:  # does not see it: a 404, recorded without the input
             assert denied.after == {"denied": "permission"}
             assert response.json()["error"]["message"] == "Not found."

@@ -383,7 +383,7 @@ def test_the_requester_cannot_approve_in_person_or_with_their_own_key(org, owner
     assert api(api_key_for(owner)).post(approve_url(held, "reject")).status_code == 403
     client.force_login(owner.user)
     page = client.post(f"/settings/privacy/change-requests/{held.pk}/approve/")
-    assert page.status_code == 403 and b"another person with Privacy: manage" in page.content
+    assert page.status_code == 403 and b"another person with Privacy: Can manage" in page.content
     with pytest.raises(PermissionDenied, match="You asked for this change"):
         services.change_request_approve(actor=actor_for(owner.user), organization=org, change_request=held)
     held.refresh_from_db()
@@ -654,7 +654,7 @@ def test_services_refuse_members_who_cannot_see_it(org, owner, held):
     with pytest.raises(Http404):
         services.change_request_approve(actor=actor_for(stranger.user), organization=org, change_request=held)
     viewer = add_member(org, "privacy_view")
-    with pytest.raises(PermissionDenied, match="Privacy: manage"):
+    with pytest.raises(PermissionDenied, match="Privacy: Can manage"):
         services.change_request_reject(actor=actor_for(viewer.user), organization=org, change_request=held)
     with pytest.raises(ValidationError):
         services.approval_settings_set(actor=actor_for(owner.user), organization=org, loosening_requires_approval=1)

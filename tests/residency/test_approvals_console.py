@@ -115,7 +115,7 @@ def test_turning_us_only_on_never_waits(org, owner, console):
     client = console(owner.user)
     assert "This needs approval" not in text(client.post(US_ONLY, {"us_only": "true"}))
     response = client.post(US_ONLY, {"us_only": "true", "confirmed": "on"})
-    assert response["Location"] == US_ONLY
+    assert response["Location"] == US_ONLY + "#us-only-switch"  # back to the switch (issue 13)
     org.refresh_from_db()
     assert org.us_only_inference is True and not ChangeRequest.objects.exists()
 
@@ -164,7 +164,7 @@ def test_the_detail_page_shows_the_cost_and_the_decision_buttons(org, owner, hel
     assert "needs billing access" in page and "$" not in page.split("What would change")[1].split("History")[0]
     # a viewer sees it, read-only
     page = text(console(add_member(org, "privacy_view").user).get(detail(held)))
-    assert "Approve…" not in page and "needs Privacy: manage" in page
+    assert "Approve…" not in page and "needs Privacy: Can manage" in page
 
 
 def test_approve_through_the_confirmation(org, owner, on, console):

@@ -50,6 +50,7 @@ def test_page_role_matrix(people, org, who, status):
         disabled = who == "privacy_view"
         assert ("<fieldset disabled" in response.content.decode()) is disabled
         assert ("You can see the policy but not change it" in html) is disabled
+        assert ("members whose custom role has Privacy: Can manage can change it" in " ".join(html.split())) is disabled
     if who == "other_org":
         assert "Other Co" in html and "Acme" not in html
     if status == 302:
@@ -79,7 +80,7 @@ def test_confirmed_change_role_matrix_and_audit(people, org, who, status):
         assert denied.actor_user_id == people[who].user_id and denied.outcome == "denied"
         assert denied.after == {"allowed_inference_geos": ["us"], "default_inference_geo": "us",
                                 "apply_to_workspaces": False, "denied": "permission"}
-        assert "Privacy: manage" in page_text(response)
+        assert "Privacy: Can manage" in page_text(response)
     elif who in ("admin", "user", "privacy_none", "auditor"):
         (denied,) = denials
         assert (denied.actor_user_id, denied.after) == (people[who].user_id, {"denied": "permission"})

@@ -185,9 +185,11 @@ def test_confirming_saves_audits_and_says_it_is_in_effect(console, owner, org):
     client = console(owner.user)
     response = client.post(URL, {"us_only": "true", "confirmed": "on"}, follow=True,
                            HTTP_USER_AGENT="Firefox/140", REMOTE_ADDR="203.0.113.9")
-    assert response.redirect_chain == [(URL, 302)]
+    # back on the page, at the switch (a keyboard user's focus returns there)
+    assert response.redirect_chain == [(URL + "#us-only-switch", 302)]
     html = page_text(response)
-    assert "US-only inference is now on and in effect now" in html
+    assert "US-only inference is on: from now on, new requests from the Claude apps run in the United States" in html
+    assert "now on and in effect now" not in html
     assert "Some apps may take a moment" in html
     assert 'aria-checked="true"' in html
     org.refresh_from_db()
@@ -204,7 +206,7 @@ def test_turning_off_confirms_too(console, owner, org):
     html = page_text(client.post(URL, {"us_only": "false"}))
     assert "Turn off US-only inference?" in html and "the 1.1x rate stops" in html
     response = client.post(URL, {"us_only": "false", "confirmed": "on"}, follow=True)
-    assert "US-only inference is now off" in response.content.decode()
+    assert "US-only inference is off: from now on, inference may be routed to other regions again" in response.content.decode()
     org.refresh_from_db()
     assert org.us_only_inference is False
     assert [e.after for e in events(org, "inference_residency.updated")] == [{"us_only": True}, {"us_only": False}]

@@ -74,7 +74,9 @@ def test_decisions(owner_api, workspaces, ws, model, geo, endpoint, expected):
 
 
 @pytest.mark.parametrize(("ws", "body", "status", "error_type", "words"), [
-    ("open", {"model": "claude-opus-9"}, 404, "not_found_error", "Unknown model"),
+    ("open", {"model": "claude-opus-9"}, 404, "not_found_error",
+     "Unknown model 'claude-opus-9': use a model id from the model catalog, listed in the API reference at "
+     "/v1/docs#models."),
     ("archived", {"model": "claude-opus-4-6"}, 403, "permission_error", "archived"),
     ("archived", {"model": "claude-opus-9"}, 404, "not_found_error", "Unknown model"),
     ("open", {"model": "claude-opus-4-6", "inference_geo": "us", "endpoint": "openai_compat"}, 400,
@@ -136,6 +138,9 @@ def test_apps_surface_follows_us_only(org, owner, owner_api):
         "inference_geo": "not_available", "routing_geo": "us", "price_multiplier": "1",
         "priority_burndown_multiplier": "1"}
     assert error_of(apps(owner_api, org.id, "claude-nope"))[:2] == (404, "not_found_error")
+    # the message names the model asked for, and where the valid ids are
+    assert "Unknown model 'claude-nope'" in error_of(apps(owner_api, org.id, "claude-nope"))[2]
+    assert "/v1/docs#models" in error_of(apps(owner_api, org.id, "claude-nope"))[2]
 
 
 @pytest.mark.parametrize("lock", ["legacy_opt_out", "contract"])

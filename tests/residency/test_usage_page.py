@@ -49,7 +49,7 @@ def test_role_matrix(org, usage, console, member_factory, who, status, cost):
         html = response.content.decode()
         assert 'data-chart="tokens"' in html
         assert ('data-chart="cost"' in html) is cost
-        assert ("Costs need Billing: view" in html) is (not cost)
+        assert ("Costs need Billing: Can view" in html) is (not cost)
 
 
 @pytest.mark.django_db
@@ -109,12 +109,54 @@ def test_query_count_is_the_same_for_one_row_and_many(org, owner, console, djang
     ingest(org, [usage_row(ws, 0, occurred_at=at(1))])
     client = console(owner.user)
     client.get(PAGE)
-    # session, user, membership, permissions, workspaces, catalog, prices, geos, rollup by geo, rollup by
-    # surface, us multiplier, switcher
-    with django_assert_num_queries(12):
+    # session, user, membership, permissions, workspaces, catalog, first usage day, prices, geos, rollup by
+    # geo, rollup by surface, us multiplier, switcher
+    with django_assert_num_queries(13):
         client.get(PAGE)
     ingest(org, [usage_row(ws, i, occurred_at=at(i % 20), model=m, inference_geo=g)
                  for i in range(1, 200)
                  for m, g in [("claude-opus-4-6", "us")]])
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(13):
         assert len(client.get(PAGE).context["table"]) == 20
+
+
+# --- what a person reads (issue 13) ------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_empty_state_names_no_internal_endpoint(owner, console):
+    html = console(owner.user).get(PAGE).content.decode()
+    assert "usage_records" not in html and "POST /v1" not in html
+    assert "Usage appears here a few minutes after requests are made." in html
+
+
+@pytest.mark.django_db
+def test_an_end_before_the_start_shows_the_error_and_no_empty_state(owner, usage, console):
+    response = console(owner.user).get(PAGE, {"from": at(1)[:10], "to": at(5)[:10]})
+    html = response.content.decode()
+    assert "The end date is before the start date." in html
+    assert "No usage in this period" not in html and "<svg" not in html
+
+
+def test_columns_say_what_they_share_and_every_header_has_text(owner, usage, console):
+    html = console(owner.user).get(PAGE).content.decode()
+    assert "<th>Share of tokens</th>" in html and "<th>Share of cost</th>" in html and "<th>Pricing</th>" in html
+    assert "<th>Share</th>" not in html and "<th></th>" not in html
+
+
+def test_the_default_period_starts_at_the_first_day_with_usage(owner, usage, console):
+    """Two days of usage: the default chart covers them, not 28 empty days before."""
+    response = console(owner.user).get(PAGE)
+    form = response.context["form"]
+    assert form.cleaned_data["from"] == (TODAY - timedelta(days=2)).date()
+    assert form.cleaned_data["to"] == TODAY.date()
+    # a period the person chose stays theirs
+    chosen = console(owner.user).get(PAGE, {"from": at(20)[:10]}).context["form"].cleaned_data["from"]
+    assert chosen == (TODAY - timedelta(days=20)).date()
+
+
+def test_each_chart_is_drawn_for_wide_and_narrow_screens(owner, usage, console):
+    html = console(owner.user).get(PAGE).content.decode()
+    for chart in ("tokens", "cost"):
+        assert f'data-chart="{chart}"' in html and f'data-chart="{chart}-narrow"' in html
+    assert 'class="chart chart-wide"' in html and 'class="chart chart-narrow"' in html

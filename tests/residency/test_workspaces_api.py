@@ -270,7 +270,7 @@ def test_role_and_tenant_matrix(org, owner, ws, member_factory, api, key_for, ro
         response = client.post(URL, {"name": "New"}, format="json")
         assert response.status_code == create
         if create == 403:
-            assert "Privacy: manage" in error(response)[2]
+            assert "Privacy: Can manage" in error(response)[2]
     assert client.get(f"{URL}/{ws.id}").status_code == read
     body = {"data_residency": {"allowed_inference_geos": ["us"], "default_inference_geo": "us"}}
     assert client.post(f"{URL}/{ws.id}", body, format="json").status_code == update
@@ -286,7 +286,7 @@ def test_a_viewers_denied_change_is_audited(org, ws, member_factory, api, key_fo
                                          format="json")
     status, error_type, message = error(response)
     assert (status, error_type) == (403, "permission_error")
-    assert "Privacy: manage or workspace admin" in message
+    assert "Privacy: Can manage or workspace admin" in message
     event = last_event(org, "workspace.residency_change_denied")
     assert event.outcome == "denied" and event.actor_user_id == viewer.user_id
     assert event.actor_role == "privacy_view" and event.source == "rest"

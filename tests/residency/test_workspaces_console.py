@@ -1,5 +1,6 @@
 """Console pages for workspaces and their data residency."""
 
+import html
 import re
 
 import pytest
@@ -93,10 +94,13 @@ def test_list_query_count_is_the_same_for_one_and_many(org, owner, console, djan
 
 def test_member_without_privacy_sees_only_delegated_workspaces(org, owner, ws, member_factory, console):
     user = member_factory(org, "user")
-    page = console(user.user).get(LIST).content.decode()
-    assert "Production" not in page and "No workspaces you can see yet" in page and CREATE not in page
+    # Privacy: No access and admin of no workspace: there is no Workspaces page nor menu entry for them
+    response = console(user.user).get(LIST)
+    assert response.status_code == 404 and "Production" not in response.content.decode()
+    assert 'href="/workspaces/"' not in console(user.user).get("/").content.decode()
     residency_services.workspace_admin_set(actor=actor_for(owner.user), workspace=ws, membership=user, admin=True)
-    assert "Production" in console(user.user).get(LIST).content.decode()
+    page = console(user.user).get(LIST).content.decode()
+    assert "Production" in page and CREATE not in page and 'href="/workspaces/"' in page
 
 
 # --- create ---------------------------------------------------------------------------------
@@ -125,13 +129,19 @@ def test_create_errors_show_next_to_the_field(org, owner, console, data, words):
     assert not Workspace.objects.filter(organization=org).exists()
 
 
-@pytest.mark.parametrize("role", ["privacy_view", "privacy_none", "user"])
-def test_create_needs_privacy_manage(org, member_factory, console, role):
-    client = console(member_factory(org, role).user)
+@pytest.mark.parametrize("role,status", [("privacy_view", 403), ("privacy_none", 404), ("user", 404)])
+def test_create_needs_privacy_manage(org, member_factory, console, role, status):
+    member = member_factory(org, role)
+    client = console(member.user)
     response = client.get(CREATE)
-    assert response.status_code == 403 and "needs Privacy: manage" in response.content.decode()
-    assert client.post(CREATE, {"name": "Sneaky", "workspace_geo": "us"}).status_code == 403
+    assert response.status_code == status
+    if status == 403:  # they see workspaces: the form, disabled, says what it needs
+        assert "needs Privacy: Can manage" in response.content.decode()
+    assert client.post(CREATE, {"name": "Sneaky", "workspace_geo": "us"}).status_code == status
     assert not Workspace.objects.filter(organization=org).exists()
+    # the refused attempt is recorded either way (SPEC §2: denials at steps 1 and 3 are audited)
+    denied = AuditEvent.objects.get(organization=org, action="workspace.residency_change_denied")
+    assert denied.actor_user_id == member.user_id and denied.after["name"] == "Sneaky"
 
 
 # --- detail: data residency -------------------------------------------------------------------
@@ -298,3 +308,42 @@ def test_detail_and_its_invalid_post_keep_their_query_counts(org, owner, ws, mem
         assert client.post(detail(ws), residency_post(allowed_mode="restricted")).status_code == 400
     with django_assert_num_queries(7):  # session, user, membership, geos, policy, org switcher
         assert client.get(CREATE).status_code == 200
+
+
+# --- the organization policy's refusals, in the console's words (issue 13) -----------------------
+
+
+@pytest.mark.parametrize(("data", "field", "words"), [
+    ({"allowed_mode": "restricted", "allowed_geos": ["global", "us"], "default_inference_geo": "us"},
+     "allowed_geos", "The organization's data residency policy allows only United States (us); "
+                     "tick only those geos."),
+    ({"allowed_mode": "unrestricted", "default_inference_geo": "us"},
+     "allowed_geos", "The organization's data residency policy allows only United States (us); "
+                     "tick only those geos."),
+])
+def test_a_change_outside_the_policy_is_refused_in_the_consoles_words(org, owner, ws, console, data, field, words):
+    actor = actor_for(owner.user)
+    residency_services.workspace_update(actor=actor, workspace=ws, data_residency={
+        "allowed_inference_geos": ["us"], "default_inference_geo": "us"})
+    residency_services.data_residency_policy_set(actor=actor, organization=org, values={
+        "allowed_inference_geos": ["us"], "default_inference_geo": "us"})
+    response = console(owner.user).post(detail(ws), residency_post(**data))
+    assert response.status_code == 400
+    page = html.unescape(response.content.decode())
+    assert words in page
+    assert "allowed_inference_geos" not in page.split('id="residency-form"', 1)[1].split("</form>", 1)[0]
+    assert f'id="id_{field}_error"' in page  # the message sits at the field it is about
+    ws.refresh_from_db()
+    assert ws.allowed_inference_geos == ["us"]
+
+
+def test_a_new_workspace_outside_the_policy_is_refused_in_the_consoles_words(org, owner, console):
+    residency_services.data_residency_policy_set(actor=actor_for(owner.user), organization=org, values={
+        "allowed_inference_geos": ["us"], "default_inference_geo": "us"})
+    response = console(owner.user).post(CREATE, {"name": "Lab", "workspace_geo": "us", "allowed_mode": "restricted",
+                                                 "allowed_geos": ["global"], "default_inference_geo": "global"})
+    assert response.status_code == 400
+    page = html.unescape(response.content.decode())
+    assert "The organization's data residency policy allows only United States (us); tick only those geos." in page
+    assert "allowed_inference_geos must" not in page
+    assert not Workspace.objects.filter(organization=org, name="Lab").exists()

@@ -387,7 +387,7 @@ def test_each_error_class_with_its_message_and_request_id(world):
 
     denied = raised(anthropic.PermissionDeniedError, lambda: viewer_client.organization.workspaces.create(name="W"))
     assert (denied.status_code, denied.type) == (403, "permission_error")
-    assert "Privacy: manage" in denied.api_message
+    assert "Privacy: Can manage" in denied.api_message
 
     missing = raised(anthropic.NotFoundError, lambda: client.organization.workspaces.retrieve(stranger_ws.pk))
     assert (missing.status_code, missing.type) == (404, "not_found_error")
