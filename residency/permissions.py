@@ -113,8 +113,17 @@ def can_see_workspaces(access):
         user_id=access.user.pk, content_object__organization_id=access.organization.pk).exists()
 
 
-def can_create_workspaces(access):
+def can_manage_workspaces(access):
+    """Create workspaces, archive them and name their admins: Privacy: manage (a delegated
+    workspace admin manages that workspace's data residency only, not its life)."""
     return access.can("privacy", Level.MANAGE)
+
+
+def require_manage_workspaces(access):
+    access.require("privacy", Level.MANAGE)
+
+
+can_create_workspaces = can_manage_workspaces
 
 
 def access_workspace(*, actor, id, need=Level.VIEW, organization_id=None):

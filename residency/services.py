@@ -46,9 +46,11 @@ from .permissions import (
     WORKSPACE_ADMIN_PERM,
     access_change_request,
     access_workspace,
+    can_manage_workspaces,
     decision_refusal,
     require_impact_view,
     require_inference_residency_exists,
+    require_manage_workspaces,
     require_usage_ingest,
     residency_unavailable_message,
     withdrawal_refusal,
@@ -351,10 +353,10 @@ def workspace_create(*, actor, organization, name, data_residency=None, display_
     name = _clean_workspace_name(name)
     residency = data_residency_clean(data_residency, organization=organization)
     extra = _clean_workspace_extras(display_color, tags)
-    if not access.can("privacy", Level.MANAGE):
+    if not can_manage_workspaces(access):
         _audit_workspace_denial(actor, organization, access, ("workspace", "", name[:300]), None, name,
                                 _asked(residency, data_residency))
-        access.require("privacy", Level.MANAGE)
+        require_manage_workspaces(access)
     with transaction.atomic():
         lock_organization(organization)
         # again under the lock: a policy changed since the check above bounds this workspace too
@@ -506,7 +508,7 @@ def workspace_archive(*, actor, workspace):
     (who manages its residency, not its life) gets a 403.
     """
     workspace, access = access_workspace(actor=actor, id=workspace.pk)
-    access.require("privacy", Level.MANAGE)
+    require_manage_workspaces(access)
     organization = workspace.organization
     with transaction.atomic():
         lock_organization(organization)
@@ -528,7 +530,7 @@ def workspace_admin_set(*, actor, workspace, membership, admin):
     workspace's own admin a 403 (delegation does not delegate further).
     """
     workspace, access = access_workspace(actor=actor, id=workspace.pk)
-    access.require("privacy", Level.MANAGE)
+    require_manage_workspaces(access)
     organization = workspace.organization
     if membership.organization_id != organization.pk:
         raise ValidationError({"user_id": ["That user is not a member of this organization."]})

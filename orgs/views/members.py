@@ -10,7 +10,7 @@ from core.forms import ConfirmForm, PageForm, add_service_errors, posted
 from .. import services
 from ..forms import MemberAddForm, MemberRoleForm
 from ..models import BuiltinRole, Level
-from ..permissions import access_member, can_manage_member
+from ..permissions import access_member, can_manage_member, may_transfer_primary_owner
 from ..selectors import active_key_count, assignable_roles, members_of
 from .base import console_page
 
@@ -93,7 +93,7 @@ def member_detail(request, user_id):
     return render(request, "console/members/detail.html", {
         "member": membership, "form": form, "can_manage": can_manage,
         "is_me": access.membership is not None and access.membership.pk == membership.pk,
-        "can_transfer": access.is_primary_owner and membership.role_id != BuiltinRole.PRIMARY_OWNER,
+        "can_transfer": may_transfer_primary_owner(access) and membership.role_id != BuiltinRole.PRIMARY_OWNER,
         "active_keys": active_key_count(membership),
     }, status=status)
 

@@ -11,7 +11,7 @@ from core.forms import add_service_errors, posted
 from .. import services
 from ..forms import LEVEL_TEXT, RoleForm
 from ..models import AREA_LABELS, AREAS, Level
-from ..permissions import access_role, require_roles_view
+from ..permissions import access_role, may_edit_roles, require_roles_view
 from ..selectors import roles_with_member_counts
 from .base import console_page
 
@@ -30,7 +30,7 @@ def roles(request):
         "builtin_rows": _levels_rows([r for r in all_roles if r.builtin]),
         "custom_rows": _levels_rows([r for r in all_roles if not r.builtin]),
         "area_labels": [AREA_LABELS[a] for a in AREAS],
-        "can_edit": org.is_enterprise and access.can("identity_access", Level.MANAGE),
+        "can_edit": may_edit_roles(access),
     })
 
 

@@ -5,7 +5,6 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from orgs.models import Level
 from orgs.views.base import console_page
 
 from .. import services
@@ -45,7 +44,6 @@ def _page(request, *, status=200, error=None):
     return render(request, "console/residency.html", {
         "org": org,
         "can_change": can_change_inference_residency(access),
-        "can_manage_privacy": access.can("privacy", Level.MANAGE),
         "lock_explanation": LOCK_EXPLANATIONS.get(org.lock_reason, ""),
         "history": inference_residency_history(org),
         "uplift_models": uplift,

@@ -32,7 +32,14 @@ from ..forms import (
     add_residency_errors,
 )
 from ..models import ChangeRequest
-from ..permissions import access_workspace, can_create_workspaces, can_see_workspaces, workspace_level
+from ..permissions import (
+    access_workspace,
+    can_create_workspaces,
+    can_manage_workspaces,
+    can_see_workspaces,
+    require_manage_workspaces,
+    workspace_level,
+)
 from ..selectors import policy_of, policy_values, workspaces_visible_to
 from .approvals import held_for_approval
 from .impact import change_impact
@@ -126,7 +133,7 @@ def _detail_page(request, workspace, access, *, form=None, admin_form=None, stat
     if form is None:
         form = WorkspaceResidencyForm(workspace=workspace, inference_geos=selectors.geos()[0])
     level = workspace_level(access, workspace)
-    can_delegate = access.can("privacy", Level.MANAGE) and not workspace.is_archived
+    can_delegate = can_manage_workspaces(access) and not workspace.is_archived
     admins = selectors.workspace_admins(workspace)
     candidates = selectors.delegation_candidates(workspace, admins) if can_delegate else []
     return render(request, "console/workspaces/detail.html", {
@@ -134,7 +141,7 @@ def _detail_page(request, workspace, access, *, form=None, admin_form=None, stat
         "form": form,
         "admin_form": admin_form or WorkspaceAdminForm(organization=workspace.organization),
         "can_manage": level == Level.MANAGE and not workspace.is_archived,
-        "can_archive": access.can("privacy", Level.MANAGE) and not workspace.is_archived,
+        "can_archive": can_manage_workspaces(access) and not workspace.is_archived,
         "can_delegate": can_delegate,
         "admins": admins,
         "candidates": candidates,
@@ -189,7 +196,7 @@ def workspace_archive(request, workspace_id):
     workspace, access = access_workspace(actor=request.actor, id=workspace_id,
                                          organization_id=request.access.organization.pk)
     if request.method != "POST":
-        access.require("privacy", Level.MANAGE)
+        require_manage_workspaces(access)
         if workspace.is_archived:
             messages.info(request, f"{workspace.name} is already archived.")
             return redirect("console:workspace_detail", workspace_id=workspace.pk)
