@@ -118,7 +118,7 @@ def _refuse_constant(name):
 
 def loads(raw):
     """Parse a JSON body (bytes or str) and check it; raises MalformedInput with a message that
-    says what to fix. An empty body is an empty object.
+    says what to fix. An empty body is an empty object; whitespace alone is not JSON.
 
     The checks cost a walk over the parsed value only when the text gives a reason: an escape
     that may be a NUL or a surrogate, more than MAX_DEPTH brackets, or a number that may be out
@@ -126,8 +126,10 @@ def loads(raw):
     """
     if isinstance(raw, str):
         raw = raw.encode("utf-8", "surrogatepass")
-    if not raw.strip():
+    if not raw:
         return {}
+    if not raw.strip():
+        raise MalformedInput("The request body is only whitespace, which is not JSON; send a JSON object.")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -230,6 +230,7 @@ def query_cases(endpoint):
 
 def body_cases(endpoint, body):
     yield "JSON nested 100,000 deep", DEEP
+    yield "a body of whitespace only (not JSON)", " \n"
     yield "a JSON list for a body", "[]"
     yield "a JSON string for a body", '"x"'
     yield "NUL in a key", render({**body, "\x00": 1})
