@@ -159,6 +159,17 @@ def test_privacy_viewer_cannot_use_a_non_residency_event_as_cursor(org, owner, h
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_an_export_holds_limit_to_its_bounds_though_paging_does_not_apply(org, owner, history, api, key_for, fmt):
+    client = api(key_for(owner))
+    for limit in ("441442012197831", "0", "x"):
+        response = client.get(URL, {"format": fmt, "limit": limit})
+        assert response.status_code == 400 and response.json()["error"]["message"].startswith("limit: must be")
+    every = b"".join(client.get(URL, {"format": fmt}).streaming_content)
+    assert b"".join(client.get(URL, {"format": fmt, "limit": "1"}).streaming_content) == every  # not a page
+
+
+@pytest.mark.django_db
 def test_format_csv_streams_the_filtered_set(org, owner, history, api, key_for):
     response = api(key_for(owner)).get(URL, {"format": "csv", "action": "workspace.updated"})
     assert response.status_code == 200
