@@ -51,6 +51,22 @@ def privileged(db=connection):
                 cursor.execute(statement)
 
 
+@contextmanager
+def as_schema_owner(db=connection):
+    """Run as the schema owner (`RESET ROLE`), as `manage.py migrate` does in production, for a
+    test that migrates backwards and forwards; back to the runtime role on the way out."""
+    role = runtime_role(db) if db.vendor == "postgresql" else None
+    if role:
+        with db.cursor() as cursor:
+            cursor.execute("RESET ROLE")
+    try:
+        yield
+    finally:
+        if role:
+            with db.cursor() as cursor:
+                cursor.execute(db.ops.compose_sql("SET ROLE %s", [role]))
+
+
 def tamper(*statements):
     """Write to the audit table as an intruder with database access would. Each statement is
     SQL text or (SQL, params)."""

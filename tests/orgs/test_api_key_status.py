@@ -11,6 +11,7 @@ from audit.models import AuditEvent
 from orgs import services
 from orgs.models import WORKSPACE_COLORS, ApiKey, Workspace, hash_api_key
 from residency import services as residency_services
+from tests.db import as_schema_owner
 from tests.factories import actor_for, add_member, api_key_for
 from tests.orgs.matrix import api_client, build_people, expect
 
@@ -256,26 +257,28 @@ def test_the_console_shows_paused_and_revoked_keys(org, owner, console):
 
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_archives_revoked_keys():
-    executor = MigrationExecutor(connection)
-    executor.migrate([("orgs", "0007_role_levels_labelled")])
-    try:
-        old = executor.loader.project_state([("orgs", "0007_role_levels_labelled")]).apps
-        Organization, User = old.get_model("orgs", "Organization"), old.get_model("orgs", "User")
-        Membership, ApiKeyThen = old.get_model("orgs", "Membership"), old.get_model("orgs", "ApiKey")
-        Role = old.get_model("orgs", "Role")
-        Role.objects.get_or_create(pk="user", defaults={"name": "User", "builtin": True})
-        org = Organization.objects.create(id="org_m", name="M", plan="team")
-        user = User.objects.create(id="user_m", email="m@example.test")
-        membership = Membership.objects.create(id="mbr_m", user=user, organization=org, role_id="user")
-        ApiKeyThen.objects.create(id="apikey_live", membership=membership, name="live", key_hash="a" * 64, key_hint="x")
-        ApiKeyThen.objects.create(id="apikey_old", membership=membership, name="old", key_hash="b" * 64, key_hint="y",
-                                  revoked_at=timezone.now())
-        WorkspaceThen = old.get_model("orgs", "Workspace")
-        for n in range(3):
-            WorkspaceThen.objects.create(id=f"wrkspc_{n}", organization=org, name=f"W{n}")
-    finally:
+    with as_schema_owner():  # migrations change tables, which only their owner may (SPEC §7)
         executor = MigrationExecutor(connection)
-        executor.migrate(executor.loader.graph.leaf_nodes())
+        executor.migrate([("orgs", "0007_role_levels_labelled")])
+        try:
+            old = executor.loader.project_state([("orgs", "0007_role_levels_labelled")]).apps
+            Organization, User = old.get_model("orgs", "Organization"), old.get_model("orgs", "User")
+            Membership, ApiKeyThen = old.get_model("orgs", "Membership"), old.get_model("orgs", "ApiKey")
+            Role = old.get_model("orgs", "Role")
+            Role.objects.get_or_create(pk="user", defaults={"name": "User", "builtin": True})
+            org = Organization.objects.create(id="org_m", name="M", plan="team")
+            user = User.objects.create(id="user_m", email="m@example.test")
+            membership = Membership.objects.create(id="mbr_m", user=user, organization=org, role_id="user")
+            ApiKeyThen.objects.create(id="apikey_live", membership=membership, name="live", key_hash="a" * 64,
+                                      key_hint="x")
+            ApiKeyThen.objects.create(id="apikey_old", membership=membership, name="old", key_hash="b" * 64,
+                                      key_hint="y", revoked_at=timezone.now())
+            WorkspaceThen = old.get_model("orgs", "Workspace")
+            for n in range(3):
+                WorkspaceThen.objects.create(id=f"wrkspc_{n}", organization=org, name=f"W{n}")
+        finally:
+            executor = MigrationExecutor(connection)
+            executor.migrate(executor.loader.graph.leaf_nodes())
     assert dict(ApiKey.objects.values_list("pk", "status")) == {"apikey_live": "active", "apikey_old": "archived"}
     assert list(ApiKey.objects.usable().values_list("pk", flat=True)) == ["apikey_live"]
     workspaces = list(Workspace.objects.order_by("pk"))
