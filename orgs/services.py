@@ -83,8 +83,8 @@ def organization_create(*, actor, name, plan, owner_email, owner_password=None, 
     name = (name or "").strip()
     if not name:
         errors["name"] = ["Give the organization a name."]
-    elif name_problem(name):
-        errors["name"] = [name_problem(name)]
+    elif problem := name_problem(name):
+        errors["name"] = [problem]
     if plan not in Plan.values:
         errors["plan"] = [f"Unknown plan {plan!r}; use one of {', '.join(Plan.values)}."]
     email = normalize_email(owner_email)
@@ -142,8 +142,8 @@ def organization_rename(*, actor, organization, name):
     name = (name or "").strip()
     if not name:
         raise ValidationError({"name": ["Give the organization a name."]})
-    if name_problem(name):
-        raise ValidationError({"name": [name_problem(name)]})
+    if problem := name_problem(name):
+        raise ValidationError({"name": [problem]})
     with transaction.atomic():
         org = lock_organization(organization)
         if org.name == name:

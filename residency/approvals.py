@@ -73,24 +73,21 @@ def policy_needs_approval(organization, before, after, apply_to_workspaces):
     return required(organization) and policy_loosens(organization, before, after, apply_to_workspaces)
 
 
-def hold(*, actor, organization, role, target_type, target_id, target_label, before, after, arguments):
+def hold(*, actor, access, organization, target_type, target_id, target_label, before, after, arguments):
     """Keep a loosening change as a pending request (72 hours) instead of applying it: the
     request, its audit record and the emails to the people who answer for residency, all in the
     caller's transaction. Returns the `ChangeRequest`."""
     now = timezone.now()
     requester = actor.user  # a key's member; None for a command
-    key = actor.api_key
-    minter = key.created_by_id if key is not None and key.created_by_id not in (None, getattr(requester, "pk", None)) \
-        else None
     change_request = ChangeRequest.objects.create(
-        requested_through_key_of_id=minter,
+        requested_through_key_of_id=access.key_creator_id or None,  # who minted the key, when not its member
         organization_id=organization.pk, target_type=target_type, target_id=str(target_id),
         target_label=str(target_label)[:300], before=before, after=after, arguments=arguments,
         requested_by=requester, requested_by_label=actor.label if requester is None else requester.display_name,
         created_at=now, expires_at=now + EXPIRES_AFTER,
     )
     audit_record(actor=actor, organization=organization, event=events.CHANGE_REQUEST_REQUESTED,
-                 target=_target(change_request), before=before, after=after, role=role,
+                 target=_target(change_request), before=before, after=after, role=access.role_name,
                  requested_by=requester, change_request_id=change_request.pk)
     _email_everyone(organization, f"Approval needed: {describe_target(change_request)}",
                     "email/change_request.txt", {"change_request": change_request, "pending": True})

@@ -123,8 +123,6 @@ def require_manage_workspaces(access):
     access.require("privacy", Level.MANAGE)
 
 
-can_create_workspaces = can_manage_workspaces
-
 
 def access_workspace(*, actor, id, need=Level.VIEW, organization_id=None):
     """Fetch workspace `id` if the actor may `need` it; other orgs' workspaces are 404.

@@ -519,17 +519,19 @@ def policy_change_loosens(before, after, *, workspaces=(), apply_to_workspaces=F
     unrestricted; `inference_geos` the geos requests can name."""
     if loosens(before, after):
         return True
-    old_policy, new_policy = _policy_info(before), _policy_info(after)
+    old_policy, new_policy = policy_info_from(before), policy_info_from(after)
     for ws_allowed, ws_default in workspaces:
         new_allowed, new_default = ws_allowed, ws_default
         if apply_to_workspaces and workspace_outside_policy(ws_allowed, ws_default, new_policy) is not None:
             new_allowed, new_default = bring_inside_policy(ws_allowed, ws_default, new_policy)
-        if reach_grows(sorted(reachable_geos(ws_allowed, ws_default, old_policy, inference_geos)),
-                       sorted(reachable_geos(new_allowed, new_default, new_policy, inference_geos))):
+        if reach_grows(reachable_geos(ws_allowed, ws_default, old_policy, inference_geos),
+                       reachable_geos(new_allowed, new_default, new_policy, inference_geos)):
             return True  # ("global" reaches everywhere: a global workspace moved to us tightens)
     return False
 
 
-def _policy_info(values):
+def policy_info_from(values):
+    """The PolicyInfo of policy values as the API and forms carry them ({"allowed_inference_geos":
+    "unrestricted" or a list, "default_inference_geo"})."""
     allowed = values["allowed_inference_geos"]
     return PolicyInfo(None if allowed == UNRESTRICTED else tuple(allowed), values["default_inference_geo"])

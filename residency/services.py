@@ -58,13 +58,13 @@ from .permissions import (
 from .policy import (
     NOT_AVAILABLE,
     UNRESTRICTED,
-    PolicyInfo,
     bring_inside_policy,
     clean_data_residency,
     clean_display_color,
     clean_inference_geos,
     clean_tags,
     loosens,
+    policy_info_from,
     policy_violation,
     project_policy,
     project_us_only,
@@ -247,7 +247,7 @@ def inference_residency_set(*, actor, organization, us_only, change_request=None
         elif us_only != org.us_only_inference:
             after = {"us_only": us_only}
             if _held(org, change_request, before, after):
-                return approvals.hold(actor=actor, organization=org, role=access.role_name,
+                return approvals.hold(actor=actor, access=access, organization=org,
                                       target_type=ChangeTarget.INFERENCE_RESIDENCY, target_id=org.pk,
                                       target_label=org.name, before=before, after=after, arguments=after)
             org.us_only_inference = us_only
@@ -320,8 +320,8 @@ def _clean_workspace_name(name):
         raise ValidationError({"name": ["Give the workspace a name."]})
     if len(name) > 200:
         raise ValidationError({"name": ["Use at most 200 characters."]})
-    if name_problem(name):
-        raise ValidationError({"name": [name_problem(name)]})
+    if problem := name_problem(name):
+        raise ValidationError({"name": [problem]})
     return name
 
 
@@ -465,7 +465,7 @@ def workspace_update(*, actor, workspace, name=None, data_residency=None, displa
         if _held(organization, change_request, before["data_residency"], after["data_residency"]):
             asked_before, asked_after = _workspace_change(before, after)
             return approvals.hold(
-                actor=actor, organization=organization, role=access.role_name, target_type=ChangeTarget.WORKSPACE,
+                actor=actor, access=access, organization=organization, target_type=ChangeTarget.WORKSPACE,
                 target_id=ws.pk, target_label=before["name"], before=asked_before, after=asked_after,
                 arguments={"name": new_name, "data_residency": {k: after["data_residency"][k] for k in POLICY_FIELDS},
                            "display_color": extra.get("display_color"), "tags": tags})
@@ -737,7 +737,7 @@ def data_residency_policy_set(*, actor, organization, values, apply_to_workspace
                 org, before, merged, apply_to_workspaces) and approvals.required(org):
             after = {**merged, "apply_to_workspaces": True} if apply_to_workspaces else dict(merged)
             return approvals.hold(
-                actor=actor, organization=org, role=access.role_name, target_type=ChangeTarget.DATA_RESIDENCY_POLICY,
+                actor=actor, access=access, organization=org, target_type=ChangeTarget.DATA_RESIDENCY_POLICY,
                 target_id=org.pk, target_label=org.name, before=before, after=after,
                 arguments={"values": merged, "apply_to_workspaces": apply_to_workspaces})
         if changed:
@@ -858,7 +858,7 @@ def approval_settings_set(*, actor, organization, loosening_requires_approval, c
                          role=access.role_name)
         elif value != row.loosening_requires_approval:
             if _held(org, change_request, before, after):
-                return approvals.hold(actor=actor, organization=org, role=access.role_name,
+                return approvals.hold(actor=actor, access=access, organization=org,
                                       target_type=ChangeTarget.APPROVAL_SETTINGS, target_id=org.pk,
                                       target_label=org.name, before=before, after=after, arguments=after)
             row.loosening_requires_approval = value
@@ -1492,8 +1492,7 @@ def residency_impact_estimate(*, actor, organization, change, days=30, now=None)
                 f"Must be an object with {' and/or '.join(POLICY_FIELDS)}."]})
         merged = clean_inference_geos(value, current=policy_values(policy_row), inference_geos=inference_geo_codes(),
                                       prefix="change.data_residency_policy.")
-        allowed = merged["allowed_inference_geos"]
-        new_policy = PolicyInfo(None if allowed == UNRESTRICTED else tuple(allowed), merged["default_inference_geo"])
+        new_policy = policy_info_from(merged)
         defaults = dict(Workspace.objects.filter(organization=organization, archived_at__isnull=True)
                         .values_list("id", "default_inference_geo"))
         project = project_policy(new_policy, defaults)

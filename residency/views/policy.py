@@ -20,7 +20,7 @@ from .. import approvals, selectors, services
 from ..forms import DataResidencyPolicyForm
 from ..models import ChangeRequest
 from ..permissions import can_change_residency_policy, require_residency_policy
-from ..policy import UNRESTRICTED, PolicyInfo
+from ..policy import policy_info_from
 from ..selectors import POLICY_HISTORY_ACTIONS, policy_preview, policy_state, policy_values, residency_history
 from .approvals import held_for_approval
 from .impact import change_impact
@@ -36,11 +36,6 @@ def _page(request, state, form, *, status=200):
         "can_manage": can_change_residency_policy(access, state.row),
         "history": residency_history(access.organization, actions=POLICY_HISTORY_ACTIONS),
     }, status=status)
-
-
-def _as_info(values):
-    allowed = values["allowed_inference_geos"]
-    return PolicyInfo(None if allowed == UNRESTRICTED else tuple(allowed), values["default_inference_geo"])
 
 
 @console_page
@@ -70,7 +65,7 @@ def residency_policy(request):
             return redirect("console:residency_policy")
         return render(request, "console/policy/confirm.html", {
             "form": form, "state": state, "values": values, "apply": apply, "current": current,
-            "outside": policy_preview(org, _as_info(values)),
+            "outside": policy_preview(org, policy_info_from(values)),
             "impact": change_impact(request, {"data_residency_policy": values}),
             "needs_approval": approvals.policy_needs_approval(org, current, values, apply),
         })
